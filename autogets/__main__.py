@@ -1,0 +1,3 @@
+from autogets.cli import main
+
+main()

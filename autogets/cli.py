@@ -1,0 +1,200 @@
+"""The ``autogets`` command. Thin: each command parses options, calls the library and renders the result.
+
+Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from autogets import __version__
+from autogets.config import load_settings
+from autogets.data import BUNDLED, Dataset, load_dataset
+from autogets.errors import AutogetsError, DataError
+from autogets.metrics import Metrics
+from autogets.workspace import Workspace, new_run_id, now_iso
+
+try:  # typer >= 0.20 vendors its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Improve a text classifier's weak classes with LLM-generated data chosen by search.")
+out = Console()
+err = Console(stderr=True)
+
+# Options shared by several commands, declared once.
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled data set name (see `datasets`).")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV, JSONL or Parquet file with labelled texts.")]
+TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of --data.")]
+LabelColOpt = Annotated[str, typer.Option("--label-col", help="Label column of --data.")]
+IdColOpt = Annotated[str | None, typer.Option("--id-col", help="Integer id column (default: row number).")]
+MinClassOpt = Annotated[int | None, typer.Option("--min-class-size", help="Drop classes with fewer examples.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Split seed (default 42 or AUTOGETS_SEED).")]
+WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Workspace folder (default ./.autogets "
+                                                                      "or AUTOGETS_HOME).")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | logreg | catboost")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str, id_col: str | None,
+          min_class_size: int | None) -> Dataset:
+    if dataset is None and data is None:
+        raise DataError("say which data: --dataset NAME (bundled) or --data FILE")
+    return load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
+                        min_class_size=min_class_size)
+
+
+def _workspace(option: Path | None) -> Workspace:
+    return Workspace(option or load_settings().workspace)
+
+
+def _seed(option: int | None) -> int:
+    return option if option is not None else load_settings().seed
+
+
+def metrics_table(title: str, metrics: Metrics, *, baseline: Metrics | None = None,
+                  flagged: list[str] | tuple[str, ...] = ()) -> Table:
+    """A rich table of per-class metrics; with ``baseline``, CBA and recall columns show the change."""
+    table = Table(title=title, title_justify="left",
+                  caption="overall row: sens = accuracy, CBA = OBA, F1 = macro F1", caption_justify="left")
+    for col in ("class", "support", "sens/recall", "spec", "CBA", "precision", "F1"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    if baseline is not None:
+        table.add_column("ΔCBA", justify="right")
+        table.add_column("Δrecall", justify="right")
+    for i, cls in enumerate(metrics.classes):
+        row = [f"[bold red]{cls} ⚑[/]" if cls in flagged else cls, str(metrics.support[i]),
+               f"{metrics.recall[i]:.3f}", f"{metrics.specificity[i]:.3f}", f"{metrics.cba[i]:.3f}",
+               f"{metrics.precision[i]:.3f}", f"{metrics.f1[i]:.3f}"]
+        if baseline is not None:
+            row += [_delta(metrics.cba[i] - baseline.cba[i]), _delta(metrics.recall[i] - baseline.recall[i])]
+        table.add_row(*row)
+    overall = ["overall", str(metrics.support.sum()), f"{metrics.accuracy:.3f}", "", f"{metrics.oba:.3f}", "",
+               f"{metrics.macro_f1:.3f}"]
+    if baseline is not None:
+        overall += [_delta(metrics.oba - baseline.oba), _delta(metrics.accuracy - baseline.accuracy)]
+    table.add_section()
+    table.add_row(*overall)
+    return table
+
+
+def _delta(value: float) -> str:
+    colour = "green" if value > 1e-12 else "red" if value < -1e-12 else "dim"
+    return f"[{colour}]{value:+.3f}[/]"
+
+
+@app.command()
+def datasets(json_out: JsonOpt = False) -> None:
+    """List the bundled data sets.
+
+    Example: autogets datasets
+    """
+    rows = []
+    for name, description in BUNDLED.items():
+        ds = load_dataset(name)
+        rows.append({"name": name, "rows": len(ds.frame), "classes": ds.class_counts(), "description": description})
+    if json_out:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title="Bundled data sets", title_justify="left")
+    for col in ("name", "rows", "classes", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], str(r["rows"]), ", ".join(f"{c} {n}" for c, n in r["classes"].items()),
+                      r["description"])
+    out.print(table)
+
+
+@app.command()
+def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+             label_col: LabelColOpt = "label", id_col: IdColOpt = None, min_class_size: MinClassOpt = None,
+             seed: SeedOpt = None, classifier: ClassifierOpt = "linear",
+             workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Train M0 on the train split, show per-class metrics on validation and test, and flag the weak classes.
+
+    Writes report.json and a per-class bar chart into the workspace.
+
+    Example: autogets diagnose --dataset trec6
+    """
+    from autogets.diagnose import diagnose as run_diagnosis
+    from autogets.diagnose import write_report
+
+    ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+    seed = _seed(seed)
+    with err.status(f"Training M0 on {ds.name} …", spinner="dots") if not json_out else contextlib.nullcontext():
+        diagnosis = run_diagnosis(ds, seed=seed, classifier=classifier)
+    ws = _workspace(workspace)
+    run_id = new_run_id()
+    folder = ws.report_dir("diagnose", ds.name, run_id)
+    paths = write_report(diagnosis, folder)
+    ws.db()["runs"].insert({"id": run_id, "kind": "diagnose", "dataset": ds.name, "status": "done",
+                            "created_at": now_iso(), "finished_at": now_iso(),
+                            "params": json.dumps({"seed": seed, "classifier": classifier, "source": ds.source}),
+                            "result": json.dumps({"weak_classes": diagnosis.weak_classes,
+                                                  "test_accuracy": diagnosis.test.accuracy}),
+                            "report_dir": str(folder)})
+    if json_out:
+        out.print_json(json.dumps({**diagnosis.to_dict(), "report_dir": str(folder),
+                                   "files": {k: str(v) for k, v in paths.items()}}))
+        return
+    if ds.duplicates_dropped or ds.classes_dropped:
+        out.print(f"[dim]{ds.duplicates_dropped} duplicate texts dropped; classes dropped: "
+                  f"{ds.classes_dropped or 'none'}[/]")
+    out.print(f"{ds.name}: {len(ds.frame)} examples, {len(diagnosis.validation.classes)} classes, split "
+              f"train/validation/test = {'/'.join(str(v) for v in diagnosis.sizes.values())} (seed {seed})")
+    out.print(metrics_table("M0 on validation", diagnosis.validation, flagged=diagnosis.weak_classes))
+    out.print(metrics_table("M0 on test", diagnosis.test, flagged=diagnosis.weak_classes))
+    out.print(f"M0 test accuracy: [bold]{diagnosis.test.accuracy:.4f}[/] (OBA {diagnosis.test.oba:.4f}); "
+              f"fit {diagnosis.fit_seconds:.2f} s")
+    weak = ", ".join(diagnosis.weak_classes) or "none"
+    out.print(f"Weak classes ⚑: [bold red]{weak}[/]  [dim](rule: {diagnosis.rule})[/]")
+    out.print(f"Report: {paths['report']}\nPlot:   {paths['plot']}")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"autogets {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Improve a text classifier's weak classes with LLM-generated data chosen by search."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one line on stderr and exit code 2."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="autogets")
+    except AutogetsError as exc:
+        err.print(f"autogets: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return _exit(2, argv)
+    except ClickException as exc:
+        err.print(f"autogets: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        return _exit(exc.exit_code, argv)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("autogets: interrupted", markup=False)
+        return _exit(130, argv)
+    code = result if isinstance(result, int) else 0
+    return _exit(code, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is None:  # called as the console script
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

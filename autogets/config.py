@@ -1,0 +1,72 @@
+"""Configuration: a TOML file plus environment variables (environment wins).
+
+The TOML file is ``$AUTOGETS_CONFIG`` or ``./autogets.toml`` if present, with a ``[autogets]`` table::
+
+    [autogets]
+    workspace = ".autogets"
+    seed = 42
+
+    [autogets.llm]
+    base_url = "http://localhost:8000/v1"
+    model = "my-model"
+
+Environment variables: ``AUTOGETS_HOME`` (workspace), ``AUTOGETS_LLM_BASE_URL``, ``AUTOGETS_LLM_MODEL``,
+``AUTOGETS_LLM_API_KEY`` (falls back to ``OPENAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autogets.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMSettings:
+    """Where the OpenAI-compatible generator sends its requests. ``api_key`` is never logged."""
+
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    workspace: Path = Path(".autogets")
+    seed: int = 42
+    llm: LLMSettings = field(default_factory=LLMSettings)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh).get("autogets", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+
+
+def load_settings(env: dict[str, str] | None = None, config_path: Path | None = None) -> Settings:
+    """Settings from the TOML file (if any), overridden by environment variables."""
+    env = dict(os.environ) if env is None else env
+    if config_path is None:
+        config_path = Path(env["AUTOGETS_CONFIG"]) if env.get("AUTOGETS_CONFIG") else Path("autogets.toml")
+        if not config_path.exists() and not env.get("AUTOGETS_CONFIG"):
+            config_path = None
+    raw = _read_toml(config_path) if config_path is not None else {}
+    llm_raw = raw.get("llm", {})
+    try:
+        seed = int(env.get("AUTOGETS_SEED", raw.get("seed", 42)))
+    except ValueError:
+        raise ConfigError("AUTOGETS_SEED must be an integer") from None
+    llm = LLMSettings(
+        base_url=env.get("AUTOGETS_LLM_BASE_URL") or llm_raw.get("base_url"),
+        model=env.get("AUTOGETS_LLM_MODEL") or llm_raw.get("model") or LLMSettings.model,
+        api_key=env.get("AUTOGETS_LLM_API_KEY") or env.get("OPENAI_API_KEY") or llm_raw.get("api_key"),
+    )
+    workspace = Path(env.get("AUTOGETS_HOME") or raw.get("workspace") or ".autogets")
+    return Settings(workspace=workspace, seed=seed, llm=llm)

@@ -1,0 +1,29 @@
+"""Every error a user can cause. The CLI turns each into one line on stderr and exit code 2."""
+
+
+class AutogetsError(Exception):
+    """Base class: a problem with the user's input or environment, reported as one line."""
+
+
+class DataError(AutogetsError):
+    """The data set cannot be loaded, validated or split."""
+
+
+class ConfigError(AutogetsError):
+    """A configuration value (TOML file or environment variable) is invalid."""
+
+
+class WorkspaceError(AutogetsError):
+    """The workspace folder or its database cannot be used."""
+
+
+class GenerationError(AutogetsError):
+    """The generator could not produce any synthetic text."""
+
+
+class SearchError(AutogetsError):
+    """A search was asked for something impossible (unknown class, no budget, no candidates)."""
+
+
+class RegistryError(AutogetsError):
+    """A model version does not exist or cannot be promoted or rolled back."""

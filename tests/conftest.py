@@ -1,0 +1,35 @@
+"""Shared fixtures. Tests are offline; the bundled TREC-6 copy is the real data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A workspace path that does not exist yet (commands must create it on first use only)."""
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path):
+    """Write a CSV file from text and return its path."""
+
+    def write(content: str | bytes, name: str = "data.csv") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
+
+
+def tiny_rows(n_per_class: int = 8, classes: tuple[str, ...] = ("a", "b", "c")) -> list[tuple[str, str]]:
+    words = {"a": "apple banana", "b": "car engine", "c": "river lake"}
+    return [(f"{words.get(c, c)} sample number {i} {c}", c) for c in classes for i in range(n_per_class)]
