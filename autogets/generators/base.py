@@ -1,0 +1,59 @@
+"""The generator protocol and the records it produces (method Part A §6–7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SourceExample:
+    """A real training example a synthetic text is conditioned on."""
+
+    id: int
+    text: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """One cleaned synthetic text, tied to the real example it was generated from."""
+
+    source_id: int
+    sample_index: int
+    text: str
+    label: str
+    generator: str
+    model: str
+    prompt_version: str
+
+
+@dataclass(frozen=True)
+class RawOutput:
+    """What a generator returned for one source example: ``n`` raw strings, or the error that stopped it."""
+
+    example: SourceExample
+    texts: tuple[str, ...] = ()
+    error: str | None = None
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (examples done, examples total)."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Produces ``n_per_example`` raw texts per real example of one class.
+
+    ``context`` holds other real texts of the same class (from the training split) that a prompt may show as
+    style examples. Results are yielded per source example as soon as they exist, so a caller can store them
+    before the next batch starts (an interrupted generation keeps what was generated).
+    """
+
+    name: str
+    model: str
+    prompt_version: str
+
+    def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
+                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]: ...

@@ -1,0 +1,135 @@
+"""Persistent generation cache and the cached, cleaned generation loop (method Part A §6).
+
+Raw outputs are stored in the workspace table ``generations`` keyed by (generator, model, prompt version, source
+text hash, sample index) as soon as each source example's outputs arrive, so a re-run for the same class calls the
+model for nothing already stored, and an interrupted run (Ctrl-C) keeps what it generated. Cleaning runs on read:
+it depends on the data set (copies of any real text are dropped), the cache does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from autogets.errors import GenerationError
+from autogets.generators.base import Generator, SourceExample, Synthetic
+from autogets.generators.cleaning import Cleaner, CleanReport, strip_decoration
+from autogets.workspace import now_iso
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+class GenerationCache:
+    """The ``generations`` table of a workspace database."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.table = db["generations"]
+
+    def lookup(self, generator: Generator, examples: Sequence[SourceExample], n: int) -> dict[tuple[str, int], str]:
+        """Cached raw texts for these examples' first ``n`` samples, keyed by (source hash, sample index)."""
+        hashes = list({text_hash(e.text) for e in examples})
+        found: dict[tuple[str, int], str] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT source_hash, sample_index, raw FROM generations WHERE generator = ? AND model = ? "
+                f"AND prompt_version = ? AND sample_index < ? AND source_hash IN ({marks})",
+                [generator.name, generator.model, generator.prompt_version, n, *chunk]).fetchall()
+            found.update({(h, i): raw for h, i, raw in rows})
+        return found
+
+    def store(self, generator: Generator, example: SourceExample, texts: Sequence[str]) -> None:
+        h = text_hash(example.text)
+        rows = [{"generator": generator.name, "model": generator.model, "prompt_version": generator.prompt_version,
+                 "source_hash": h, "sample_index": i, "source_id": example.id, "label": example.label,
+                 "text": strip_decoration(raw), "raw": raw, "status": "ok", "created_at": now_iso()}
+                for i, raw in enumerate(texts)]
+        with self.db.conn:
+            self.table.insert_all(rows, ignore=True)
+
+    def count(self, generator: str | None = None, label: str | None = None) -> int:
+        where, args = [], []
+        if generator:
+            where.append("generator = ?")
+            args.append(generator)
+        if label:
+            where.append("label = ?")
+            args.append(label)
+        sql = "SELECT count(*) FROM generations" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+
+@dataclass
+class GenerationResult:
+    """Cleaned synthetic texts of one class plus what it took to get them."""
+
+    synthetic: list[Synthetic]
+    report: CleanReport
+    generated: int = 0
+    cached: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+    def by_source(self) -> dict[int, list[Synthetic]]:
+        out: dict[int, list[Synthetic]] = {}
+        for s in self.synthetic:
+            out.setdefault(s.source_id, []).append(s)
+        return out
+
+    def summary(self) -> dict:
+        return {"kept": len(self.synthetic), "generated_now": self.generated, "from_cache": self.cached,
+                "failed_examples": len(self.failed), "cleaning": self.report.to_dict(),
+                "sources_with_texts": len(self.by_source())}
+
+
+def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per_example: int, class_name: str,
+               cache: GenerationCache, real_texts: Sequence[str] = (), context: Sequence[str] = (), seed: int = 0,
+               batch_size: int = 16, progress: Callable[[int, int], None] | None = None) -> GenerationResult:
+    """``n_per_example`` cleaned synthetic texts per example (fewer where cleaning drops some), cached.
+
+    Only examples missing from the cache reach the model, in batches of ``batch_size``; each batch's outputs are
+    stored before the next one starts. Raises :class:`GenerationError` if every example that needed the model failed.
+    """
+    if n_per_example < 1:
+        raise GenerationError("n_per_example must be at least 1")
+    stored = cache.lookup(generator, examples, n_per_example)
+    missing = [e for e in examples if any((text_hash(e.text), i) not in stored for i in range(n_per_example))]
+    cached = len(examples) - len(missing)
+    failed: list[tuple[int, str]] = []
+    done = cached
+    if progress:
+        progress(done, len(examples))
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start:start + batch_size]
+        for out in generator.generate(batch, n_per_example, class_name=class_name, context=context,
+                                      seed=seed + start):
+            if out.error is not None:
+                failed.append((out.example.id, out.error))
+            else:
+                cache.store(generator, out.example, out.texts)
+            done += 1
+            if progress:
+                progress(done, len(examples))
+    if missing and len(failed) == len(missing):
+        raise GenerationError(f"all {len(missing)} examples failed to generate (first error: {failed[0][1]})")
+    stored = cache.lookup(generator, examples, n_per_example)
+    cleaner = Cleaner(real_texts=real_texts)
+    synthetic = []
+    for example in examples:
+        for i in range(n_per_example):
+            raw = stored.get((text_hash(example.text), i))
+            if raw is None:
+                continue
+            text = cleaner.clean(raw, example.text)
+            if text is not None:
+                synthetic.append(Synthetic(source_id=example.id, sample_index=i, text=text, label=example.label,
+                                           generator=generator.name, model=generator.model,
+                                           prompt_version=generator.prompt_version))
+    return GenerationResult(synthetic=synthetic, report=cleaner.report, generated=len(missing) - len(failed),
+                            cached=cached, failed=failed)

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autogets.errors import GenerationError
+from autogets.generators import make_generator
+from autogets.generators.base import RawOutput, SourceExample
+from autogets.generators.cache import GenerationCache, synthesize
+from autogets.generators.cleaning import Cleaner, strip_decoration
+from autogets.generators.eda import EDAGenerator, augment
+from autogets.workspace import Workspace
+
+EXAMPLES = [SourceExample(id=i, text=t, label="ABBR") for i, t in enumerate([
+    "What does NASA stand for ?",
+    "What is the abbreviation for the United Nations ?",
+    "What does CPU mean in computing ?",
+])]
+
+
+class CountingGenerator:
+    """A real generator (deterministic text transformations) that counts model calls; fails on request."""
+
+    name, model, prompt_version = "counting", "count-1", "v1"
+
+    def __init__(self, fail_ids=()):
+        self.calls = 0
+        self.fail_ids = set(fail_ids)
+
+    def generate(self, examples, n_per_example, *, class_name, context=(), seed=0):
+        for ex in examples:
+            self.calls += 1
+            if ex.id in self.fail_ids:
+                yield RawOutput(example=ex, error="boom")
+            else:
+                yield RawOutput(example=ex, texts=tuple(f"{i + 1}. Variant {i} of: {ex.text}" for i in
+                                                        range(n_per_example)))
+
+
+@pytest.fixture
+def cache(workspace):
+    return GenerationCache(Workspace(workspace).db())
+
+
+def test_second_call_is_served_from_cache_with_zero_model_calls(cache):
+    gen = CountingGenerator()
+    first = synthesize(gen, EXAMPLES, n_per_example=3, class_name="ABBR", cache=cache)
+    assert gen.calls == 3 and first.generated == 3 and len(first.synthetic) == 9
+    again = CountingGenerator()
+    second = synthesize(again, EXAMPLES, n_per_example=3, class_name="ABBR", cache=cache)
+    assert again.calls == 0 and second.cached == 3
+    assert [s.text for s in second.synthetic] == [s.text for s in first.synthetic]
+    assert first.synthetic[0].text == "Variant 0 of: What does NASA stand for ?"  # numbering stripped
+
+
+def test_more_samples_later_only_asks_for_missing_examples(cache):
+    synthesize(CountingGenerator(), EXAMPLES[:2], n_per_example=2, class_name="ABBR", cache=cache)
+    gen = CountingGenerator()
+    result = synthesize(gen, EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache)
+    assert gen.calls == 1 and result.cached == 2
+
+
+def test_failed_example_is_recorded_and_skipped_but_all_failed_raises(cache):
+    result = synthesize(CountingGenerator(fail_ids={1}), EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache)
+    assert result.failed == [(1, "boom")]
+    assert {s.source_id for s in result.synthetic} == {0, 2}
+    with pytest.raises(GenerationError, match="all 1 examples failed"):
+        synthesize(CountingGenerator(fail_ids={1}), EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache)
+
+
+def test_interrupt_keeps_what_was_generated(cache):
+    class Interrupting(CountingGenerator):
+        def generate(self, examples, n_per_example, **kw):
+            for out in super().generate(examples, n_per_example, **kw):
+                if self.calls == 3:  # Ctrl-C while the third example is being generated
+                    raise KeyboardInterrupt
+                yield out
+
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(Interrupting(), EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache, batch_size=1)
+    assert cache.count("counting") == 4  # the two finished examples × 2 samples
+    gen = CountingGenerator()
+    synthesize(gen, EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache)
+    assert gen.calls == 1
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ('1. "What does IBM stand for ?"', "What does IBM stand for ?"),
+    ("- Assistant: What is BMW short for?\nsecond line", "What is BMW short for?"),
+    ("Question: What's the acronym for NATO?", "What's the acronym for NATO?"),
+    ("   \n  ", ""),
+])
+def test_strip_decoration(raw, expected):
+    assert strip_decoration(raw) == expected
+
+
+def test_cleaner_counts_drops_by_reason():
+    cleaner = Cleaner(real_texts=["What does FBI stand for ?"])
+    source = "What does NASA stand for ?"
+    outputs = ["", "Hi", "What does NASA stand for?", "what does FBI stand for", "What is the UN short for ?",
+               "1) What is the UN short for ?", " ".join(["word"] * 60)]
+    kept = [cleaner.clean(o, source) for o in outputs]
+    assert [k for k in kept if k] == ["What is the UN short for ?"]
+    assert cleaner.report.dropped == {"empty": 1, "too_short": 1, "copy_of_source": 1, "copy_of_real_text": 1,
+                                      "duplicate": 1, "too_long": 1}
+
+
+def test_eda_is_seeded_and_changes_text():
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
+    text = "What is the name of the largest city in the country ?"
+    a, b = augment(text, 5, rng=rng_a), augment(text, 5, rng=rng_b)
+    assert a == b and len(a) == 5
+    assert any(x != text for x in a)
+    outs = list(EDAGenerator().generate(EXAMPLES, 4, class_name="ABBR", seed=3))
+    again = list(EDAGenerator().generate(EXAMPLES, 4, class_name="ABBR", seed=3))
+    assert [o.texts for o in outs] == [o.texts for o in again]
+
+
+def test_make_generator_unknown():
+    with pytest.raises(GenerationError, match="unknown generator 'gpt'"):
+        make_generator("gpt")
