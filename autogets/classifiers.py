@@ -56,7 +56,7 @@ class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
     ----------
     word_ngram_range, char_ngram_range : n-gram ranges of the two TF-IDF blocks (char n-grams within word bounds).
     char_min_df : ignore character n-grams seen in fewer documents (keeps the matrix small and fits fast).
-    C : inverse regularisation strength of the linear model.
+    C, tol : inverse regularisation strength and stopping tolerance of the linear model.
     model : ``"svm"`` (LinearSVC, default: ~0.1 s per fit on TREC-6) or ``"logreg"`` (lbfgs, slower, calibrated).
     class_weight : passed to the linear model (``"balanced"`` for the class-weighted baseline).
 
@@ -64,12 +64,13 @@ class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, word_ngram_range: tuple[int, int] = (1, 2), char_ngram_range: tuple[int, int] = (2, 5),
-                 char_min_df: int = 2, C: float = 0.5, model: str = "svm", class_weight: Any = None,
-                 random_state: int = 0):
+                 char_min_df: int = 2, C: float = 0.5, tol: float = 1e-3, model: str = "svm",
+                 class_weight: Any = None, random_state: int = 0):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
         self.char_min_df = char_min_df
         self.C = C
+        self.tol = tol
         self.model = model
         self.class_weight = class_weight
         self.random_state = random_state
@@ -83,7 +84,7 @@ class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
 
     def make_head(self) -> BaseEstimator:
         if self.model == "svm":
-            return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+            return LinearSVC(C=self.C, tol=self.tol, class_weight=self.class_weight, random_state=self.random_state)
         if self.model == "logreg":
             return LogisticRegression(C=self.C * 20, class_weight=self.class_weight, max_iter=2000)
         raise ConfigError(f"unknown linear model {self.model!r}; use 'svm' or 'logreg'")
