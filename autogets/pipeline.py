@@ -1,0 +1,107 @@
+"""Shared steps of every job (search, improve, knowledge map, benchmarks), in the one direction data flows:
+data → synthetic candidates → features → problem for the evaluator → final test evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from autogets.classifiers import Classifier, make_classifier
+from autogets.data import Split
+from autogets.errors import SearchError
+from autogets.generators import Generator
+from autogets.generators.base import SourceExample, Synthetic
+from autogets.generators.cache import GenerationCache, GenerationResult, synthesize
+from autogets.metrics import Metrics, compute_metrics
+from autogets.search.evaluator import Problem
+
+Progress = Callable[[str, int, int | None], None]
+"""Progress callback: (phase, done, total)."""
+
+
+def check_class(split: Split, target: str) -> None:
+    if target not in split.classes:
+        raise SearchError(f"unknown class {target!r}; classes: {', '.join(split.classes)}")
+
+
+def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
+                     n_per_example: int = 5, seed: int = 0, progress: Progress | None = None) -> GenerationResult:
+    """Synthetic texts for every training example of ``target`` (cached; method Part A §6)."""
+    check_class(split, target)
+    rows = split.train[split.train["label"] == target]
+    examples = [SourceExample(id=int(r.id), text=r.text, label=target) for r in rows.itertuples()]
+    real = [*split.train["text"], *split.validation["text"], *split.test["text"]]
+    return synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
+                      real_texts=real, context=list(rows["text"]), seed=seed,
+                      progress=(lambda d, t: progress("generate", d, t)) if progress else None)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Features and problem of one run. ``featurizer`` is fitted on train + validation + synthetic texts."""
+
+    problem: Problem
+    featurizer: Any
+    template: Classifier
+    synthetic: tuple[Synthetic, ...]
+
+
+def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, classifier: str = "linear"
+                  ) -> Prepared:
+    """Fit the featuriser once (method Part A §4; test texts excluded) and lay out the evaluator's matrix."""
+    template = make_classifier(classifier)
+    classes = tuple(split.classes)
+    code = {c: i for i, c in enumerate(classes)}
+    texts = [*split.train["text"], *split.validation["text"], *(s.text for s in synthetic)]
+    featurizer = template.make_featurizer().fit(texts)
+    X = featurizer.transform(texts)
+    X = sp.csr_matrix(X) if sp.issparse(X) else X
+    labels = [*split.train["label"], *split.validation["label"], *(s.label for s in synthetic)]
+    y = np.array([code[lab] for lab in labels], dtype=np.int64)
+    n_train, n_val = len(split.train), len(split.validation)
+    synth_rows: dict[int, list[int]] = {}
+    for k, s in enumerate(synthetic):
+        synth_rows.setdefault(s.source_id, []).append(n_train + n_val + k)
+    problem = Problem(X=X, y=y, n_train=n_train, val_rows=np.arange(n_train, n_train + n_val),
+                      synth_rows={i: np.array(r) for i, r in synth_rows.items()}, template=template,
+                      classes=classes, target=code[target])
+    return Prepared(problem=problem, featurizer=featurizer, template=template, synthetic=tuple(synthetic))
+
+
+def fit_model(prepared: Prepared, selection: frozenset[int]) -> Classifier:
+    """The classifier for a selection: the run's featuriser and a head on train + the selection's synthetic rows."""
+    from sklearn.base import clone
+
+    head = prepared.problem.fit_head(selection)
+    return clone(prepared.template).with_fitted(prepared.featurizer, _Decoded(head, prepared.problem.classes))
+
+
+class _Decoded:
+    """Wraps a head trained on integer class codes so it predicts class names."""
+
+    def __init__(self, head: Any, classes: tuple[str, ...]):
+        self.head = head
+        self.classes_ = np.asarray(classes)[head.classes_]
+
+    def predict(self, X):
+        return self.classes_[np.searchsorted(self.head.classes_, self.head.predict(X))]
+
+    def __getattr__(self, name: str):  # decision_function, predict_proba (if the head has it), …
+        if name == "head":
+            raise AttributeError(name)
+        return getattr(self.head, name)
+
+
+def test_metrics(model: Classifier, split: Split) -> Metrics:
+    """The one evaluation on the held-out test split (for the report only)."""
+    return compute_metrics(split.test["label"].to_numpy(), model.predict(split.test["text"].tolist()), split.classes)
+
+
+def validation_metrics(model: Classifier, split: Split) -> Metrics:
+    return compute_metrics(split.validation["label"].to_numpy(), model.predict(split.validation["text"].tolist()),
+                           split.classes)

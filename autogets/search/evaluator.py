@@ -1,0 +1,184 @@
+"""Candidate evaluation under a budget (method Part A §4–5, Part B §2).
+
+A candidate is a set of selected source example ids. Its training set is the real train split plus the cleaned
+synthetic children of those ids; the classifier head is refitted on that row selection of a feature matrix computed
+once per run, and scored on the **validation** split. The evaluator never holds test rows.
+
+Candidates are cached by the (normalised) frozenset of ids: a repeat costs nothing and is not charged, as in the
+paper. The budget counts evaluations or seconds of classifier-fit wall time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from autogets.errors import SearchError
+from autogets.executor import Executor, SerialExecutor
+from autogets.metrics import Metrics, confusion, metrics_from_confusion
+from autogets.search.objectives import Objective
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a worker needs to fit and score a candidate. Rows of ``X``: train, then validation, then synthetic.
+
+    ``synth_rows`` maps a source example id to the rows of its synthetic children.
+    """
+
+    X: sp.csr_matrix
+    y: np.ndarray
+    n_train: int
+    val_rows: np.ndarray
+    synth_rows: dict[int, np.ndarray]
+    template: Any
+    classes: tuple[str, ...]
+    target: int
+
+    def rows_for(self, selection: Iterable[int]) -> np.ndarray:
+        parts = [np.arange(self.n_train)] + [self.synth_rows[i] for i in sorted(selection)]
+        return np.concatenate(parts)
+
+    def fit_head(self, selection: Iterable[int]):
+        rows = self.rows_for(selection)
+        return self.template.make_head().fit(self.X[rows], self.y[rows])
+
+
+def fit_candidate(problem: Problem, selection: tuple[int, ...]) -> tuple[np.ndarray, float, float, int]:
+    """Fit on train + the selection's synthetic rows; (validation confusion, target margin, fit seconds, #synthetic).
+
+    A pure function of its arguments, so it can run in any process.
+    """
+    rows = problem.rows_for(selection)
+    start = time.perf_counter()
+    head = problem.template.make_head().fit(problem.X[rows], problem.y[rows])
+    fit_seconds = time.perf_counter() - start
+    xv, yv = problem.X[problem.val_rows], problem.y[problem.val_rows]
+    scores = head.decision_function(xv)
+    pred = np.asarray(head.classes_)[scores.argmax(axis=1)]
+    matrix = confusion(yv, pred, len(problem.classes))
+    mine = yv == problem.target
+    if mine.any():
+        col = int(np.flatnonzero(head.classes_ == problem.target)[0])
+        own = scores[mine, col]
+        rest = np.delete(scores[mine], col, axis=1).max(axis=1)
+        margin = float(np.mean(own - rest))
+    else:
+        margin = 0.0
+    return matrix, margin, fit_seconds, int(len(rows) - problem.n_train)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One scored candidate. ``index`` is its position in the charged history (−1: the free baseline)."""
+
+    selection: frozenset[int]
+    n_synthetic: int
+    metrics: Metrics
+    margin: float
+    fit_seconds: float
+    index: int
+    key: tuple[float, ...] = ()
+    gain: float = 0.0
+
+
+@dataclass
+class Budget:
+    """Stop after ``max_evaluations`` charged evaluations or ``max_fit_seconds`` of fit time (None = no limit)."""
+
+    max_evaluations: int | None = None
+    max_fit_seconds: float | None = None
+    evaluations: int = 0
+    fit_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_evaluations is None and self.max_fit_seconds is None:
+            raise SearchError("a search needs a budget: evaluations or fit seconds")
+        if (self.max_evaluations is not None and self.max_evaluations < 1) or (
+                self.max_fit_seconds is not None and self.max_fit_seconds <= 0):
+            raise SearchError("the budget must be positive")
+
+    @property
+    def exhausted(self) -> bool:
+        return ((self.max_evaluations is not None and self.evaluations >= self.max_evaluations)
+                or (self.max_fit_seconds is not None and self.fit_seconds >= self.max_fit_seconds))
+
+    def remaining_evaluations(self) -> int | None:
+        return None if self.max_evaluations is None else max(0, self.max_evaluations - self.evaluations)
+
+
+@dataclass
+class Evaluator:
+    """Scores candidates on validation, caching by selection and charging the budget.
+
+    ``on_evaluation`` is called with every newly charged evaluation (e.g. to log it or report progress).
+    """
+
+    problem: Problem
+    objective: Objective
+    budget: Budget
+    executor: Executor = field(default_factory=SerialExecutor)
+    on_evaluation: Callable[[Evaluation], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.history: list[Evaluation] = []
+        self._cache: dict[frozenset[int], Evaluation] = {}
+        self.executor.start(self.problem)
+        base = fit_candidate(self.problem, ())
+        raw = Evaluation(frozenset(), base[3], metrics_from_confusion(base[0], self.problem.classes), base[1],
+                         base[2], -1)
+        self.baseline = self._scored(raw)
+        self._cache[frozenset()] = self.baseline
+
+    @property
+    def pool(self) -> frozenset[int]:
+        """Source ids that have at least one synthetic child (the only ones whose selection changes anything)."""
+        return frozenset(self.problem.synth_rows)
+
+    def normalise(self, selection: Iterable[int]) -> frozenset[int]:
+        return frozenset(int(i) for i in selection) & self.pool
+
+    def _scored(self, e: Evaluation) -> Evaluation:
+        base = getattr(self, "baseline", e)
+        return Evaluation(e.selection, e.n_synthetic, e.metrics, e.margin, e.fit_seconds, e.index,
+                          self.objective.key(e, base), self.objective.gain(e, base))
+
+    @property
+    def exhausted(self) -> bool:
+        return self.budget.exhausted
+
+    def evaluate(self, selections: Sequence[Iterable[int]]) -> list[Evaluation | None]:
+        """Evaluations in input order; ``None`` for a candidate the budget did not allow."""
+        keys = [self.normalise(s) for s in selections]
+        pending = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        remaining = self.budget.remaining_evaluations()
+        if remaining is not None:
+            pending = pending[:remaining]
+        step = len(pending) if self.budget.max_fit_seconds is None else max(1, self.executor.workers)
+        for start in range(0, len(pending), max(1, step)):
+            if self.budget.exhausted:
+                break
+            chunk = pending[start:start + step]
+            outs = self.executor.map(fit_candidate, [tuple(sorted(k)) for k in chunk])
+            for k, (matrix, margin, seconds, n_syn) in zip(chunk, outs, strict=True):
+                e = self._scored(Evaluation(k, n_syn, metrics_from_confusion(matrix, self.problem.classes), margin,
+                                            seconds, len(self.history)))
+                self.budget.evaluations += 1
+                self.budget.fit_seconds += seconds
+                self.history.append(e)
+                self._cache[k] = e
+                if self.on_evaluation is not None:
+                    self.on_evaluation(e)
+        return [self._cache.get(k) for k in keys]
+
+    def best(self) -> Evaluation:
+        """The best evaluation so far by the objective's key, the baseline ("none") included."""
+        return max([self.baseline, *self.history], key=lambda e: (e.key, -e.index if e.index >= 0 else 1))
+
+    def close(self) -> None:
+        self.executor.close()
