@@ -315,6 +315,53 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
     out.print(f"Report: {report.report_dir}")
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; results are written to benchmarks/results/.")
+app.add_typer(bench_app, name="bench")
+OutDirOpt = Annotated[Path, typer.Option("--out", help="Folder for the results file.")]
+
+
+@bench_app.command("generate")
+def bench_generate(target: ClassOpt = "ABBR", n: NOpt = 5,
+                   limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
+                   workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
+    """Embedded generator speed on trec6: load time, texts/minute, peak RSS.
+
+    Example: autogets bench generate --class ABBR
+    """
+    from autogets.bench import bench_generate as run
+    from autogets.bench import write_result
+
+    ws = _workspace(workspace)
+    with err.status("Benchmarking the embedded generator …"):
+        result = run(target=target, n_per_example=n, cache_dir=ws.root / "models" / "embedded", limit=limit)
+    path = write_result("generate", result, out_dir)
+    out.print_json(json.dumps(result))
+    out.print(f"Written to {path}")
+
+
+@bench_app.command("search")
+def bench_search(target: ClassOpt = "ABBR",
+                 evaluations: Annotated[int, typer.Option(help="Random candidates to time.")] = 200,
+                 classifier: Annotated[list[str] | None, typer.Option("--classifier",
+                                                                      help="Repeatable; default linear.")] = None,
+                 generator: GeneratorOpt = "eda", workspace: WorkspaceOpt = None,
+                 out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
+    """Candidate evaluations per second and one full SW pair (169 windows) on trec6.
+
+    Example: autogets bench search --classifier linear --classifier catboost
+    """
+    from autogets.bench import bench_search as run
+    from autogets.bench import write_result
+
+    ws = _workspace(workspace)
+    with err.status("Benchmarking candidate evaluation …"):
+        result = run(target=target, classifiers=tuple(classifier or ["linear"]), evaluations=evaluations,
+                     workspace_root=ws.root, generator=generator)
+    path = write_result("search", result, out_dir)
+    out.print_json(json.dumps(result))
+    out.print(f"Written to {path}")
+
+
 def _version_callback(value: bool) -> None:
     if value:
         out.print(f"autogets {__version__}")

@@ -1,0 +1,112 @@
+"""Benchmarks (``autogets bench``): measured numbers written to ``benchmarks/results/<date>-<name>.json``.
+
+Performance targets live here, never in timed tests.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from pathlib import Path
+
+from autogets.data import load_dataset, split_dataset
+from autogets.workspace import write_json_atomic
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process (and finished children), MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def machine() -> dict:
+    import os
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def write_result(name: str, payload: dict, folder: Path = Path("benchmarks/results")) -> Path:
+    path = folder / f"{time.strftime('%Y-%m-%d')}-{name}.json"
+    write_json_atomic(path, {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                             "machine": machine(), **payload})
+    return path
+
+
+def bench_generate(*, dataset: str = "trec6", target: str = "ABBR", n_per_example: int = 5, cache_dir: Path,
+                   limit: int | None = None, seed: int = 42) -> dict:
+    """Embedded generator: load time (conversion on a first run, converted copy after), texts/minute, peak RSS.
+
+    Generates fresh (no generation cache) for the class's training examples.
+    """
+    from autogets.generators.base import SourceExample
+    from autogets.generators.embedded import EmbeddedGenerator
+
+    split = split_dataset(load_dataset(dataset), seed=seed)
+    rows = split.train[split.train["label"] == target]
+    examples = [SourceExample(int(r.id), r.text, target) for r in rows.itertuples()][:limit]
+    gen = EmbeddedGenerator(cache_dir=cache_dir)
+    gen.load()
+    first = {"source": gen.load_source, "seconds": round(gen.load_seconds, 2)}
+    again = EmbeddedGenerator(cache_dir=cache_dir)
+    again.load()
+    start = time.perf_counter()
+    outs = list(gen.generate(examples, n_per_example, class_name=target, context=list(rows["text"]), seed=seed))
+    seconds = time.perf_counter() - start
+    texts = sum(len(o.texts) for o in outs)
+    nonempty = sum(1 for o in outs for t in o.texts if t.strip())
+    return {"dataset": dataset, "class": target, "examples": len(examples), "n_per_example": n_per_example,
+            "texts": texts, "nonempty_texts": nonempty, "generation_seconds": round(seconds, 2),
+            "texts_per_minute": round(60 * texts / seconds, 1), "first_load": first,
+            "reload": {"source": again.load_source, "seconds": round(again.load_seconds, 2)},
+            "peak_rss_mib": round(peak_rss_mib(), 1),
+            "targets": {"texts_per_minute": 60, "reload_seconds": 5, "peak_rss_mib": 2048}}
+
+
+def bench_search(*, dataset: str = "trec6", target: str = "ABBR", classifiers: tuple[str, ...] = ("linear",),
+                 evaluations: int = 200, workspace_root: Path, generator: str = "eda", seed: int = 42) -> dict:
+    """Candidate evaluations per second (process pool on all cores) and one full SW pair (169 windows)."""
+    from autogets.executor import make_executor
+    from autogets.generators import make_generator
+    from autogets.generators.cache import GenerationCache
+    from autogets.pipeline import build_problem, fit_model, synthesize_class
+    from autogets.search import Budget, Evaluator, make_strategy, run_strategy
+    from autogets.search.objectives import make_objective
+    from autogets.search.representation import class_view, pca_coordinates
+    from autogets.workspace import Workspace
+
+    split = split_dataset(load_dataset(dataset), seed=seed)
+    ws = Workspace(workspace_root)
+    gen = make_generator(generator)
+    synthetic = synthesize_class(GenerationCache(ws.db()), gen, split, target, n_per_example=5).synthetic
+    results = {}
+    for name in classifiers:
+        prepared = build_problem(split, synthetic, target, classifier=name)
+        m0 = fit_model(prepared, frozenset())
+        coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
+        view = class_view(target, split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords,
+                          m0.predict(split.train["text"].tolist()))
+        executor = make_executor("local")
+        evaluator = Evaluator(prepared.problem, make_objective("cba", target), Budget(max_evaluations=evaluations),
+                              executor)
+        start = time.perf_counter()
+        random_result = run_strategy(make_strategy("random"), view, evaluator, include_all=False)
+        rate_seconds = time.perf_counter() - start
+        evaluator.close()
+        evaluator = Evaluator(prepared.problem, make_objective("cba", target), Budget(max_evaluations=10_000),
+                              make_executor("local"))
+        start = time.perf_counter()
+        sw = run_strategy(make_strategy("sw", max_pairs=1), view, evaluator, include_all=False)
+        sw_seconds = time.perf_counter() - start
+        evaluator.close()
+        results[name] = {
+            "evaluations": random_result.evaluations, "wall_seconds": round(rate_seconds, 2),
+            "evaluations_per_second": round(random_result.evaluations / rate_seconds, 2),
+            "mean_fit_seconds": round(random_result.fit_seconds / max(1, random_result.evaluations), 4),
+            "sw_one_pair": {"windows_evaluated": sw.evaluations, "wall_seconds": round(sw_seconds, 2)},
+            "workers": executor.workers,
+            "vs_paper": round(random_result.evaluations / rate_seconds * 3600 / 180, 1),
+        }
+    return {"dataset": dataset, "class": target, "generator": generator, "results": results,
+            "paper_evaluations_per_hour": 180, "targets": {"evaluations_per_second": 25, "sw_one_pair_seconds": 10}}
