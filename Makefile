@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/autogets diagnose --dataset trec6
+	$(BIN)/autogets improve --dataset trec6 --class ABBR
 
 test: install
 	$(BIN)/python -m pytest -q

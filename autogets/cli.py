@@ -167,11 +167,11 @@ GeneratorOpt = Annotated[str, typer.Option("--generator", "-g", help="embedded (
 NOpt = Annotated[int, typer.Option("--n", help="Synthetic texts per real example (paper: 5).", min=1, max=50)]
 
 
-def _generator(name: str, ws: Workspace):
+def _generator(name: str, ws: Workspace, dataset: str | None = None):
     from autogets.generators import make_generator
 
     settings = load_settings()
-    return make_generator(name, Settings(workspace=ws.root, seed=settings.seed, llm=settings.llm))
+    return make_generator(name, Settings(workspace=ws.root, seed=settings.seed, llm=settings.llm), dataset=dataset)
 
 
 @contextlib.contextmanager
@@ -212,7 +212,7 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     split = split_dataset(ds, seed=_seed(seed))
     check_class(split, target)
     ws = _workspace(workspace)
-    gen = _generator(generator, ws)
+    gen = _generator(generator, ws, ds.name)
     try:
         with progress_bars(not json_out) as progress:
             result = synthesize_class(GenerationCache(ws.db()), gen, split, target, n_per_example=n,
@@ -294,7 +294,7 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
         budget = 500
     bud = Budget(max_evaluations=budget, max_fit_seconds=budget_seconds)
     ws = _workspace(workspace)
-    gen = _generator(generator, ws)
+    gen = _generator(generator, ws, ds.name)
     with progress_bars(not json_out) as progress:
         report = run_search(ws, ds, target=target, strategy=strategy, objective=objective, budget=bud,
                             generator=gen, n_per_example=n, seed=_seed(seed), search_seed=search_seed,
@@ -313,6 +313,192 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
     gain = payload["test"]["gain"]
     out.print(f"Test {objective} gain for {target}: [bold]{gain:+.4f}[/]" if gain is not None else "")
     out.print(f"Report: {report.report_dir}")
+
+
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded).")]
+
+
+@app.command()
+def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+            label_col: LabelColOpt = "label", id_col: IdColOpt = None, min_class_size: MinClassOpt = None,
+            target: Annotated[str | None, typer.Option("--class", "-c", help="Class to improve (default: the "
+                                                       "weakest from the diagnosis).")] = None,
+            objective: Annotated[str, typer.Option("--objective", "-o", help="cba | recall | f1 | precision | oba | "
+                                                   "overall_f1")] = "cba",
+            goal: Annotated[str | None, typer.Option("--goal", help='Several goals, e.g. "recall:ABBR,recall:LOC".')]
+            = None,
+            budget: Annotated[int, typer.Option("--budget", help="Candidate evaluations per phase.", min=1)] = 200,
+            generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
+            classifier: ClassifierOpt = "linear",
+            executor: Annotated[str, typer.Option("--executor", help="local | serial | ray")] = "local",
+            promote: Annotated[bool, typer.Option("--promote", help="Promote the new version to production.")]
+            = False,
+            actor: ActorOpt = "cli", workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """The main job: diagnose, plan, generate, search in phases, report on test vs M0, register the model.
+
+    Example: autogets improve --dataset trec6 --class ABBR
+    """
+    from autogets.improve import improve as run_improve
+
+    ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+    ws = _workspace(workspace)
+    gen = _generator(generator, ws, ds.name)
+
+    def show_plan(phases, source, cls) -> None:
+        if json_out:
+            return
+        out.print(f"Goal: [bold]{goal or f'{objective}:{cls}'}[/] on {ds.name}. Plan from the {source}:")
+        for i, p in enumerate(phases):
+            out.print(f"  {i + 1}. {p.label()}  [dim]— {p.reason}[/]")
+
+    def show_decision(d) -> None:
+        if not json_out:
+            colour = "green" if d.accepted else "yellow"
+            out.print(f"  [{colour}]{d.phase.label()}: {d.reason}[/] ({d.evaluations} evaluations, "
+                      f"{d.added_texts} texts added)")
+
+    with progress_bars(not json_out) as progress:
+        report = run_improve(ws, ds, target=target, objective=objective, goal=goal, budget=budget, generator=gen,
+                             n_per_example=n, seed=_seed(seed), classifier=classifier, executor=executor,
+                             promote=promote, actor=actor, progress=progress, on_plan=show_plan,
+                             on_decision=show_decision)
+    if json_out:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    out.print(metrics_table(f"Test split: improved vs M0 ({report.model_id})", report.final_test,
+                            baseline=report.m0_test, flagged=(report.target,)))
+    out.print(f"{report.target} test CBA {report.m0_test.value('cba', report.target):.3f} → "
+              f"{report.final_test.value('cba', report.target):.3f} ([bold]{report.goal_gain_test():+.3f}[/]); "
+              f"accuracy {report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
+    state = "promoted to production" if report.promoted else (f"candidate; promote with `autogets models promote "
+                                                               f"{report.model_id}`")
+    out.print(f"Model {report.model_id}: {state}")
+    out.print(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)")
+
+
+kb_app = typer.Typer(no_args_is_help=True, help="The knowledge map: which strategy works for which class.")
+app.add_typer(kb_app, name="kb")
+
+
+@kb_app.command("build")
+def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+             label_col: LabelColOpt = "label",
+             budget: Annotated[int, typer.Option("--budget", help="Evaluations per cell.", min=1)] = 100,
+             target: Annotated[list[str] | None, typer.Option("--class", "-c", help="Only these classes.")] = None,
+             strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s")] = None,
+             objective: Annotated[list[str] | None, typer.Option("--objective", "-o")] = None,
+             generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
+             executor: Annotated[str, typer.Option("--executor")] = "local",
+             workspace: WorkspaceOpt = None) -> None:
+    """Run the systematic experiments (class × strategy × objective); finished cells are skipped.
+
+    Example: autogets kb build --dataset trec6 --budget 100
+    """
+    from autogets.knowledge import KB_OBJECTIVES, KB_STRATEGIES, build
+
+    ds = _load(dataset, data, text_col, label_col, None, None)
+    ws = _workspace(workspace)
+    gen = _generator(generator, ws, ds.name)
+
+    def on_cell(cell, skipped) -> None:
+        label = f"{cell['class']:>6} {cell['strategy']:>6} {cell['objective']:>4}"
+        if skipped:
+            out.print(f"  {label}: [dim]already in the map[/]")
+        else:
+            out.print(f"  {label}: validation gain {cell['val_gain']:+.4f}, test gain {cell['test_gain']:+.4f}")
+
+    frame = build(ws, ds, budget=budget, generator=gen, classes=target, strategies=strategy or KB_STRATEGIES,
+                  objectives=objective or KB_OBJECTIVES, seed=_seed(seed), n_per_example=n, executor=executor,
+                  on_cell=on_cell)
+    out.print(f"Knowledge map of {ds.name}: {len(frame)} cells. Show it with `autogets kb show --dataset {ds.name}`")
+
+
+@kb_app.command("show")
+def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Print the knowledge map of a data set and write a heat-map PNG.
+
+    Example: autogets kb show --dataset trec6
+    """
+    from autogets.knowledge import cells, heatmap
+
+    if dataset is None:
+        raise DataError("say which data set: --dataset NAME")
+    ws = _workspace(workspace)
+    frame = cells(ws, dataset)
+    if frame.empty:
+        raise DataError(f"the knowledge map has nothing for {dataset!r}; run `autogets kb build --dataset {dataset}`")
+    if json_out:
+        out.print_json(frame.drop(columns=["effects"]).to_json(orient="records"))
+        return
+    table = Table(title=f"Knowledge map: {dataset}", title_justify="left")
+    for col in ("class", "strategy", "objective", "generator", "budget", "val gain", "test gain", "evals"):
+        table.add_column(col)
+    for r in frame.sort_values(["class", "objective", "val_gain"], ascending=[True, True, False]).itertuples():
+        table.add_row(r._3, r.strategy, r.objective, r.generator, str(r.budget), f"{r.val_gain:+.4f}",
+                      f"{r.test_gain:+.4f}", str(r.evaluations))
+    out.print(table)
+    for objective in sorted(set(frame["objective"])):
+        path = heatmap(frame, ws.path("reports", f"kb-{dataset}-{objective}.png"), objective=objective)
+        out.print(f"Heat map: {path}")
+
+
+models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show, promote, rollback.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List model versions. Example: autogets models list --dataset trec6"""
+    from autogets.registry import Registry
+
+    versions = Registry(_workspace(workspace)).list(dataset)
+    if json_out:
+        out.print_json(json.dumps([{"id": v.id, "status": v.status, "parent": v.parent, "created_at": v.created_at,
+                                    "created_by": v.created_by, **v.summary} for v in versions]))
+        return
+    table = Table(title="Model versions", title_justify="left")
+    for col in ("id", "status", "parent", "goal", "test CBA gain", "synthetic", "created", "by"):
+        table.add_column(col)
+    for v in versions:
+        table.add_row(v.id, v.status, v.parent or "", v.summary.get("goal", ""),
+                      f"{v.summary.get('test_cba_gain', 0):+.3f}", str(v.summary.get("synthetic_texts", "")),
+                      v.created_at, v.created_by)
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")], workspace: WorkspaceOpt = None) -> None:
+    """Show one model version with its recipe summary and history."""
+    from autogets.registry import Registry
+
+    reg = Registry(_workspace(workspace))
+    v = reg.get(model_id)
+    out.print_json(json.dumps({"id": v.id, "dataset": v.dataset, "status": v.status, "parent": v.parent,
+                               "created_at": v.created_at, "created_by": v.created_by, "summary": v.summary,
+                               "artifact": v.artifact, "real_train_examples": len(v.recipe.get("real_train_ids", [])),
+                               "synthetic_texts": len(v.recipe.get("synthetic", [])),
+                               "test_overall": v.metrics_test.get("overall"),
+                               "events": [e for e in reg.events(v.dataset) if e["model_id"] == v.id]}))
+
+
+@models_app.command("promote")
+def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")], actor: ActorOpt = "cli",
+                   workspace: WorkspaceOpt = None) -> None:
+    """Make a version the production model of its data set (recorded with actor and time)."""
+    from autogets.registry import Registry
+
+    v = Registry(_workspace(workspace)).promote(model_id, actor=actor)
+    out.print(f"{v.id} is now in production for {v.dataset} (by {actor})")
+
+
+@models_app.command("rollback")
+def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Data set name.")],
+                    actor: ActorOpt = "cli", workspace: WorkspaceOpt = None) -> None:
+    """Put back the previous production version of a data set (recorded with actor and time)."""
+    from autogets.registry import Registry
+
+    v = Registry(_workspace(workspace)).rollback(dataset, actor=actor)
+    out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})")
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; results are written to benchmarks/results/.")

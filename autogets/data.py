@@ -26,6 +26,19 @@ BUNDLED: dict[str, str] = {
     "sms_spam": "UCI SMS Spam Collection subset: 4,512 messages, ham / spam",
 }
 
+CLASS_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "trec6": {
+        "ABBR": "questions asking what an abbreviation stands for or for the abbreviation of something",
+        "DESC": "questions asking for a description, definition, manner or reason",
+        "ENTY": "questions asking for an entity such as an animal, colour, food, product, event or term",
+        "HUM": "questions asking for a person, a group of people or an organisation",
+        "LOC": "questions asking for a location such as a city, country, mountain or state",
+        "NUM": "questions asking for a number such as a date, count, distance, price or speed",
+    },
+    "sms_spam": {"ham": "ordinary personal text messages", "spam": "unsolicited advertising or scam text messages"},
+}
+"""Short class descriptions of the bundled data sets, used in generation prompts."""
+
 _WS = re.compile(r"\s+")
 
 

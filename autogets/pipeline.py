@@ -73,11 +73,15 @@ def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, 
     return Prepared(problem=problem, featurizer=featurizer, template=template, synthetic=tuple(synthetic))
 
 
-def fit_model(prepared: Prepared, selection: frozenset[int]) -> Classifier:
-    """The classifier for a selection: the run's featuriser and a head on train + the selection's synthetic rows."""
+def fit_model(prepared: Prepared, selection: frozenset[int], base_rows: np.ndarray | None = None) -> Classifier:
+    """The classifier for a selection: the run's featuriser and a head on train (or ``base_rows``) + the
+    selection's synthetic rows."""
+    from dataclasses import replace
+
     from sklearn.base import clone
 
-    head = prepared.problem.fit_head(selection)
+    problem = prepared.problem if base_rows is None else replace(prepared.problem, base_rows=base_rows)
+    head = problem.fit_head(selection)
     return clone(prepared.template).with_fitted(prepared.featurizer, _Decoded(head, prepared.problem.classes))
 
 

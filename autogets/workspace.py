@@ -44,7 +44,23 @@ def _v3(db: sqlite_utils.Database) -> None:
     }, pk=("run_id", "phase", "idx"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    db["models"].create({
+        "id": str, "dataset": str, "version": int, "parent": str, "status": str, "recipe": str,
+        "metrics_validation": str, "metrics_test": str, "summary": str, "artifact": str, "created_at": str,
+        "created_by": str,
+    }, pk="id")
+    db["models"].create_index(["dataset", "version"], unique=True)
+    db["model_events"].create({"id": int, "model_id": str, "dataset": str, "action": str, "actor": str, "at": str,
+                               "previous": str}, pk="id")
+    db["knowledge"].create({
+        "dataset": str, "seed": int, "class": str, "strategy": str, "objective": str, "generator": str,
+        "budget": int, "val_gain": float, "test_gain": float, "evaluations": int, "fit_seconds": float,
+        "class_size": int, "m0_recall": float, "m0_cba": float, "effects": str, "run_id": str, "created_at": str,
+    }, pk=("dataset", "seed", "class", "strategy", "objective", "generator", "budget"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,7 +15,7 @@ GENERATORS = ("embedded", "openai", "eda")
 __all__ = ["GENERATORS", "Generator", "RawOutput", "SourceExample", "Synthetic", "make_generator"]
 
 
-def make_generator(name: str, settings: Settings | None = None, **params) -> Generator:
+def make_generator(name: str, settings: Settings | None = None, *, dataset: str | None = None, **params) -> Generator:
     """A generator by name; ``openai`` reads its URL, model and key from ``settings`` (environment / TOML)."""
     if name == "eda":
         from autogets.generators.eda import EDAGenerator
@@ -28,9 +28,11 @@ def make_generator(name: str, settings: Settings | None = None, **params) -> Gen
         defaults = {"base_url": llm.base_url, "model": llm.model, "api_key": llm.api_key} if llm else {}
         return OpenAICompatibleGenerator(**{**defaults, **params})
     if name == "embedded":
+        from autogets.data import CLASS_DESCRIPTIONS
         from autogets.generators.embedded import EmbeddedGenerator
 
         if settings is not None:
             params.setdefault("cache_dir", settings.workspace / "models" / "embedded")
+        params.setdefault("descriptions", CLASS_DESCRIPTIONS.get(dataset or "", {}))
         return EmbeddedGenerator(**params)
     raise GenerationError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")

@@ -5,8 +5,10 @@ load dequantises the GGUF (~15–30 s) and saves a plain safetensors copy under 
 (``models/embedded/<name>``), so later loads take seconds. Nothing is downloaded.
 
 The model follows chat instructions poorly, so the prompt is a plain few-shot completion (template
-``fewshot_v1``): a header naming the class, a few real examples of the class as a list with the source example
-last, then ``-``; the first line of each sampled completion is kept. Generation is batched (several prompts ×
+``fewshot_v2``): a header describing the class, three other real examples of the class as a list, the source
+example last, then ``-`` (no trailing space: a lone space token derails the model); the first line of each sampled
+completion is kept. Measured on TREC-6 ABBR (80 outputs, by eye): ~80 % are questions of the class's form with a
+class description in the header, against ~75 % with the bare class name. Generation is batched (several prompts ×
 ``n_per_example`` samples) with temperature / top-p sampling, and stops at the first newline.
 """
 
@@ -44,13 +46,14 @@ def gguf_location() -> tuple[Path, str]:
 
 class EmbeddedGenerator:
     """Parameters: sampling ``temperature``/``top_p``, ``max_new_tokens``, ``n_shots`` other real examples per
-    prompt, ``batch_size`` prompts per forward pass, ``threads`` for torch, ``cache_dir`` for the converted copy."""
+    prompt, ``batch_size`` prompts per forward pass, ``threads`` for torch, ``cache_dir`` for the converted copy,
+    ``descriptions`` (class → short description for the prompt header; bundled data sets bring their own)."""
 
     name = "embedded"
 
-    def __init__(self, *, temperature: float = 0.9, top_p: float = 0.95, max_new_tokens: int = 40, n_shots: int = 3,
+    def __init__(self, *, temperature: float = 0.9, top_p: float = 0.95, max_new_tokens: int = 32, n_shots: int = 3,
                  batch_size: int = 16, threads: int | None = None, cache_dir: str | Path | None = None,
-                 prompt_version: str = "v1"):
+                 prompt_version: str = "v2", descriptions: dict[str, str] | None = None):
         self.temperature = temperature
         self.top_p = top_p
         self.max_new_tokens = max_new_tokens
@@ -58,6 +61,7 @@ class EmbeddedGenerator:
         self.batch_size = batch_size
         self.threads = threads
         self.cache_dir = Path(cache_dir) if cache_dir else Path(".autogets") / "models" / "embedded"
+        self.descriptions = dict(descriptions or {})
         self.prompt = load_prompt("fewshot", prompt_version)
         self.prompt_version = self.prompt.id
         folder, file = gguf_location()
@@ -134,7 +138,8 @@ class EmbeddedGenerator:
             start = sum(map(ord, example.text)) % len(others)
             shots = [others[(start + k) % len(others)] for k in range(min(self.n_shots, len(others)))]
         lines = "".join(f"- {' '.join(t.split())}\n" for t in [*shots, example.text])
-        return self.prompt.render(class_name=class_name, shots=lines)
+        description = self.descriptions.get(class_name) or f'examples of "{class_name}" texts'
+        return self.prompt.render(class_name=class_name, description=description, shots=lines)
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
                  context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]:

@@ -39,9 +39,14 @@ class Problem:
     template: Any
     classes: tuple[str, ...]
     target: int
+    base_rows: np.ndarray | None = None
+
+    def base(self) -> np.ndarray:
+        """Rows every candidate trains on: the real train split, plus synthetic rows an ensemble already accepted."""
+        return np.arange(self.n_train) if self.base_rows is None else self.base_rows
 
     def rows_for(self, selection: Iterable[int]) -> np.ndarray:
-        parts = [np.arange(self.n_train)] + [self.synth_rows[i] for i in sorted(selection)]
+        parts = [self.base()] + [self.synth_rows[i] for i in sorted(selection)]
         return np.concatenate(parts)
 
     def fit_head(self, selection: Iterable[int]):

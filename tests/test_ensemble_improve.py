@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autogets.cli import main
+from autogets.data import load_dataset, split_dataset
+from autogets.ensemble import accepts, plan_phases, run_phases
+from autogets.executor import SerialExecutor
+from autogets.generators.base import Synthetic
+from autogets.pipeline import build_problem, fit_model
+from autogets.search import Budget, Evaluator
+from autogets.search.objectives import make_objective
+from autogets.search.representation import class_view, pca_coordinates
+
+COUNTS = {"ABBR": 55, "DESC": 737, "ENTY": 797, "HUM": 778, "LOC": 527, "NUM": 549}
+RECALL = {"ABBR": 0.64, "DESC": 0.88, "ENTY": 0.80, "HUM": 0.75, "LOC": 0.88, "NUM": 0.88}
+
+
+def kb_row(cls, strategy, objective, val_gain, effects):
+    return {"class": cls, "strategy": strategy, "objective": objective, "val_gain": val_gain, "evaluations": 100,
+            "effects": effects}
+
+
+def test_plan_from_hand_made_knowledge_map_picks_best_cross_class_source():
+    kb = pd.DataFrame([
+        kb_row("ABBR", "sw", "cba", 0.010, {"ABBR": 0.010}),
+        kb_row("ABBR", "hsw", "cba", 0.030, {"ABBR": 0.030}),
+        kb_row("LOC", "ga", "cba", 0.020, {"ABBR": 0.005, "LOC": 0.02}),
+        kb_row("NUM", "sw", "oba", 0.010, {"ABBR": 0.040}),
+        kb_row("HUM", "hsw", "cba", 0.050, {"ABBR": -0.02}),
+    ])
+    phases, source = plan_phases("ABBR", "cba", train_counts=COUNTS, val_recall=RECALL, knowledge=kb)
+    assert source == "knowledge map"
+    assert [(p.source, p.strategy, p.objective) for p in phases] == [
+        ("ABBR", "hsw", "cba"), ("NUM", "sw", "oba"), ("LOC", "ga", "cba")]
+    assert "raised ABBR CBA by +0.0400" in phases[1].reason
+
+
+def test_default_rules_without_knowledge():
+    phases, source = plan_phases("ABBR", "cba", train_counts=COUNTS, val_recall=RECALL, knowledge=pd.DataFrame())
+    assert source == "default rules" and phases[0].strategy == "ga" and "small" in phases[0].reason
+    assert plan_phases("ENTY", "cba", train_counts=COUNTS, val_recall=RECALL)[0][0].strategy == "hsw"
+    assert plan_phases("LOC", "cba", train_counts=COUNTS, val_recall=RECALL)[0][0].strategy == "sw"
+
+
+@pytest.fixture(scope="module")
+def poisoned():
+    """LOC 'synthetic' texts that are copies of ABBR training questions (3 each): adding them must hurt ABBR."""
+    split = split_dataset(load_dataset("trec6"), seed=42)
+    abbr = split.train[split.train["label"] == "ABBR"]["text"].tolist()
+    loc_ids = split.train[split.train["label"] == "LOC"]["id"].tolist()
+    synthetic = [Synthetic(source_id=int(loc_ids[i % len(loc_ids)]), sample_index=i // len(loc_ids),
+                           text=t, label="LOC", generator="test", model="test", prompt_version="v")
+                 for i, t in enumerate(t for t in abbr for _ in range(3))]
+    prepared = build_problem(split, synthetic, "ABBR")
+    m0 = fit_model(prepared, frozenset())
+    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
+    views = {c: class_view(c, split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords,
+                           m0.predict(split.train["text"].tolist())) for c in ("ABBR", "LOC")}
+    return split, prepared, views
+
+
+def test_phase_that_hurts_the_goal_is_reverted_and_training_set_unchanged(poisoned):
+    split, prepared, views = poisoned
+    goal = make_objective("cba", "ABBR")
+    evaluator = Evaluator(prepared.problem, make_objective("recall", "LOC"), Budget(max_evaluations=3))
+    (everything,) = evaluator.evaluate([evaluator.pool])
+    ok, why = accepts(goal, everything, evaluator.baseline)
+    assert not ok and why.startswith("reverted: goal cba would drop")
+
+    from autogets.ensemble import Phase
+
+    outcome = run_phases(prepared.problem, views, goal, [Phase("LOC", "random", "oba", "test")],
+                         budget=lambda: Budget(max_evaluations=15), executor_factory=SerialExecutor)
+    (decision,) = outcome.decisions
+    if not decision.accepted:
+        assert np.array_equal(outcome.base_rows, np.arange(len(split.train)))
+        assert outcome.final_validation.value("cba", "ABBR") == outcome.m0_validation.value("cba", "ABBR")
+    else:  # only acceptable if ABBR did not drop
+        assert outcome.final_validation.value("cba", "ABBR") >= outcome.m0_validation.value("cba", "ABBR")
+
+
+def test_improve_end_to_end_then_kb_guided_plan(workspace, capsys):
+    ws = ["--workspace", str(workspace), "--executor", "serial"]
+    code = main(["improve", "--dataset", "trec6", "--class", "ABBR", "--generator", "eda", "--n", "3",
+                 "--budget", "20", *ws])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Plan from the default rules" in out and "Test split: improved vs M0 (trec6-v1)" in out
+    (folder,) = (workspace / "reports").glob("improve-trec6-*")
+    for name in ("report.md", "report.json", "per_class.png", "best_so_far.png", "pca_map.png"):
+        assert (folder / name).exists(), name
+    report = json.loads((folder / "report.json").read_text())
+    assert report["model_id"] == "trec6-v1" and len(report["decisions"]) == 2
+    assert set(report["test"]["final"]["per_class"]) == set(COUNTS)
+
+    assert main(["kb", "build", "--dataset", "trec6", "--class", "ABBR", "--class", "NUM", "--strategy", "sw",
+                 "--strategy", "random", "--objective", "cba", "--budget", "10", "--generator", "eda", "--n", "3",
+                 "--workspace", str(workspace), "--executor", "serial"]) == 0
+    assert main(["kb", "build", "--dataset", "trec6", "--class", "ABBR", "--strategy", "sw", "--objective", "cba",
+                 "--budget", "10", "--generator", "eda", "--n", "3", "--workspace", str(workspace)]) == 0
+    assert "already in the map" in capsys.readouterr().out
+    assert main(["kb", "show", "--dataset", "trec6", "--workspace", str(workspace)]) == 0
+    assert (workspace / "reports" / "kb-trec6-cba.png").exists()
+    capsys.readouterr()
+    assert main(["improve", "--dataset", "trec6", "--class", "ABBR", "--generator", "eda", "--n", "3",
+                 "--budget", "10", "--promote", *ws]) == 0
+    out = capsys.readouterr().out
+    assert "Plan from the knowledge map" in out and "knowledge map: best for ABBR" in out
+    assert "trec6-v2: promoted to production" in out
+
+
+def test_improve_multi_goal_and_weakest_default(workspace, capsys):
+    assert main(["improve", "--dataset", "trec6", "--goal", "recall:ABBR,recall:HUM", "--generator", "eda",
+                 "--n", "2", "--budget", "8", "--workspace", str(workspace), "--executor", "serial",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["goal"] == "recall:ABBR,recall:HUM"
+    assert {d["source"] for d in report["decisions"]} == {"ABBR", "HUM"}
