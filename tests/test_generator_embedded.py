@@ -36,7 +36,8 @@ def test_real_generation_then_fast_reload(cache_dir):
     assert len(texts) == 6 and sum(1 for t in texts if len(t.split()) >= 2) >= 3
     assert all("\n" not in t for t in texts)
     prompt = gen.render(EXAMPLES[0], "ABBR", CONTEXT)
-    assert prompt.startswith("The following are examples of \"ABBR\" texts:\n") and prompt.endswith("- What does NASA stand for ?\n-")
+    assert prompt.startswith('The following are examples of "ABBR" texts:\n')
+    assert prompt.endswith("- What does NASA stand for ?\n-")
     again = EmbeddedGenerator(cache_dir=cache_dir, batch_size=3, max_new_tokens=24)
     same = list(again.generate(EXAMPLES, 2, class_name="ABBR", context=CONTEXT, seed=7))
     assert again.load_source == "converted"

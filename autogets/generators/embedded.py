@@ -80,6 +80,7 @@ class EmbeddedGenerator:
             return self._loaded
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF conversion's own tqdm bar; ours is on stderr
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
