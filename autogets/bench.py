@@ -70,10 +70,9 @@ def bench_search(*, dataset: str = "trec6", target: str = "ABBR", classifiers: t
     from autogets.executor import make_executor
     from autogets.generators import make_generator
     from autogets.generators.cache import GenerationCache
-    from autogets.pipeline import build_problem, fit_model, synthesize_class
+    from autogets.pipeline import build_problem, class_views, fit_model, synthesize_class
     from autogets.search import Budget, Evaluator, make_strategy, run_strategy
     from autogets.search.objectives import make_objective
-    from autogets.search.representation import class_view, pca_coordinates
     from autogets.workspace import Workspace
 
     split = split_dataset(load_dataset(dataset), seed=seed)
@@ -84,9 +83,7 @@ def bench_search(*, dataset: str = "trec6", target: str = "ABBR", classifiers: t
     for name in classifiers:
         prepared = build_problem(split, synthetic, target, classifier=name)
         m0 = fit_model(prepared, frozenset())
-        coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
-        view = class_view(target, split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords,
-                          m0.predict(split.train["text"].tolist()))
+        view = class_views(split, m0, [target])[target]
         executor = make_executor("local")
         evaluator = Evaluator(prepared.problem, make_objective("cba", target), Budget(max_evaluations=evaluations),
                               executor)

@@ -20,11 +20,18 @@ from autogets.generators import Generator
 from autogets.generators.cache import GenerationCache
 from autogets.knowledge import cells
 from autogets.metrics import Metrics
-from autogets.pipeline import Progress, build_problem, check_class, fit_model, synthesize_class, test_metrics
+from autogets.pipeline import (
+    Progress,
+    build_problem,
+    check_class,
+    class_views,
+    fit_model,
+    synthesize_class,
+    test_metrics,
+)
 from autogets.registry import Registry
 from autogets.search import Budget
 from autogets.search.objectives import MetricObjective, Objective, make_objective, parse_goal
-from autogets.search.representation import class_view, pca_coordinates
 from autogets.workspace import Workspace, atomic_folder, new_run_id, now_iso, write_json_atomic
 
 
@@ -110,10 +117,7 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
         summaries[cls] = result.summary()
     prepared = build_problem(split, synthetic, target, classifier=classifier)
     m0 = fit_model(prepared, frozenset())
-    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
-    m0_train = m0.predict(split.train["text"].tolist())
-    views = {cls: class_view(cls, split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords, m0_train)
-             for cls in dict.fromkeys(p.source for p in phases)}
+    views = class_views(split, m0, [target, *(p.source for p in phases)])
     run_id = new_run_id()
 
     def on_eval(k: int, e) -> None:

@@ -19,6 +19,7 @@ from autogets.generators.base import SourceExample, Synthetic
 from autogets.generators.cache import GenerationCache, GenerationResult, synthesize
 from autogets.metrics import Metrics, compute_metrics
 from autogets.search.evaluator import Problem
+from autogets.search.representation import ClassView, class_view, pca_coordinates
 
 Progress = Callable[[str, int, int | None], None]
 """Progress callback: (phase, done, total)."""
@@ -99,6 +100,14 @@ class _Decoded:
         if name == "head":
             raise AttributeError(name)
         return getattr(self.head, name)
+
+
+def class_views(split: Split, m0: Classifier, classes: Sequence[str]) -> dict[str, ClassView]:
+    """The red/blue PCA view (method Part B §4.1) of each class's training points, M0 colouring them."""
+    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
+    predicted = m0.predict(split.train["text"].tolist())
+    ids, labels = split.train["id"].to_numpy(), split.train["label"].to_numpy()
+    return {c: class_view(c, ids, labels, coords, predicted) for c in dict.fromkeys(classes)}
 
 
 def test_metrics(model: Classifier, split: Split) -> Metrics:

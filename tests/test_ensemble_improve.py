@@ -11,10 +11,9 @@ from autogets.data import load_dataset, split_dataset
 from autogets.ensemble import accepts, plan_phases, run_phases
 from autogets.executor import SerialExecutor
 from autogets.generators.base import Synthetic
-from autogets.pipeline import build_problem, fit_model
+from autogets.pipeline import build_problem, class_views, fit_model
 from autogets.search import Budget, Evaluator
 from autogets.search.objectives import make_objective
-from autogets.search.representation import class_view, pca_coordinates
 
 COUNTS = {"ABBR": 55, "DESC": 737, "ENTY": 797, "HUM": 778, "LOC": 527, "NUM": 549}
 RECALL = {"ABBR": 0.64, "DESC": 0.88, "ENTY": 0.80, "HUM": 0.75, "LOC": 0.88, "NUM": 0.88}
@@ -58,9 +57,7 @@ def poisoned():
                  for i, t in enumerate(t for t in abbr for _ in range(3))]
     prepared = build_problem(split, synthetic, "ABBR")
     m0 = fit_model(prepared, frozenset())
-    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
-    views = {c: class_view(c, split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords,
-                           m0.predict(split.train["text"].tolist())) for c in ("ABBR", "LOC")}
+    views = class_views(split, m0, ["ABBR", "LOC"])
     return split, prepared, views
 
 
@@ -114,7 +111,7 @@ def test_improve_end_to_end_then_kb_guided_plan(workspace, capsys):
     assert "trec6-v2: promoted to production" in out
 
 
-def test_improve_multi_goal_and_weakest_default(workspace, capsys):
+def test_improve_multi_goal(workspace, capsys):
     assert main(["improve", "--dataset", "trec6", "--goal", "recall:ABBR,recall:HUM", "--generator", "eda",
                  "--n", "2", "--budget", "8", "--workspace", str(workspace), "--executor", "serial",
                  "--json"]) == 0

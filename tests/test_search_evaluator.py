@@ -10,10 +10,9 @@ from autogets.errors import SearchError
 from autogets.executor import LocalExecutor, SerialExecutor
 from autogets.generators.cache import GenerationCache
 from autogets.generators.eda import EDAGenerator
-from autogets.pipeline import build_problem, fit_model, synthesize_class
+from autogets.pipeline import build_problem, class_views, fit_model, synthesize_class
 from autogets.search import Budget, Evaluator, make_strategy, run_strategy
 from autogets.search.objectives import make_objective, parse_goal
-from autogets.search.representation import class_view, pca_coordinates
 from autogets.workspace import Workspace
 
 
@@ -24,9 +23,7 @@ def setup(tmp_path_factory):
     gen = synthesize_class(cache, EDAGenerator(), split, "ABBR", n_per_example=3)
     prepared = build_problem(split, gen.synthetic, "ABBR")
     m0 = fit_model(prepared, frozenset())
-    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
-    view = class_view("ABBR", split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords,
-                      m0.predict(split.train["text"].tolist()))
+    view = class_views(split, m0, ["ABBR"])["ABBR"]
     return split, prepared, view
 
 

@@ -14,10 +14,17 @@ from autogets.data import Dataset, split_dataset
 from autogets.executor import make_executor
 from autogets.generators import Generator
 from autogets.metrics import Metrics
-from autogets.pipeline import Progress, build_problem, check_class, fit_model, synthesize_class, test_metrics
+from autogets.pipeline import (
+    Progress,
+    build_problem,
+    check_class,
+    class_views,
+    fit_model,
+    synthesize_class,
+    test_metrics,
+)
 from autogets.search import Budget, Evaluation, Evaluator, SearchResult, make_strategy, run_strategy
 from autogets.search.objectives import Objective, make_objective
-from autogets.search.representation import class_view, pca_coordinates
 from autogets.workspace import Workspace, atomic_folder, new_run_id, now_iso, write_json_atomic
 
 
@@ -109,9 +116,7 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
                                   seed=seed, progress=progress)
     prepared = build_problem(split, generation.synthetic, target, classifier=classifier)
     m0 = fit_model(prepared, frozenset())
-    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
-    view = class_view(target, split.train["id"].to_numpy(), split.train["label"].to_numpy(), coords,
-                      m0.predict(split.train["text"].tolist()))
+    view = class_views(split, m0, [target])[target]
     run_id = new_run_id()
     log = candidate_logger(ws, run_id, strategy, obj.name)
     total = budget.max_evaluations
