@@ -185,7 +185,7 @@ def write_improve_report(report: ImproveReport, view, chosen) -> dict[str, Path]
         pca_pair_map(view.xy(pair), view.correct, tmp / "pca_map.png", pair=pair,
                      window=choice.window if choice else None, others=view.other_coords[:, list(pair)],
                      selected=np.isin(view.pool_ids, sorted(accepted_ids)),
-                     title=f"{report.target} training points, PCA pair {pair} (red = M0 wrong, circled = used)")
+                     title=f"{report.target} training points, PCA pair {pair}\n(red = M0 wrong, circled = used)")
         (tmp / "report.md").write_text(render_markdown(report, chosen))
     return {"markdown": report.report_dir / "report.md", "per_class": report.report_dir / "per_class.png",
             "best_so_far": report.report_dir / "best_so_far.png", "pca_map": report.report_dir / "pca_map.png"}

@@ -76,7 +76,7 @@ def pca_pair_map(points: np.ndarray, correct: np.ndarray, path: Path, *, pair: t
         ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="black", lw=1.5, ls="--"))
     ax.set_xlabel(f"PC{pair[0]}")
     ax.set_ylabel(f"PC{pair[1]}")
-    ax.set_title(title or f"PCA pair ({pair[0]}, {pair[1]})")
+    ax.set_title(title or f"PCA pair ({pair[0]}, {pair[1]})", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
