@@ -18,7 +18,7 @@ from rich.table import Table
 from autogets import __version__
 from autogets.config import Settings, load_settings
 from autogets.data import BUNDLED, Dataset, load_dataset
-from autogets.errors import AutogetsError, DataError
+from autogets.errors import AutogetsError, DataError, WorkspaceError
 from autogets.metrics import Metrics
 from autogets.workspace import Workspace, new_run_id, now_iso
 
@@ -57,6 +57,14 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
 
 def _workspace(option: Path | None) -> Workspace:
     return Workspace(option or load_settings().workspace)
+
+
+def _existing_workspace(option: Path | None) -> Workspace:
+    """The workspace, which must already exist (read-only commands never create one)."""
+    ws = _workspace(option)
+    if not ws.db_path.exists():
+        raise WorkspaceError(f"no workspace at {ws.root}: nothing has been run there yet")
+    return ws
 
 
 def _seed(option: int | None) -> int:
@@ -247,9 +255,7 @@ def samples(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     Example: autogets samples --dataset trec6 --class ABBR
     """
     ds = _load(dataset, data, text_col, label_col, None, None)
-    ws = _workspace(workspace)
-    if not ws.db_path.exists():
-        raise DataError(f"no workspace at {ws.root}: run `autogets generate` first")
+    ws = _existing_workspace(workspace)
     sources = {int(i): t for i, t in zip(ds.frame["id"], ds.frame["text"], strict=True)}
     rows = [r for r in ws.db().query(
         "SELECT source_id, sample_index, text, model, prompt_version FROM generations WHERE label = ? AND "
@@ -423,7 +429,7 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
 
     if dataset is None:
         raise DataError("say which data set: --dataset NAME")
-    ws = _workspace(workspace)
+    ws = _existing_workspace(workspace)
     frame = cells(ws, dataset)
     if frame.empty:
         raise DataError(f"the knowledge map has nothing for {dataset!r}; run `autogets kb build --dataset {dataset}`")
@@ -433,9 +439,9 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
     table = Table(title=f"Knowledge map: {dataset}", title_justify="left")
     for col in ("class", "strategy", "objective", "generator", "budget", "val gain", "test gain", "evals"):
         table.add_column(col)
-    for r in frame.sort_values(["class", "objective", "val_gain"], ascending=[True, True, False]).itertuples():
-        table.add_row(r._3, r.strategy, r.objective, r.generator, str(r.budget), f"{r.val_gain:+.4f}",
-                      f"{r.test_gain:+.4f}", str(r.evaluations))
+    for _, r in frame.sort_values(["class", "objective", "val_gain"], ascending=[True, True, False]).iterrows():
+        table.add_row(r["class"], r["strategy"], r["objective"], r["generator"], str(r["budget"]),
+                      f"{r['val_gain']:+.4f}", f"{r['test_gain']:+.4f}", str(r["evaluations"]))
     out.print(table)
     for objective in sorted(set(frame["objective"])):
         path = heatmap(frame, ws.path("reports", f"kb-{dataset}-{objective}.png"), objective=objective)
@@ -451,7 +457,7 @@ def models_list(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json
     """List model versions. Example: autogets models list --dataset trec6"""
     from autogets.registry import Registry
 
-    versions = Registry(_workspace(workspace)).list(dataset)
+    versions = Registry(_existing_workspace(workspace)).list(dataset)
     if json_out:
         out.print_json(json.dumps([{"id": v.id, "status": v.status, "parent": v.parent, "created_at": v.created_at,
                                     "created_by": v.created_by, **v.summary} for v in versions]))
@@ -471,7 +477,7 @@ def models_show(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")], 
     """Show one model version with its recipe summary and history."""
     from autogets.registry import Registry
 
-    reg = Registry(_workspace(workspace))
+    reg = Registry(_existing_workspace(workspace))
     v = reg.get(model_id)
     out.print_json(json.dumps({"id": v.id, "dataset": v.dataset, "status": v.status, "parent": v.parent,
                                "created_at": v.created_at, "created_by": v.created_by, "summary": v.summary,
@@ -487,7 +493,7 @@ def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")
     """Make a version the production model of its data set (recorded with actor and time)."""
     from autogets.registry import Registry
 
-    v = Registry(_workspace(workspace)).promote(model_id, actor=actor)
+    v = Registry(_existing_workspace(workspace)).promote(model_id, actor=actor)
     out.print(f"{v.id} is now in production for {v.dataset} (by {actor})")
 
 
@@ -497,7 +503,7 @@ def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help
     """Put back the previous production version of a data set (recorded with actor and time)."""
     from autogets.registry import Registry
 
-    v = Registry(_workspace(workspace)).rollback(dataset, actor=actor)
+    v = Registry(_existing_workspace(workspace)).rollback(dataset, actor=actor)
     out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})")
 
 

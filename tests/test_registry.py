@@ -78,3 +78,11 @@ def test_models_cli(workspace, capsys):
     assert main(["models", "list", "--json", *ws]) == 0
     assert main(["models", "promote", "nope", *ws]) == 2
     assert "no model version 'nope'" in capsys.readouterr().err
+
+
+def test_read_only_commands_do_not_create_a_workspace(workspace, capsys):
+    for args in (["models", "list"], ["kb", "show", "--dataset", "trec6"],
+                 ["samples", "--dataset", "trec6", "--class", "ABBR"]):
+        assert main([*args, "--workspace", str(workspace)]) == 2
+        assert "no workspace at" in capsys.readouterr().err
+    assert not workspace.exists()
