@@ -140,18 +140,16 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
 
     ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
     seed = _seed(seed)
+    started_at = now_iso()
     with err.status(f"Training M0 on {ds.name} …", spinner="dots") if not json_out else contextlib.nullcontext():
         diagnosis = run_diagnosis(ds, seed=seed, classifier=classifier)
     ws = _workspace(workspace)
     run_id = new_run_id()
     folder = ws.report_dir("diagnose", ds.name, run_id)
     paths = write_report(diagnosis, folder)
-    ws.db()["runs"].insert({"id": run_id, "kind": "diagnose", "dataset": ds.name, "status": "done",
-                            "created_at": now_iso(), "finished_at": now_iso(),
-                            "params": json.dumps({"seed": seed, "classifier": classifier, "source": ds.source}),
-                            "result": json.dumps({"weak_classes": diagnosis.weak_classes,
-                                                  "test_accuracy": diagnosis.test.accuracy}),
-                            "report_dir": str(folder)})
+    ws.record_run(run_id, "diagnose", ds.name, started_at=started_at, report_dir=folder,
+                  params={"seed": seed, "classifier": classifier, "source": ds.source},
+                  result={"weak_classes": diagnosis.weak_classes, "test_accuracy": diagnosis.test.accuracy})
     if json_out:
         out.print_json(json.dumps({**diagnosis.to_dict(), "report_dir": str(folder),
                                    "files": {k: str(v) for k, v in paths.items()}}))
@@ -316,7 +314,7 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
               f"({r.best.n_synthetic} synthetic texts)")
     out.print(metrics_table(f"Test split: best ({strategy}) vs M0", report.test_best, baseline=report.test_m0,
                             flagged=(target,)))
-    gain = payload["test"]["gain"]
+    gain = report.test_gain
     out.print(f"Test {objective} gain for {target}: [bold]{gain:+.4f}[/]" if gain is not None else "")
     out.print(f"Report: {report.report_dir}")
 

@@ -4,7 +4,6 @@ register a candidate model version (and promote it if asked). Structured result;
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
             max_phases: int = 3, progress: Progress | None = None,
             on_plan: Callable[[list[Phase], str, str], None] | None = None,
             on_decision: Callable[[Decision], None] | None = None) -> ImproveReport:
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), now_iso()
     split = split_dataset(dataset, seed=seed)
     diagnosis = diagnose(dataset, seed=seed, classifier=classifier, split=split)
     goal_obj: Objective
@@ -129,6 +128,7 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
         executor_factory=lambda: make_executor(executor), seed=seed, on_evaluation=on_eval, on_decision=on_decision)
     final = fit_model(prepared, frozenset(), base_rows=outcome.base_rows)
     m0_test, final_test = test_metrics(m0, split), test_metrics(final, split)
+    cba_gain = final_test.value("cba", target) - m0_test.value("cba", target)
 
     n_real = len(split.train)
     synth_index = {n_real + len(split.validation) + k: s for k, s in enumerate(prepared.synthetic)}
@@ -142,8 +142,7 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
                                 metrics_validation=outcome.final_validation.to_dict(),
                                 metrics_test=final_test.to_dict(), actor=actor,
                                 summary={"goal": goal_text, "run_id": run_id, "class": target,
-                                         "test_cba_gain": float(final_test.value("cba", target)
-                                                                - m0_test.value("cba", target)),
+                                         "test_cba_gain": cba_gain,
                                          "test_accuracy": final_test.accuracy, "synthetic_texts": len(chosen)})
     if promote:
         registry.promote(version.id, actor=actor)
@@ -156,13 +155,10 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
     files = write_improve_report(report, views[target], chosen)
     report = ImproveReport(**{**report.__dict__, "files": files})
     write_json_atomic(report.report_dir / "report.json", report.to_dict())
-    ws.db()["runs"].insert({"id": run_id, "kind": "improve", "dataset": dataset.name, "status": "done",
-                            "created_at": now_iso(), "finished_at": now_iso(),
-                            "params": json.dumps({"goal": goal_text, "budget": budget, "seed": seed,
-                                                  "generator": generator.name, "n_per_example": n_per_example}),
-                            "result": json.dumps({"model_id": version.id,
-                                                  "test_cba_gain": report.goal_gain_test()}),
-                            "report_dir": str(report.report_dir)})
+    ws.record_run(run_id, "improve", dataset.name, started_at=started_at, report_dir=report.report_dir,
+                  params={"goal": goal_text, "budget": budget, "seed": seed, "generator": generator.name,
+                          "n_per_example": n_per_example},
+                  result={"model_id": version.id, "test_cba_gain": cba_gain})
     return report
 
 

@@ -30,7 +30,7 @@ def record(ws: Workspace, report: SearchReport, *, seed: int, generator: str, bu
     effects = {c: float(best.cba[j] - base.cba[j]) for j, c in enumerate(base.classes)}
     row = {"dataset": report.dataset, "seed": seed, "class": report.target, "strategy": report.strategy,
            "objective": report.objective, "generator": generator, "budget": budget, "val_gain": r.best.gain,
-           "test_gain": report.to_dict()["test"]["gain"], "evaluations": r.evaluations,
+           "test_gain": report.test_gain, "evaluations": r.evaluations,
            "fit_seconds": r.fit_seconds, "class_size": int(report.result.baseline.metrics.support[i]),
            "m0_recall": float(base.recall[i]), "m0_cba": float(base.cba[i]), "effects": json.dumps(effects),
            "run_id": report.run_id, "created_at": now_iso()}

@@ -114,6 +114,13 @@ class Workspace:
     def report_dir(self, kind: str, dataset: str, run_id: str) -> Path:
         return self.root / "reports" / f"{kind}-{dataset}-{run_id}"
 
+    def record_run(self, run_id: str, kind: str, dataset: str, *, started_at: str, params: dict, result: dict,
+                   report_dir: Path) -> None:
+        """Record a finished job (diagnose, search, improve) in the ``runs`` table."""
+        self.db()["runs"].insert({"id": run_id, "kind": kind, "dataset": dataset, "status": "done",
+                                  "created_at": started_at, "finished_at": now_iso(), "params": json.dumps(params),
+                                  "result": json.dumps(result, default=_json_default), "report_dir": str(report_dir)})
+
 
 def migrate(db: sqlite_utils.Database) -> int:
     """Bring ``db`` to :data:`SCHEMA_VERSION`; returns the version it had."""

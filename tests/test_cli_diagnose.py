@@ -5,6 +5,7 @@ import json
 import pytest
 
 from autogets.cli import main
+from autogets.workspace import Workspace
 
 
 def test_diagnose_trec6_prints_table_flags_abbr_and_writes_report(workspace, capsys):
@@ -19,6 +20,9 @@ def test_diagnose_trec6_prints_table_flags_abbr_and_writes_report(workspace, cap
     report = json.loads(reports[0].read_text())
     assert report["weak_classes"][0] == "ABBR"
     assert 0.8 < report["test"]["overall"]["accuracy"] < 0.95
+    (run,) = Workspace(workspace).db()["runs"].rows
+    assert run["kind"] == "diagnose" and run["created_at"] <= run["finished_at"]
+    assert run["report_dir"] == str(reports[0].parent)
     png = reports[0].parent / "per_class_cba.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

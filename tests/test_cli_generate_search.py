@@ -69,3 +69,5 @@ def test_search_each_strategy_writes_report_with_two_pngs(strategy, workspace, c
     for png in ("best_so_far.png", "pca_map.png"):
         assert (folder / png).read_bytes()[:4] == b"\x89PNG"
     assert set(report["test"]) == {"m0", "best", "gain"}
+    t = report["test"]
+    assert t["gain"] == pytest.approx(t["best"]["per_class"]["ABBR"]["cba"] - t["m0"]["per_class"]["ABBR"]["cba"])

@@ -19,6 +19,11 @@ CLASS_OBJECTIVES = ("cba", "recall", "f1", "precision")
 OVERALL_OBJECTIVES = ("oba", "overall_f1", "accuracy", "macro_f1")
 
 
+def metric_value(metrics, name: str, target: str) -> float:
+    """``name`` of ``metrics``: of class ``target`` for a per-class objective, else the overall value."""
+    return metrics.value(name, target if name in CLASS_OBJECTIVES else None)
+
+
 class Objective(Protocol):
     name: str
     target: str
@@ -42,7 +47,7 @@ class MetricObjective:
                               f"{', '.join(CLASS_OBJECTIVES + OVERALL_OBJECTIVES)}")
 
     def value(self, e: Evaluation) -> float:
-        return e.metrics.value(self.name, self.target if self.name in CLASS_OBJECTIVES else None)
+        return metric_value(e.metrics, self.name, self.target)
 
     def key(self, e: Evaluation, base: Evaluation) -> tuple[float, ...]:
         return (round(self.value(e), 9), e.margin)

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from autogets.data import Dataset, split_dataset
 from autogets.executor import make_executor
 from autogets.generators import Generator
@@ -24,7 +26,7 @@ from autogets.pipeline import (
     test_metrics,
 )
 from autogets.search import Budget, Evaluation, Evaluator, SearchResult, make_strategy, run_strategy
-from autogets.search.objectives import Objective, make_objective
+from autogets.search.objectives import Objective, make_objective, metric_value
 from autogets.workspace import Workspace, atomic_folder, new_run_id, now_iso, write_json_atomic
 
 
@@ -43,6 +45,15 @@ class SearchReport:
     files: dict[str, Path] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
 
+    @property
+    def test_gain(self) -> float | None:
+        """The objective's change from M0 to the best candidate on test (None for a multi-goal objective)."""
+        try:
+            return metric_value(self.test_best, self.objective, self.target) - metric_value(
+                self.test_m0, self.objective, self.target)
+        except KeyError:
+            return None
+
     def to_dict(self) -> dict:
         r = self.result
         return {
@@ -54,19 +65,10 @@ class SearchReport:
             "best": evaluation_dict(r.best),
             "validation": {"m0": r.baseline.metrics.to_dict(), "best": r.best.metrics.to_dict(),
                            "gain": r.best.gain},
-            "test": {"m0": self.test_m0.to_dict(), "best": self.test_best.to_dict(),
-                     "gain": objective_gain(self.objective, self.target, self.test_best, self.test_m0)},
-            "best_so_far": [max(r.gains()[: i + 1]) for i in range(len(r.gains()))],
+            "test": {"m0": self.test_m0.to_dict(), "best": self.test_best.to_dict(), "gain": self.test_gain},
+            "best_so_far": np.maximum.accumulate(r.gains()).tolist() if r.history else [],
             "files": {k: str(v) for k, v in self.files.items()},
         }
-
-
-def objective_gain(objective: str, target: str, after: Metrics, before: Metrics) -> float | None:
-    try:
-        cls = target if objective in ("cba", "recall", "f1", "precision") else None
-        return after.value(objective, cls) - before.value(objective, cls)
-    except KeyError:
-        return None
 
 
 def evaluation_dict(e: Evaluation) -> dict:
@@ -107,7 +109,7 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
 
     from autogets.generators.cache import GenerationCache
 
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), now_iso()
     split = split_dataset(dataset, seed=seed)
     check_class(split, target)
     obj = objective_obj or make_objective(objective, target)
@@ -140,24 +142,17 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
     files = write_search_report(report, view, prepared.synthetic)
     report = SearchReport(**{**report.__dict__, "files": files})
     write_json_atomic(report.report_dir / "report.json", report.to_dict())
-    ws.db()["runs"].insert({"id": run_id, "kind": "search", "dataset": dataset.name, "status": "done",
-                            "created_at": now_iso(), "finished_at": now_iso(),
-                            "params": json.dumps({"class": target, "strategy": strategy, "objective": obj.name,
-                                                  "seed": seed, "search_seed": search_seed,
-                                                  "generator": generator.name, "n_per_example": n_per_example,
-                                                  "budget_evaluations": budget.max_evaluations,
-                                                  "budget_seconds": budget.max_fit_seconds}),
-                            "result": json.dumps({"validation_gain": result.best.gain,
-                                                  "test_gain": report.to_dict()["test"]["gain"],
-                                                  "evaluations": result.evaluations}),
-                            "report_dir": str(report.report_dir)})
+    ws.record_run(run_id, "search", dataset.name, started_at=started_at, report_dir=report.report_dir,
+                  params={"class": target, "strategy": strategy, "objective": obj.name, "seed": seed,
+                          "search_seed": search_seed, "generator": generator.name, "n_per_example": n_per_example,
+                          "budget_evaluations": budget.max_evaluations, "budget_seconds": budget.max_fit_seconds},
+                  result={"validation_gain": result.best.gain, "test_gain": report.test_gain,
+                          "evaluations": result.evaluations})
     return report
 
 
 def write_search_report(report: SearchReport, view, synthetic) -> dict[str, Path]:
     """report.json (written by the caller), best_so_far.png, pca_map.png, per_class.png, samples.json."""
-    import numpy as np
-
     from autogets.plots import best_so_far, pca_pair_map, per_class_bars
 
     r = report.result
