@@ -54,17 +54,21 @@ class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    word_ngram_range, char_ngram_range : n-gram ranges of the two TF-IDF blocks (char n-grams within word bounds).
+    word_ngram_range : n-gram range of the word TF-IDF block.
+    char_ngram_range : n-gram range of an optional character TF-IDF block (within word bounds); ``None`` (default)
+        leaves it out. On TREC-6 (10 seeds, validation) word 1–2-grams alone with C=1 are as accurate as adding char
+        2–5-grams with C=0.5 (.850 vs .847) and fit 4.5× faster (0.03 s vs 0.14 s); char n-grams help on noisy text.
     char_min_df : ignore character n-grams seen in fewer documents (keeps the matrix small and fits fast).
     C, tol : inverse regularisation strength and stopping tolerance of the linear model.
-    model : ``"svm"`` (LinearSVC, default: ~0.1 s per fit on TREC-6) or ``"logreg"`` (lbfgs, slower, calibrated).
+    model : ``"svm"`` (LinearSVC, default: ~0.03 s per fit on TREC-6) or ``"logreg"`` (lbfgs, slower, calibrated).
     class_weight : passed to the linear model (``"balanced"`` for the class-weighted baseline).
 
     ``predict_proba`` of the SVM is a softmax of its decision values: a ranking score, not a calibrated probability.
     """
 
-    def __init__(self, *, word_ngram_range: tuple[int, int] = (1, 2), char_ngram_range: tuple[int, int] = (2, 5),
-                 char_min_df: int = 2, C: float = 0.5, tol: float = 1e-3, model: str = "svm",
+    def __init__(self, *, word_ngram_range: tuple[int, int] = (1, 2),
+                 char_ngram_range: tuple[int, int] | None = None, char_min_df: int = 2, C: float = 1.0,
+                 tol: float = 1e-3, model: str = "svm",
                  class_weight: Any = None, random_state: int = 0):
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -76,17 +80,17 @@ class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def make_featurizer(self) -> FeatureUnion:
-        return FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=tuple(self.word_ngram_range), sublinear_tf=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range),
-                                     sublinear_tf=True, min_df=self.char_min_df)),
-        ])
+        blocks = [("word", TfidfVectorizer(ngram_range=tuple(self.word_ngram_range), sublinear_tf=True))]
+        if self.char_ngram_range is not None:
+            blocks.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range),
+                                                   sublinear_tf=True, min_df=self.char_min_df)))
+        return FeatureUnion(blocks)
 
     def make_head(self) -> BaseEstimator:
         if self.model == "svm":
             return LinearSVC(C=self.C, tol=self.tol, class_weight=self.class_weight, random_state=self.random_state)
         if self.model == "logreg":
-            return LogisticRegression(C=self.C * 20, class_weight=self.class_weight, max_iter=2000)
+            return LogisticRegression(C=self.C * 10, class_weight=self.class_weight, max_iter=2000)
         raise ConfigError(f"unknown linear model {self.model!r}; use 'svm' or 'logreg'")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Self:
@@ -180,13 +184,15 @@ class CatBoostTextClassifier(ClassifierMixin, BaseEstimator):
 
 CLASSIFIERS = {
     "linear": lambda: TfidfLinearClassifier(),
+    "linear-char": lambda: TfidfLinearClassifier(char_ngram_range=(2, 5), C=0.5),
     "logreg": lambda: TfidfLinearClassifier(model="logreg"),
     "catboost": lambda: CatBoostTextClassifier(),
 }
 
 
 def make_classifier(name: str = "linear") -> Classifier:
-    """A fresh, unfitted classifier by name: ``linear`` (default), ``logreg`` or ``catboost``."""
+    """A fresh, unfitted classifier by name: ``linear`` (default), ``linear-char`` (adds char 2–5-grams), ``logreg``
+    or ``catboost``."""
     if name not in CLASSIFIERS:
         raise ConfigError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}")
     return CLASSIFIERS[name]()

@@ -43,7 +43,7 @@ MinClassOpt = Annotated[int | None, typer.Option("--min-class-size", help="Drop 
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Split seed (default 42 or AUTOGETS_SEED).")]
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Workspace folder (default ./.autogets "
                                                                       "or AUTOGETS_HOME).")]
-ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | logreg | catboost")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | linear-char | logreg | catboost")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
@@ -531,7 +531,7 @@ def bench_generate(target: ClassOpt = "ABBR", n: NOpt = 5,
 
 @bench_app.command("search")
 def bench_search(target: ClassOpt = "ABBR",
-                 evaluations: Annotated[int, typer.Option(help="Random candidates to time.")] = 200,
+                 evaluations: Annotated[int, typer.Option(help="Random candidates to time.")] = 300,
                  classifier: Annotated[list[str] | None, typer.Option("--classifier",
                                                                       help="Repeatable; default linear.")] = None,
                  generator: GeneratorOpt = "eda", workspace: WorkspaceOpt = None,

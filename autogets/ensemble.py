@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from autogets.executor import Executor, SerialExecutor
 from autogets.metrics import Metrics
 from autogets.search import Budget, Evaluation, Evaluator, SearchResult, make_strategy, run_strategy
 from autogets.search.objectives import MetricObjective, MultiObjective, Objective, make_objective
@@ -127,11 +128,12 @@ class EnsembleOutcome:
 
 
 def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Sequence[Phase], *,
-               budget: Callable[[], Budget], executor_factory: Callable[[], object], seed: int = 42,
+               budget: Callable[[], Budget], executor: Executor | None = None, seed: int = 42,
                on_evaluation: Callable[[int, Evaluation], None] | None = None,
                on_decision: Callable[[Decision], None] | None = None) -> EnsembleOutcome:
     """Run ``phases`` on a cumulative training set over one feature matrix (``problem`` holds every source's
-    synthetic rows in ``synth_rows``; ``views`` the PCA view of each source class)."""
+    synthetic rows in ``synth_rows``; ``views`` the PCA view of each source class). ``executor`` (owned by the
+    caller) evaluates every phase's candidates; serial when not given."""
     code = {c: i for i, c in enumerate(problem.classes)}
     base_rows = problem.base()
     labels_of = {sid: problem.classes[int(problem.y[rows[0]])] for sid, rows in problem.synth_rows.items()}
@@ -144,12 +146,9 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
         rows = {sid: r for sid, r in problem.synth_rows.items() if labels_of[sid] == phase.source and sid not in taken}
         phase_problem = replace(problem, synth_rows=rows, target=code[phase.source], base_rows=base_rows)
         objective = make_objective(phase.objective, phase.source)
-        evaluator = Evaluator(phase_problem, objective, budget(), executor_factory(),
+        evaluator = Evaluator(phase_problem, objective, budget(), executor or SerialExecutor(),
                               on_evaluation=(lambda e, k=k: on_evaluation(k, e)) if on_evaluation else None)
-        try:
-            result = run_strategy(make_strategy(phase.strategy, seed=seed + k), views[phase.source], evaluator)
-        finally:
-            evaluator.close()
+        result = run_strategy(make_strategy(phase.strategy, seed=seed + k), views[phase.source], evaluator)
         reference = result.baseline
         if m0 is None:
             m0 = reference

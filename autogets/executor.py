@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from autogets.errors import ConfigError
@@ -26,7 +30,17 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class SerialExecutor:
+class _Closing:
+    """Context-manager mixin: ``with make_executor() as ex: ...`` closes the executor on exit."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SerialExecutor(_Closing):
     """Runs everything in this process."""
 
     workers = 1
@@ -42,47 +56,65 @@ class SerialExecutor:
 
 
 _STATE: Any = None
+_TOKEN: int | None = None
 
 
-def _init_worker(state: Any) -> None:
-    global _STATE
-    _STATE = state
+def _init_worker() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+def _call(fn: Callable[[Any, Any], Any], token: int, path: str, item: Any) -> Any:
+    global _STATE, _TOKEN
+    if _TOKEN != token:  # a new state since this worker's last task: load it once
+        with open(path, "rb") as f:
+            _STATE = pickle.load(f)
+        _TOKEN = token
     return fn(_STATE, item)
 
 
-class LocalExecutor:
+class LocalExecutor(_Closing):
     """A process pool (spawn start method: safe after torch or BLAS threads exist) sized to the cores.
 
-    The state is pickled once per worker at start; each task sends only its item.
+    The pool lives until ``close``: every ``start(state)`` (one per search, ensemble phase or benchmark run) only
+    writes the state to a private temporary file that each worker loads once, so a new search does not pay the
+    process start-up again. Each task sends only its item.
     """
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        self._dir: str | None = None
+        self._token = 0
 
     def start(self, state: Any) -> None:
-        self.close()
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(state,))
+        if self._pool is None:
+            ctx = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker)
+            self._dir = tempfile.mkdtemp(prefix="autogets-executor-")
+        self._token += 1
+        path = os.path.join(self._dir, "state.pkl")
+        with open(path + ".tmp", "wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(path + ".tmp", path)
 
     def map(self, fn, items):
         if self._pool is None:
             raise RuntimeError("executor not started")
-        chunk = max(1, len(items) // (self.workers * 4))
-        return list(self._pool.map(_call, [fn] * len(items), items, chunksize=chunk))
+        n = len(items)
+        chunk = max(1, n // (self.workers * 4))
+        path = os.path.join(self._dir, "state.pkl")
+        return list(self._pool.map(_call, [fn] * n, [self._token] * n, [path] * n, items, chunksize=chunk))
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
 
-class RayExecutor:
+class RayExecutor(_Closing):
     """Ray tasks; the state is put in the object store once. Connects to ``address`` (or starts a local Ray)."""
 
     def __init__(self, address: str | None = None, workers: int | None = None):
@@ -108,6 +140,16 @@ class RayExecutor:
 
     def close(self) -> None:
         self._state_ref = None
+
+
+@contextmanager
+def using(executor: str | Executor) -> Iterator[Executor]:
+    """An executor for a job: a name makes one that is closed at the end; an instance is the caller's to close."""
+    if isinstance(executor, str):
+        with make_executor(executor) as made:
+            yield made
+    else:
+        yield executor
 
 
 def make_executor(name: str = "local", workers: int | None = None) -> Executor:

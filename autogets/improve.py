@@ -14,7 +14,7 @@ import numpy as np
 from autogets.data import Dataset, split_dataset
 from autogets.diagnose import diagnose
 from autogets.ensemble import Decision, EnsembleOutcome, Phase, plan_phases, run_phases
-from autogets.executor import make_executor
+from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.generators.cache import GenerationCache
 from autogets.knowledge import cells
@@ -73,7 +73,7 @@ class ImproveReport:
 
 def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objective: str = "cba",
             goal: str | None = None, budget: int = 200, generator: Generator, n_per_example: int = 5, seed: int = 42,
-            classifier: str = "linear", executor: str = "local", promote: bool = False, actor: str = "cli",
+            classifier: str = "linear", executor: str | Executor = "local", promote: bool = False, actor: str = "cli",
             max_phases: int = 3, progress: Progress | None = None,
             on_plan: Callable[[list[Phase], str, str], None] | None = None,
             on_decision: Callable[[Decision], None] | None = None) -> ImproveReport:
@@ -123,9 +123,10 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
         if progress:
             progress(f"phase {k + 1}: {phases[k].label()}", e.index + 1, budget)
 
-    outcome: EnsembleOutcome = run_phases(
-        prepared.problem, views, goal_obj, phases, budget=lambda: Budget(max_evaluations=budget),
-        executor_factory=lambda: make_executor(executor), seed=seed, on_evaluation=on_eval, on_decision=on_decision)
+    with using(executor) as pool:
+        outcome: EnsembleOutcome = run_phases(
+            prepared.problem, views, goal_obj, phases, budget=lambda: Budget(max_evaluations=budget), executor=pool,
+            seed=seed, on_evaluation=on_eval, on_decision=on_decision)
     final = fit_model(prepared, frozenset(), base_rows=outcome.base_rows)
     m0_test, final_test = test_metrics(m0, split), test_metrics(final, split)
     cba_gain = final_test.value("cba", target) - m0_test.value("cba", target)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from autogets.data import Dataset
+from autogets.executor import using
 from autogets.generators import Generator
 from autogets.search import Budget
 from autogets.search.run import SearchReport, run_search
@@ -60,20 +61,21 @@ def build(ws: Workspace, dataset: Dataset, *, budget: int, generator: Generator,
     if not done.empty:
         sel = done[(done["generator"] == generator.name) & (done["budget"] == budget) & (done["seed"] == seed)]
         have = set(zip(sel["class"], sel["strategy"], sel["objective"], strict=True))
-    for cls in classes or split_dataset(dataset, seed=seed).classes:
-        for strategy in strategies:
-            for objective in objectives:
-                cell = {"class": cls, "strategy": strategy, "objective": objective}
-                if (cls, strategy, objective) in have:
-                    if on_cell:
-                        on_cell(cell, True)
-                    continue
-                report = run_search(ws, dataset, target=cls, strategy=strategy, objective=objective,
-                                    budget=Budget(max_evaluations=budget), generator=generator,
-                                    n_per_example=n_per_example, seed=seed, executor=executor)
-                row = record(ws, report, seed=seed, generator=generator.name, budget=budget)
+    todo = [(c, s, o) for c in classes or split_dataset(dataset, seed=seed).classes for s in strategies
+            for o in objectives]
+    with using(executor) as pool:
+        for cls, strategy, objective in todo:
+            cell = {"class": cls, "strategy": strategy, "objective": objective}
+            if (cls, strategy, objective) in have:
                 if on_cell:
-                    on_cell({**cell, "val_gain": row["val_gain"], "test_gain": row["test_gain"]}, False)
+                    on_cell(cell, True)
+                continue
+            report = run_search(ws, dataset, target=cls, strategy=strategy, objective=objective,
+                                budget=Budget(max_evaluations=budget), generator=generator,
+                                n_per_example=n_per_example, seed=seed, executor=pool)
+            row = record(ws, report, seed=seed, generator=generator.name, budget=budget)
+            if on_cell:
+                on_cell({**cell, "val_gain": row["val_gain"], "test_gain": row["test_gain"]}, False)
     return cells(ws, dataset.name)
 
 

@@ -9,7 +9,6 @@ import pytest
 from autogets.cli import main
 from autogets.data import load_dataset, split_dataset
 from autogets.ensemble import accepts, plan_phases, run_phases
-from autogets.executor import SerialExecutor
 from autogets.generators.base import Synthetic
 from autogets.pipeline import build_problem, class_views, fit_model
 from autogets.search import Budget, Evaluator
@@ -72,7 +71,7 @@ def test_phase_that_hurts_the_goal_is_reverted_and_training_set_unchanged(poison
     from autogets.ensemble import Phase
 
     outcome = run_phases(prepared.problem, views, goal, [Phase("LOC", "random", "oba", "test")],
-                         budget=lambda: Budget(max_evaluations=15), executor_factory=SerialExecutor)
+                         budget=lambda: Budget(max_evaluations=15))
     (decision,) = outcome.decisions
     if not decision.accepted:
         assert np.array_equal(outcome.base_rows, np.arange(len(split.train)))

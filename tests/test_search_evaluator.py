@@ -126,9 +126,38 @@ def test_seconds_budget(setup):
 def test_serial_and_parallel_give_identical_results(setup):
     _, prepared, view = setup
     serial = run_strategy(make_strategy("sw", max_pairs=1), view, evaluator(prepared, 24))
-    parallel = run_strategy(make_strategy("sw", max_pairs=1), view, evaluator(prepared, 24, LocalExecutor(2)))
+    with LocalExecutor(2) as pool:
+        parallel = run_strategy(make_strategy("sw", max_pairs=1), view, evaluator(prepared, 24, pool))
     assert [e.selection for e in serial.history] == [e.selection for e in parallel.history]
     assert [e.key for e in serial.history] == [e.key for e in parallel.history]
+
+
+def test_one_pool_serves_successive_problems(setup):
+    """A started pool reloads the state when a new search starts: the second problem's answers are its own."""
+    from dataclasses import replace
+
+    _, prepared, view = setup
+    half = dict(list(prepared.problem.synth_rows.items())[::2])
+    other = replace(prepared.problem, synth_rows=half, base_rows=np.arange(prepared.problem.n_train - 200))
+    selections = [list(half)[:k] for k in (1, 3, 5)]
+
+    def scores(problem, executor):
+        ev = Evaluator(problem, make_objective("recall", "ABBR"), Budget(max_evaluations=10), executor)
+        return [(e.metrics.accuracy, e.margin, e.n_synthetic) for e in ev.evaluate(selections)]
+
+    with LocalExecutor(2) as pool:
+        first, second = scores(prepared.problem, pool), scores(other, pool)
+        pids = set(pool.map(_pid, [0, 1, 2, 3]))
+    assert first == scores(prepared.problem, SerialExecutor())
+    assert second == scores(other, SerialExecutor())
+    assert first != second
+    assert pool._pool is None and len(pids) <= 2
+
+
+def _pid(state, item):
+    import os
+
+    return os.getpid()
 
 
 def test_multi_objective_filters_then_sorts(setup):

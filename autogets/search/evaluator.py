@@ -122,6 +122,7 @@ class Evaluator:
     """Scores candidates on validation, caching by selection and charging the budget.
 
     ``on_evaluation`` is called with every newly charged evaluation (e.g. to log it or report progress).
+    The executor belongs to the caller (who closes it), so one process pool can serve many evaluators.
     """
 
     problem: Problem
@@ -184,6 +185,3 @@ class Evaluator:
     def best(self) -> Evaluation:
         """The best evaluation so far by the objective's key, the baseline ("none") included."""
         return max([self.baseline, *self.history], key=lambda e: (e.key, -e.index if e.index >= 0 else 1))
-
-    def close(self) -> None:
-        self.executor.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from autogets.data import Dataset, split_dataset
-from autogets.executor import make_executor
+from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.metrics import Metrics
 from autogets.pipeline import (
@@ -102,9 +102,10 @@ def candidate_logger(ws: Workspace, run_id: str, strategy: str, objective: str, 
 
 def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = "sw", objective: str = "cba",
                budget: Budget, generator: Generator, n_per_example: int = 5, seed: int = 42,
-               search_seed: int = 42, classifier: str = "linear", executor: str = "local",
+               search_seed: int = 42, classifier: str = "linear", executor: str | Executor = "local",
                progress: Progress | None = None, objective_obj: Objective | None = None) -> SearchReport:
-    """Run one strategy for one class and write its report folder."""
+    """Run one strategy for one class and write its report folder. ``executor``: a name, or a running executor
+    shared by many searches (left open)."""
     import time
 
     from autogets.generators.cache import GenerationCache
@@ -128,11 +129,10 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
         if progress:
             progress("search", e.index + 1, total)
 
-    evaluator = Evaluator(prepared.problem, obj, budget, make_executor(executor), on_evaluation=on_eval)
     try:
-        result = run_strategy(strat, view, evaluator)
+        with using(executor) as pool:
+            result = run_strategy(strat, view, Evaluator(prepared.problem, obj, budget, pool, on_evaluation=on_eval))
     finally:
-        evaluator.close()
         log.flush()
     best_model = fit_model(prepared, result.best.selection)
     report = SearchReport(run_id=run_id, dataset=dataset.name, target=target, strategy=strategy, objective=obj.name,
