@@ -16,7 +16,7 @@ from autogets.data import Split
 from autogets.errors import SearchError
 from autogets.generators import Generator
 from autogets.generators.base import SourceExample, Synthetic
-from autogets.generators.cache import GenerationCache, GenerationResult, synthesize
+from autogets.generators.cache import GenerationCache, GenerationResult, synthesize, text_hash
 from autogets.metrics import Metrics, compute_metrics
 from autogets.search.evaluator import Problem
 from autogets.search.representation import ClassView, class_view, pca_coordinates
@@ -30,12 +30,25 @@ def check_class(split: Split, target: str) -> None:
         raise SearchError(f"unknown class {target!r}; classes: {', '.join(split.classes)}")
 
 
+def select_sources(examples: Sequence[SourceExample], max_sources: int | None) -> list[SourceExample]:
+    """At most ``max_sources`` source examples, chosen by a hash of their text (not by the split seed), so that runs
+    on different splits pick the same texts wherever they are in the training split and share cached generations."""
+    if max_sources is None or len(examples) <= max_sources:
+        return list(examples)
+    if max_sources < 1:
+        raise SearchError("max_sources must be at least 1")
+    return sorted(examples, key=lambda e: text_hash(e.text))[:max_sources]
+
+
 def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
-                     n_per_example: int = 5, seed: int = 0, progress: Progress | None = None) -> GenerationResult:
-    """Synthetic texts for every training example of ``target`` (cached; method Part A §6)."""
+                     n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
+                     progress: Progress | None = None) -> GenerationResult:
+    """Synthetic texts for the training examples of ``target`` (all, or ``max_sources`` of them; cached; method
+    Part A §6)."""
     check_class(split, target)
     rows = split.train[split.train["label"] == target]
-    examples = [SourceExample(id=int(r.id), text=r.text, label=target) for r in rows.itertuples()]
+    examples = select_sources([SourceExample(id=int(r.id), text=r.text, label=target) for r in rows.itertuples()],
+                              max_sources)
     real = [*split.train["text"], *split.validation["text"], *split.test["text"]]
     return synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
                       real_texts=real, context=list(rows["text"]), seed=seed,

@@ -60,7 +60,16 @@ def _v4(db: sqlite_utils.Database) -> None:
     }, pk=("dataset", "seed", "class", "strategy", "objective", "generator", "budget"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    db["bench_cells"].create({
+        "config": str, "dataset": str, "seed": int, "class": str, "generator": str, "objective": str, "method": str,
+        "val_gain": float, "m0_cba": float, "cba": float, "m0_oba": float, "oba": float, "m0_accuracy": float,
+        "accuracy": float, "n_sources": int, "n_synthetic": int, "evaluations": int, "seconds": float, "curve": str,
+        "created_at": str,
+    }, pk=("config", "dataset", "seed", "class", "generator", "objective", "method"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

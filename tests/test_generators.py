@@ -119,3 +119,17 @@ def test_eda_is_seeded_and_changes_text():
 def test_make_generator_unknown():
     with pytest.raises(GenerationError, match="unknown generator 'gpt'"):
         make_generator("gpt")
+
+
+def test_prompt_fields_are_part_of_the_cache_key():
+    """Texts generated with one class description are never served for a prompt with another."""
+    from autogets.generators.embedded import EmbeddedGenerator
+    from autogets.generators.openai_compat import OpenAICompatibleGenerator
+
+    plain, trec = EmbeddedGenerator(), EmbeddedGenerator(descriptions={"LOC": "questions asking for a location"})
+    assert plain.prompt_version == "fewshot_v2"
+    assert trec.prompt_version.startswith("fewshot_v2+") and trec.prompt_version != plain.prompt_version
+    assert EmbeddedGenerator(descriptions={"LOC": "questions asking for a location"}).prompt_version == \
+        trec.prompt_version
+    assert EmbeddedGenerator(n_shots=5).prompt_version != plain.prompt_version
+    assert OpenAICompatibleGenerator(description="tickets").prompt_version != OpenAICompatibleGenerator().prompt_version

@@ -63,7 +63,8 @@ class EmbeddedGenerator:
         self.cache_dir = Path(cache_dir) if cache_dir else Path(".autogets") / "models" / "embedded"
         self.descriptions = dict(descriptions or {})
         self.prompt = load_prompt("fewshot", prompt_version)
-        self.prompt_version = self.prompt.id
+        self.prompt_version = self.prompt.key(descriptions=self.descriptions,
+                                              n_shots=n_shots if n_shots != 3 else None)
         folder, file = gguf_location()
         self._gguf = (folder, file)
         self.model = Path(file).stem

@@ -37,8 +37,8 @@ class OpenAICompatibleGenerator:
         self.max_retries = max_retries
         self.concurrency = concurrency
         self.prompt = load_prompt("chat", prompt_version)
-        self.prompt_version = self.prompt.id
         self.description = description
+        self.prompt_version = self.prompt.key(description=description)
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAICompatibleGenerator(base_url={self.base_url!r}, model={self.model!r})"

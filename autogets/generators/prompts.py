@@ -6,6 +6,8 @@ part of the generation cache key, so old cached texts are never mistaken for new
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from importlib import resources
 
@@ -24,6 +26,14 @@ class PromptTemplate:
 
     def render(self, **fields: str) -> str:
         return self.text.format(**fields)
+
+    def key(self, **fixed: object) -> str:
+        """The cache key of this template with the fields a generator fixes for all its prompts (class
+        descriptions, number of shots): ``id`` alone when there are none, else ``id`` plus a short hash of them."""
+        if not any(fixed.values()):
+            return self.id
+        blob = json.dumps(fixed, sort_keys=True, default=str).encode("utf-8")
+        return f"{self.id}+{hashlib.sha256(blob).hexdigest()[:8]}"
 
 
 def load_prompt(name: str, version: str) -> PromptTemplate:

@@ -1,37 +1,12 @@
-"""Benchmarks (``autogets bench``): measured numbers written to ``benchmarks/results/<date>-<name>.json``.
-
-Performance targets live here, never in timed tests.
-"""
+"""Speed benchmarks: embedded generation, candidate evaluation, SW over one PCA pair, memory of ``improve``."""
 
 from __future__ import annotations
 
-import platform
-import resource
 import time
 from pathlib import Path
 
+from autogets.bench import peak_rss_mib
 from autogets.data import load_dataset, split_dataset
-from autogets.workspace import write_json_atomic
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process (and finished children), MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
-
-
-def machine() -> dict:
-    import os
-
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
-
-
-def write_result(name: str, payload: dict, folder: Path = Path("benchmarks/results")) -> Path:
-    path = folder / f"{time.strftime('%Y-%m-%d')}-{name}.json"
-    write_json_atomic(path, {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                             "machine": machine(), **payload})
-    return path
 
 
 def bench_generate(*, dataset: str = "trec6", target: str = "ABBR", n_per_example: int = 5, cache_dir: Path,
@@ -115,3 +90,42 @@ def bench_search(*, dataset: str = "trec6", target: str = "ABBR", classifiers: t
         }
     return {"dataset": dataset, "class": target, "generator": generator, "results": results,
             "paper_evaluations_per_hour": 180, "targets": {"evaluations_per_second": 25, "sw_one_pair_seconds": 10}}
+
+
+def improve_peak_rss(workspace_root: Path, *, dataset: str = "trec6", target: str = "ABBR") -> dict:
+    """Run ``autogets improve`` (embedded generator) in a child process; its peak RSS and wall time.
+
+    The peak is the largest of the child and its own (waited-for) worker processes, as the kernel reports it.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "autogets", "improve", "--dataset", dataset, "--class", target,
+                           "--workspace", str(workspace_root), "--json"], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"improve failed: {done.stderr.strip().splitlines()[-1:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"command": f"autogets improve --dataset {dataset} --class {target}", "wall_seconds": round(seconds, 1),
+            "peak_rss_mib": round(peak / 1024, 1), "measured_first": peak > before}
+
+
+def bench_speed(*, workspace_root: Path, classifiers: tuple[str, ...] = ("linear",), evaluations: int = 300,
+                generate_limit: int = 32) -> dict:
+    """Everything about speed and memory in one file: peak RSS of a full ``improve`` (measured first, in a fresh
+    child), candidate evaluations per second per classifier with SW over one pair, embedded texts per minute."""
+    rss = improve_peak_rss(workspace_root)
+    search = bench_search(classifiers=classifiers, evaluations=evaluations, workspace_root=workspace_root)
+    generate = bench_generate(cache_dir=workspace_root / "models" / "embedded", limit=generate_limit)
+    default = search["results"].get("linear", next(iter(search["results"].values())))
+    return {"improve": rss, "search": search, "generate": generate,
+            "summary": {"evaluations_per_second": default["evaluations_per_second"],
+                        "vs_paper_180_per_hour": default["vs_paper"],
+                        "sw_one_pair_seconds": default["sw_one_pair"]["wall_seconds"],
+                        "texts_per_minute": generate["texts_per_minute"],
+                        "improve_peak_rss_mib": rss["peak_rss_mib"]},
+            "targets": {"evaluations_per_second": 25, "sw_one_pair_seconds": 10, "improve_peak_rss_mib": 3072,
+                        "texts_per_minute": 60}}

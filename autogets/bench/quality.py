@@ -1,0 +1,284 @@
+"""Quality benchmark (``autogets bench quality``): the paper's TREC-6 Tables 10–11 over seeds, without leakage.
+
+For every seed (split seed = search seed), class and generator it runs, on one feature matrix:
+
+* each strategy (Random, SW, HSW, GA) × objective (CBA, OBA) under the same evaluation budget, the best candidate
+  chosen on **validation** and scored once on **test**;
+* "add all": every cleaned synthetic text of the class, no search;
+* "improve": the ensemble (method §7) with the default-rule phases, the same total budget split over its phases;
+
+and per seed and class, without synthetic data, "class-weighted": the classifier with balanced class weights.
+
+Every finished cell is stored in the workspace (table ``bench_cells``) under a key of the settings that change its
+numbers, so an interrupted run resumes where it stopped and a run with more seeds reuses the earlier ones.
+Test gains are reported against M0 on the same split and features: the target class's CBA for the CBA objective,
+OBA for the OBA objective (the paper's Tables 11 and 10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from autogets.data import Dataset, Split, split_dataset
+from autogets.ensemble import plan_phases, run_phases
+from autogets.executor import Executor, using
+from autogets.generators import Generator
+from autogets.generators.cache import GenerationCache
+from autogets.metrics import Metrics, compute_metrics
+from autogets.pipeline import Prepared, build_problem, class_views, fit_model, synthesize_class
+from autogets.search import Budget, Evaluator, make_strategy, run_strategy
+from autogets.search.objectives import make_objective, metric_value
+from autogets.workspace import Workspace, now_iso
+
+STRATEGIES = ("random", "sw", "hsw", "ga")
+BASELINES = ("add-all", "class-weighted")
+METHODS = (*STRATEGIES, "improve", *BASELINES)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """What a quality run covers. ``classes=None``: every class. ``max_sources``: synthetic texts are generated for
+    at most this many training examples per class (chosen by text hash, the same on every split)."""
+
+    seeds: tuple[int, ...] = (42, 43, 44, 45, 46)
+    classes: tuple[str, ...] | None = None
+    strategies: tuple[str, ...] = STRATEGIES
+    generators: tuple[str, ...] = ("embedded", "eda")
+    objectives: tuple[str, ...] = ("cba", "oba")
+    budget: int = 180
+    n_per_example: int = 5
+    max_sources: int | None = 200
+    improve: bool = True
+    classifier: str = "linear"
+
+    @classmethod
+    def quick(cls, classes: tuple[str, ...] | None = None) -> QualityConfig:
+        """One seed, a small budget, two classes, few sources: minutes, for CI (keeps the harness from rotting)."""
+        return cls(seeds=(42,), classes=classes, budget=20, max_sources=10)
+
+    def cell_key(self, dataset: Dataset) -> str:
+        """Hash of everything that changes a cell's numbers (not the lists of seeds/classes/methods it expands to)."""
+        frame = dataset.frame
+        fingerprint = hashlib.sha256(pd.util.hash_pandas_object(frame[["text", "label"]], index=False)
+                                     .to_numpy().tobytes()).hexdigest()[:16]
+        settings = {"data": fingerprint, "budget": self.budget, "n_per_example": self.n_per_example,
+                    "max_sources": self.max_sources, "classifier": self.classifier, "version": 1}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured outcome. ``objective``/``generator`` are ``"-"`` where they do not apply (baselines)."""
+
+    seed: int
+    cls: str
+    generator: str
+    objective: str
+    method: str
+    val_gain: float
+    m0_cba: float
+    cba: float
+    m0_oba: float
+    oba: float
+    m0_accuracy: float
+    accuracy: float
+    n_sources: int
+    n_synthetic: int
+    evaluations: int
+    seconds: float
+    curve: tuple[float, ...] = ()
+
+    def gain(self, objective: str) -> float:
+        """Test gain over M0 in the units of ``objective`` (class CBA or OBA)."""
+        return self.cba - self.m0_cba if objective == "cba" else self.oba - self.m0_oba
+
+    @property
+    def pk(self) -> tuple:
+        return (self.seed, self.cls, self.generator, self.objective, self.method)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class _Scorer:
+    """Test-split scoring of heads fitted on a problem's rows (the test features computed once)."""
+
+    prepared: Prepared
+    split: Split
+    target: str
+    _x_test: object = field(init=False, default=None)
+
+    def metrics(self, selection: frozenset[int] = frozenset(), base_rows: np.ndarray | None = None,
+                template=None) -> Metrics:
+        if self._x_test is None:
+            self._x_test = self.prepared.featurizer.transform(self.split.test["text"].tolist())
+        problem = self.prepared.problem if base_rows is None else replace(self.prepared.problem, base_rows=base_rows)
+        if template is not None:
+            problem = replace(problem, template=template)
+        head = problem.fit_head(selection)
+        predicted = np.asarray(problem.classes)[head.predict(self._x_test)]
+        return compute_metrics(self.split.test["label"].to_numpy(), predicted, self.split.classes)
+
+    def validation(self) -> Metrics:
+        """M0 on validation (what the default rules plan from)."""
+        problem = self.prepared.problem
+        head = problem.fit_head(())
+        predicted = np.asarray(problem.classes)[head.predict(problem.X[problem.val_rows])]
+        return compute_metrics(self.split.validation["label"].to_numpy(), predicted, self.split.classes)
+
+
+def _cell(seed, cls, generator, objective, method, *, val_gain, m0: Metrics, final: Metrics, n_sources, n_synthetic,
+          evaluations, seconds, curve=()) -> Cell:
+    return Cell(seed, cls, generator, objective, method, float(val_gain), m0.value("cba", cls), final.value("cba", cls),
+                m0.oba, final.oba, m0.accuracy, final.accuracy, int(n_sources), int(n_synthetic), int(evaluations),
+                round(float(seconds), 3), tuple(round(float(v), 5) for v in curve))
+
+
+class CellStore:
+    """Finished cells of one configuration key in the workspace table ``bench_cells``."""
+
+    def __init__(self, ws: Workspace, key: str, dataset: str):
+        self.table = ws.db()["bench_cells"]
+        self.db = ws.db()
+        self.key, self.dataset = key, dataset
+
+    def done(self) -> dict[tuple, Cell]:
+        rows = self.db.query("SELECT * FROM bench_cells WHERE config = ? AND dataset = ?", [self.key, self.dataset])
+        out = {}
+        for r in rows:
+            c = Cell(r["seed"], r["class"], r["generator"], r["objective"], r["method"], r["val_gain"], r["m0_cba"],
+                     r["cba"], r["m0_oba"], r["oba"], r["m0_accuracy"], r["accuracy"], r["n_sources"],
+                     r["n_synthetic"], r["evaluations"], r["seconds"], tuple(json.loads(r["curve"])))
+            out[c.pk] = c
+        return out
+
+    def add(self, cells: Sequence[Cell]) -> None:
+        rows = []
+        for c in cells:
+            d = asdict(c)
+            d["class"] = d.pop("cls")
+            d["curve"] = json.dumps(list(c.curve))
+            rows.append({"config": self.key, "dataset": self.dataset, **d, "created_at": now_iso()})
+        with self.db.conn:
+            self.table.insert_all(rows, replace=True)
+
+
+def _search_cells(seed: int, cls: str, generator: str, config: QualityConfig, prepared: Prepared, scorer: _Scorer,
+                  m0_test: Metrics, views, pool: Executor, todo: set[tuple]) -> list[Cell]:
+    problem = prepared.problem
+    cells = []
+    for objective in config.objectives:
+        for strategy in config.strategies:
+            if (seed, cls, generator, objective, strategy) not in todo:
+                continue
+            start = time.perf_counter()
+            evaluator = Evaluator(problem, make_objective(objective, cls), Budget(max_evaluations=config.budget), pool)
+            result = run_strategy(make_strategy(strategy, seed=seed), views[cls], evaluator)
+            final = scorer.metrics(result.best.selection)
+            n_syn = sum(len(problem.synth_rows[i]) for i in result.best.selection)
+            cells.append(_cell(seed, cls, generator, objective, strategy, val_gain=result.best.gain, m0=m0_test,
+                               final=final, n_sources=len(result.best.selection), n_synthetic=n_syn,
+                               evaluations=result.evaluations, seconds=time.perf_counter() - start,
+                               curve=np.maximum.accumulate([0.0, *result.gains()])[1:]))
+        if config.improve and (seed, cls, generator, objective, "improve") in todo:
+            cells.append(_improve_cell(seed, cls, generator, objective, config, prepared, scorer, m0_test, views,
+                                       pool))
+    return cells
+
+
+def _improve_cell(seed, cls, generator, objective, config, prepared, scorer, m0_test, views, pool) -> Cell:
+    """The ensemble with the default-rule phases (no knowledge map: no information from other seeds' test runs);
+    its phases share the one budget the single strategies get."""
+    problem = prepared.problem
+    start = time.perf_counter()
+    val = scorer.validation()
+    train = scorer.split.train["label"].value_counts().to_dict()
+    phases, _ = plan_phases(cls, objective, train_counts={c: int(train.get(c, 0)) for c in val.classes},
+                            val_recall={c: float(val.recall[i]) for i, c in enumerate(val.classes)})
+    per_phase = max(1, config.budget // len(phases))
+    outcome = run_phases(problem, views, make_objective(objective, cls), phases,
+                         budget=lambda: Budget(max_evaluations=per_phase), executor=pool, seed=seed)
+    final = scorer.metrics(base_rows=outcome.base_rows)
+    gain = (metric_value(outcome.final_validation, objective, cls)
+            - metric_value(outcome.m0_validation, objective, cls))
+    return _cell(seed, cls, generator, objective, "improve", val_gain=gain, m0=m0_test, final=final,
+                 n_sources=sum(len(s) for s in outcome.accepted_selection.values()),
+                 n_synthetic=len(outcome.base_rows) - problem.n_train,
+                 evaluations=sum(d.evaluations for d in outcome.decisions), seconds=time.perf_counter() - start)
+
+
+def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
+                generators: dict[str, Generator], executor: str | Executor = "local",
+                progress: Progress | None = None) -> list[Cell]:
+    """Measure every missing cell (resumable) and return all cells of ``config`` (finished earlier or now)."""
+    from sklearn.base import clone
+
+    store = CellStore(ws, config.cell_key(dataset), dataset.name)
+    have = store.done()
+    cache = GenerationCache(ws.db())
+    wanted: list[tuple] = []
+    first = split_dataset(dataset, seed=config.seeds[0])
+    classes = config.classes or tuple(first.classes)
+    searches = (*config.strategies, *(("improve",) if config.improve else ()))
+    for seed in config.seeds:
+        for cls in classes:
+            wanted.append((seed, cls, "-", "-", "class-weighted"))
+            for g in config.generators:
+                wanted.append((seed, cls, g, "-", "add-all"))
+                wanted += [(seed, cls, g, o, m) for o in config.objectives for m in searches]
+    todo = {k for k in wanted if k not in have}
+    total, done = len(wanted), len(wanted) - len(todo)
+    if progress:
+        progress("cells", done, total)
+    with using(executor) as pool:
+        for seed in config.seeds:
+            split = split_dataset(dataset, seed=seed)
+            if not any(k[0] == seed for k in todo):
+                continue
+            plain = build_problem(split, [], classes[0], classifier=config.classifier)
+            m0_plain = fit_model(plain, frozenset())
+            views = class_views(split, m0_plain, classes)
+            for cls in classes:
+                cells: list[Cell] = []
+                if (seed, cls, "-", "-", "class-weighted") in todo:
+                    scorer = _Scorer(plain, split, cls)
+                    m0 = scorer.metrics()
+                    weighted = scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
+                    cells.append(_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=m0,
+                                       final=weighted, n_sources=0, n_synthetic=0, evaluations=0, seconds=0))
+                for g in config.generators:
+                    mine = {k for k in todo if k[:3] == (seed, cls, g)}
+                    if not mine:
+                        continue
+                    generation = synthesize_class(cache, generators[g], split, cls,
+                                                  n_per_example=config.n_per_example, seed=seed,
+                                                  max_sources=config.max_sources)
+                    prepared = build_problem(split, generation.synthetic, cls, classifier=config.classifier)
+                    scorer = _Scorer(prepared, split, cls)
+                    m0_test = scorer.metrics()
+                    if (seed, cls, g, "-", "add-all") in mine:
+                        pool_ids = frozenset(prepared.problem.synth_rows)
+                        cells.append(_cell(seed, cls, g, "-", "add-all", val_gain=math.nan, m0=m0_test,
+                                           final=scorer.metrics(pool_ids), n_sources=len(pool_ids),
+                                           n_synthetic=len(generation.synthetic), evaluations=0, seconds=0))
+                    cells += _search_cells(seed, cls, g, config, prepared, scorer, m0_test, views, pool, mine)
+                    store.add(cells)
+                    done += len(cells)
+                    cells = []
+                    if progress:
+                        progress(f"seed {seed} {cls} {g}", done, total)
+                store.add(cells)
+                done += len(cells)
+                if progress:
+                    progress(f"seed {seed} {cls}", done, total)
+    have = store.done()
+    return [have[k] for k in wanted if k in have]

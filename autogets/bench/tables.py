@@ -1,0 +1,265 @@
+"""Summaries of quality cells: mean ± std per (class, generator, objective, method), paired tests against Random,
+the paper's Tables 10–11 side by side (markdown), and plots."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from autogets.bench import paper
+from autogets.bench.quality import Cell
+
+GEN_LABEL = {"embedded": "LLM", "openai": "LLM", "eda": "EDA", "-": "-"}
+
+
+def frame(cells: Sequence[Cell]) -> pd.DataFrame:
+    """One row per cell and objective it reports on: baselines (objective "-") appear under CBA and OBA."""
+    rows = []
+    objectives = sorted({c.objective for c in cells if c.objective != "-"}) or ["cba"]
+    for c in cells:
+        for obj in ([c.objective] if c.objective != "-" else objectives):
+            rows.append({"seed": c.seed, "class": c.cls, "generator": c.generator, "objective": obj,
+                         "method": c.method, "gain": c.gain(obj), "val_gain": c.val_gain, "m0_cba": c.m0_cba,
+                         "cba": c.cba, "m0_oba": c.m0_oba, "oba": c.oba, "evaluations": c.evaluations,
+                         "n_synthetic": c.n_synthetic, "seconds": c.seconds})
+    return pd.DataFrame(rows)
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and n of the test gain (and mean validation gain, final CBA) per cell group."""
+    g = df.groupby(["class", "generator", "objective", "method"], sort=False)
+    out = g.agg(gain_mean=("gain", "mean"), gain_std=("gain", "std"), n=("gain", "size"),
+                val_gain_mean=("val_gain", "mean"), cba_mean=("cba", "mean"), m0_cba_mean=("m0_cba", "mean"),
+                evaluations=("evaluations", "mean"), seconds=("seconds", "mean")).reset_index()
+    out["gain_std"] = out["gain_std"].fillna(0.0)
+    return out
+
+
+def paired_vs_random(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (class, generator, objective, method): mean paired difference to Random (same generator) over seeds and
+    the paired t-test p-value (NaN when fewer than 2 seeds or no variation)."""
+    rows = []
+    rand = df[df["method"] == "random"].set_index(["class", "generator", "objective", "seed"])["gain"]
+    mine_df = df[(df["method"] != "random") & (df["generator"] != "-")]
+    for (cls, gen, obj, method), sub in mine_df.groupby(["class", "generator", "objective", "method"], sort=False):
+        base = [rand.get((cls, gen, obj, s), math.nan) for s in sub["seed"]]
+        mine, base = np.asarray(sub["gain"], float), np.asarray(base, float)
+        ok = ~np.isnan(base)
+        diff = mine[ok] - base[ok]
+        p = _ttest(mine[ok], base[ok])
+        rows.append({"class": cls, "generator": gen, "objective": obj, "method": method,
+                     "diff_mean": float(diff.mean()) if diff.size else math.nan, "p": p, "n": int(ok.sum())})
+    return pd.DataFrame(rows)
+
+
+def pooled_vs_random(df: pd.DataFrame) -> pd.DataFrame:
+    """Across classes and seeds (paired by class and seed): mean difference to Random, wins/ties/losses, and the
+    Wilcoxon signed-rank p-value (the paper's "averaged across six classes" comparison)."""
+    rows = []
+    for (gen, obj), sub in df[df["generator"] != "-"].groupby(["generator", "objective"], sort=False):
+        rand = sub[sub["method"] == "random"].set_index(["class", "seed"])["gain"]
+        for method, mine in sub[sub["method"] != "random"].groupby("method", sort=False):
+            mine = mine.set_index(["class", "seed"])["gain"]
+            common = mine.index.intersection(rand.index)
+            diff = (mine[common] - rand[common]).to_numpy()
+            p = math.nan
+            if diff.size >= 2 and np.any(diff != 0):
+                p = float(stats.wilcoxon(diff, zero_method="zsplit").pvalue)
+            rows.append({"generator": gen, "objective": obj, "method": method, "diff_mean": float(diff.mean()),
+                         "wins": int((diff > 0).sum()), "ties": int((diff == 0).sum()),
+                         "losses": int((diff < 0).sum()), "p": p, "n": int(diff.size)})
+    return pd.DataFrame(rows)
+
+
+def _ttest(a: np.ndarray, b: np.ndarray) -> float:
+    d = a - b
+    if d.size < 2 or np.allclose(d, d[0]):
+        return math.nan
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:+.4f} ± {std:.4f}" if n > 1 else f"{mean:+.4f}"
+
+
+def _p(p: float) -> str:
+    return "–" if math.isnan(p) else f"{p:.3f}" + (" *" if p < 0.05 else "")
+
+
+def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: float | None = None) -> str:
+    """The results page: Tables 10–11 layout with the paper's numbers, baselines, tests, absolute targets."""
+    df = frame(cells)
+    if df.empty:
+        return f"# Quality benchmark: {dataset}\n\nNo cells.\n"
+    summ = summary(df).set_index(["class", "generator", "objective", "method"])
+    classes = [c for c in paper.CLASSES if c in set(df["class"])] + sorted(set(df["class"]) - set(paper.CLASSES))
+    gens = [g for g in ("eda", "embedded", "openai") if g in set(df["generator"])]
+    strategies = [s for s in paper.STRATEGIES if s in set(df["method"])]
+    seeds = sorted(set(df["seed"]))
+    is_trec = dataset == "trec6"
+    lines = [f"# Quality benchmark: {dataset}", "",
+             f"Seeds {', '.join(map(str, seeds))} (split and search seed); budget {config.get('budget')} candidate "
+             f"evaluations per search; {config.get('n_per_example')} synthetic texts per source example, at most "
+             f"{config.get('max_sources')} source examples per class; classifier `{config.get('classifier')}`. "
+             "Gains are on the **test** split against M0 on the same split and features, mean ± std over seeds; "
+             "every choice was made on validation."
+             + (f" Wall time {elapsed / 60:.1f} min." if elapsed else ""), ""]
+    for obj, title in (("cba", "Table 11 layout: class CBA gain (objective CBA)"),
+                       ("oba", "Table 10 layout: OBA gain (objective OBA)")):
+        if obj not in set(df["objective"]):
+            continue
+        lines += [f"## {title}", ""]
+        cols = [(s, g) for s in strategies for g in gens]
+        head = ["class"] + [f"{s.upper() if s != 'random' else 'Random'} {GEN_LABEL[g]}" for s, g in cols]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for cls in classes:
+            row = [cls]
+            for s, g in cols:
+                key = (cls, g, obj, s)
+                cell = _fmt(*summ.loc[key, ["gain_mean", "gain_std", "n"]]) if key in summ.index else "–"
+                ref = paper.paper_gain(obj, cls, s, g) if is_trec else None
+                row.append(cell + (f" (paper {ref:+.4f})" if ref is not None else ""))
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+        others = [m for m in ("improve", "add-all", "class-weighted") if m in set(df["method"])]
+        if others:
+            lines += [f"Baselines and the ensemble ({obj.upper()} gain on test):", ""]
+            head = ["class"] + [f"{m} {GEN_LABEL[g]}" if m != "class-weighted" else m
+                                for m in others for g in (gens if m != "class-weighted" else ["-"])]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for cls in classes:
+                row = [cls]
+                for m in others:
+                    for g in (gens if m != "class-weighted" else ["-"]):
+                        key = (cls, g, obj, m)
+                        row.append(_fmt(*summ.loc[key, ["gain_mean", "gain_std", "n"]]) if key in summ.index else "–")
+                lines.append("| " + " | ".join(row) + " |")
+            lines.append("")
+    if len(seeds) > 1:
+        pooled = pooled_vs_random(df)
+        if not pooled.empty:
+            lines += ["## Against Random, pooled over classes and seeds", "",
+                      "Paired by class and seed; Wilcoxon signed-rank test; * = p < 0.05.", "",
+                      "| generator | objective | method | mean gain − Random | wins / ties / losses | p |",
+                      "|---|---|---|---|---|---|"]
+            for r in pooled.itertuples():
+                lines.append(f"| {GEN_LABEL[r.generator]} | {r.objective.upper()} | {r.method} | {r.diff_mean:+.4f} "
+                             f"| {r.wins} / {r.ties} / {r.losses} | {_p(r.p)} |")
+            lines.append("")
+        per = paired_vs_random(df)
+        per = per[per["method"].isin([*strategies, "improve"])]
+        if not per.empty:
+            lines += ["## Against Random, per class", "",
+                      f"Paired t-test over {len(seeds)} seeds (p-value; * = p < 0.05; – = no variation).", ""]
+            for obj in [o for o in ("cba", "oba") if o in set(per["objective"])]:
+                methods = [m for m in (*strategies, "improve") if m != "random" and m in set(per["method"])]
+                cols = [(m, g) for m in methods for g in gens]
+                head = ["class"] + [f"{m.upper() if m != 'improve' else 'improve'} {GEN_LABEL[g]}" for m, g in cols]
+                lines += [f"{obj.upper()}:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                idx = per.set_index(["class", "generator", "objective", "method"])
+                for cls in classes:
+                    row = [cls]
+                    for m, g in cols:
+                        k = (cls, g, obj, m)
+                        row.append(f"{idx.loc[k, 'diff_mean']:+.4f} (p {_p(idx.loc[k, 'p'])})" if k in idx.index
+                                   else "–")
+                    lines.append("| " + " | ".join(row) + " |")
+                lines.append("")
+    if "embedded" in gens and "eda" in gens:
+        lines += ["## LLM against EDA", "", "Mean over classes and seeds of (LLM gain − EDA gain), same method.", "",
+                  "| objective | " + " | ".join(strategies) + " |", "|---|" + "---|" * len(strategies)]
+        for obj in [o for o in ("cba", "oba") if o in set(df["objective"])]:
+            row = [obj.upper()]
+            for s in strategies:
+                a = df[(df["method"] == s) & (df["objective"] == obj) & (df["generator"] == "embedded")]
+                b = df[(df["method"] == s) & (df["objective"] == obj) & (df["generator"] == "eda")]
+                m = a.merge(b, on=["class", "seed"], suffixes=("_llm", "_eda"))
+                row.append(f"{(m['gain_llm'] - m['gain_eda']).mean():+.4f}" if len(m) else "–")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    lines += _absolute(df, classes, gens, is_trec)
+    return "\n".join(lines) + "\n"
+
+
+def _absolute(df: pd.DataFrame, classes: list[str], gens: list[str], is_trec: bool) -> list[str]:
+    sub = df[df["objective"] == "cba"]
+    if sub.empty:
+        return []
+    gen = "embedded" if "embedded" in gens else (gens[0] if gens else "-")
+    sub = sub[sub["generator"] == gen]
+    methods = [m for m in ("improve", "sw", "hsw", "ga", "random", "add-all") if m in set(sub["method"])]
+    head = ["class", "our M0", *methods]
+    if is_trec:
+        head += ["paper M0", "paper target", "improve ≥ target"]
+    lines = [f"## Final test CBA (objective CBA, {GEN_LABEL.get(gen, gen)})", "",
+             "Mean over seeds, M0 ours" + ("; the paper's target is its M0 plus its best gain (Tables 9 and 11)."
+                                           if is_trec else "."), "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cls in classes:
+        mine = sub[sub["class"] == cls]
+        row = [cls, f"{mine['m0_cba'].mean():.3f}"]
+        row += [f"{mine[mine['method'] == m]['cba'].mean():.3f}" for m in methods]
+        if is_trec:
+            target, final = paper.cba_target(cls), mine[mine["method"] == "improve"]["cba"]
+            row += [f"{paper.M0[cls]['cba']:.3f}" if cls in paper.M0 else "–", f"{target:.3f}" if target else "–",
+                    ("yes" if final.mean() >= target else "no") if target and len(final) else "–"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    return lines
+
+
+def plot_gains(cells: Sequence[Cell], path: Path, *, objective: str = "cba", generator: str = "embedded") -> Path:
+    """Grouped bars: test gain per class per method (mean ± std over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = frame(cells)
+    df = df[(df["objective"] == objective) & (df["generator"].isin([generator, "-"]))]
+    summ = summary(df)
+    classes = sorted(dict.fromkeys(summ["class"]), key=lambda c: (c not in paper.CLASSES,
+                                                                   paper.CLASSES.index(c) if c in paper.CLASSES else 0,
+                                                                   c))
+    methods = [m for m in ("random", "sw", "hsw", "ga", "improve", "add-all", "class-weighted")
+               if m in set(summ["method"])]
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(classes) + 2), 4.2))
+    width = 0.8 / max(1, len(methods))
+    for k, m in enumerate(methods):
+        s = summ[summ["method"] == m].set_index("class").reindex(classes)
+        ax.bar(np.arange(len(classes)) + k * width - 0.4 + width / 2, s["gain_mean"], width, yerr=s["gain_std"],
+               label=m, capsize=2)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_ylabel(f"test {objective.upper()} gain over M0")
+    ax.set_title(f"{objective.upper()} gain per class ({GEN_LABEL.get(generator, generator)}; mean ± std over seeds)")
+    ax.legend(fontsize=7, ncol=4)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(cells: Sequence[Cell], path: Path, *, objective: str = "cba", generator: str = "embedded") -> Path:
+    """Best-so-far validation gain vs evaluations per strategy, averaged over classes and seeds."""
+    from autogets.plots import best_so_far
+
+    curves = {}
+    for s in paper.STRATEGIES:
+        mine = [c.curve for c in cells if c.method == s and c.objective == objective and c.generator == generator
+                and c.curve]
+        if mine:
+            n = max(len(c) for c in mine)
+            padded = np.array([list(c) + [c[-1]] * (n - len(c)) for c in mine])
+            curves[s] = padded.mean(axis=0).tolist()
+    return best_so_far(curves, path, ylabel=f"validation {objective.upper()} gain (mean)",
+                       title=f"Best so far vs evaluations ({GEN_LABEL.get(generator, generator)}, {objective.upper()}; "
+                             "mean over classes and seeds)")

@@ -1,0 +1,121 @@
+"""`autogets bench quality` (the --quick harness CI runs), its tables and tests, and its bad-input handling."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from autogets.bench.quality import Cell
+from autogets.bench.tables import frame, markdown, paired_vs_random, pooled_vs_random
+from autogets.cli import main
+from autogets.data import load_dataset
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _results(out_dir, name):
+    (json_path,) = out_dir.glob(f"*-{name}.json")
+    (md_path,) = out_dir.glob(f"*-{name}.md")
+    return json.loads(json_path.read_text()), md_path.read_text()
+
+
+def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
+    """The CI harness: one seed, budget 20, the two smallest classes, both generators (embedded LLM and EDA)."""
+    out_dir = tmp_path / "results"
+    args = ["bench", "quality", "--dataset", "trec6", "--quick", "--workspace", str(workspace), "--out", str(out_dir)]
+    assert main(args) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    result, md = _results(out_dir, "quality-trec6-quick")
+    cells = [Cell(**{**c, "curve": tuple(c["curve"])}) for c in result["cells"]]
+    assert {c.cls for c in cells} == {"ABBR", "LOC"}  # the two smallest classes of trec6
+    # per class: class-weighted + per generator (add-all + 2 objectives × (4 strategies + improve))
+    assert len(cells) == 2 * (1 + 2 * (1 + 2 * 5))
+    searches = [c for c in cells if c.method in ("random", "sw", "hsw", "ga")]
+    assert all(0 < c.evaluations <= 20 for c in searches)
+    assert all(c.val_gain >= 0 for c in searches)  # "none" (M0) is always a candidate: never worse on validation
+    assert all(len(c.curve) == c.evaluations for c in searches)
+    assert {c.generator for c in cells} == {"embedded", "eda", "-"}
+    assert all(c.n_synthetic > 0 for c in cells if c.method == "add-all")
+    assert "| ABBR |" in md and "paper +0.0785" in md  # SW/LLM ABBR CBA gain of the paper's Table 11
+    for name in result["plots"].values():
+        assert (out_dir / name).read_bytes().startswith(PNG)
+    assert not list(out_dir.glob(".quality-*"))  # no staging leftovers
+
+    # the add-all cell, recomputed through the ordinary pipeline (texts in, predictions out)
+    from autogets.data import split_dataset
+    from autogets.generators import make_generator
+    from autogets.generators.cache import GenerationCache
+    from autogets.pipeline import build_problem, fit_model, synthesize_class, test_metrics
+    from autogets.workspace import Workspace
+
+    split = split_dataset(load_dataset("trec6"), seed=42)
+    syn = synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"), split, "ABBR",
+                           n_per_example=5, seed=42, max_sources=10).synthetic
+    prepared = build_problem(split, syn, "ABBR")
+    everything = test_metrics(fit_model(prepared, frozenset(s.source_id for s in syn)), split)
+    m0 = test_metrics(fit_model(prepared, frozenset()), split)
+    (add_all,) = [c for c in cells if (c.cls, c.generator, c.method) == ("ABBR", "eda", "add-all")]
+    assert add_all.cba == pytest.approx(everything.value("cba", "ABBR"))
+    assert add_all.m0_cba == pytest.approx(m0.value("cba", "ABBR"))
+    assert add_all.oba == pytest.approx(everything.oba)
+
+    # resumable: a second run measures nothing again and reports the same cells
+    assert main([*args, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["cells"] == len(cells)
+    result2, _ = _results(out_dir, "quality-trec6-quick")
+    assert result2["cells"] == result["cells"]
+
+
+def test_quality_bench_on_any_labelled_csv(workspace, tmp_path, capsys):
+    frame_ = load_dataset("trec6").frame
+    small = pd.concat([frame_[frame_["label"] == c].head(n) for c, n in (("ABBR", 60), ("LOC", 150), ("NUM", 200))])
+    path = tmp_path / "questions.csv"
+    small.rename(columns={"text": "question", "label": "kind"})[["question", "kind"]].to_csv(path, index=False)
+    out_dir = tmp_path / "results"
+    code = main(["bench", "quality", "--data", str(path), "--text-col", "question", "--label-col", "kind", "--quick",
+                 "--generator", "eda", "--no-improve", "--workspace", str(workspace), "--out", str(out_dir)])
+    assert code == 0, capsys.readouterr().err
+    result, md = _results(out_dir, "quality-questions-quick")
+    assert {c["cls"] for c in result["cells"]} == {"ABBR", "LOC"}
+    assert "paper" not in md  # the paper's numbers are for trec6 only
+    assert not any(c["method"] == "improve" for c in result["cells"])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--strategy", "bogus"], "unknown strategy 'bogus'"),
+    (["--class", "NOPE"], "unknown class 'NOPE'"),
+    (["--objective", "speed"], "unknown objective 'speed'"),
+    (["--generator", "gpt9"], "unknown generator 'gpt9'"),
+])
+def test_quality_bench_bad_input_is_one_line_and_writes_nothing(bad, message, workspace, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    code = main(["bench", "quality", "--dataset", "trec6", "--quick", *bad, "--workspace", str(workspace),
+                 "--out", str(out_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0]
+    assert not out_dir.exists() and not workspace.exists()
+
+
+def _cell(seed, method, cba, cls="ABBR", generator="embedded", objective="cba"):
+    return Cell(seed, cls, generator, objective, method, 0.01, 0.80, cba, 0.90, 0.90, 0.85, 0.85, 3, 15, 20, 1.0)
+
+
+def test_paired_tests_find_a_consistent_winner_and_not_noise():
+    seeds = range(5)
+    noise = [0.003, -0.002, 0.001, 0.0, -0.001]
+    cells = [_cell(s, "random", 0.80 + noise[s]) for s in seeds]
+    cells += [_cell(s, "sw", 0.83 + noise[s] * 2) for s in seeds]  # +0.03 on every seed
+    cells += [_cell(s, "ga", 0.80 + noise[4 - s]) for s in seeds]  # the same values, shuffled: no effect
+    cells += [_cell(s, "hsw", 0.80 + noise[s]) for s in seeds]  # identical to Random
+    per = paired_vs_random(frame(cells)).set_index("method")
+    assert per.loc["sw", "diff_mean"] == pytest.approx(0.03, abs=1e-3) and per.loc["sw", "p"] < 0.001
+    assert per.loc["ga", "p"] > 0.2
+    assert math.isnan(per.loc["hsw", "p"])
+    pooled = pooled_vs_random(frame(cells)).set_index("method")
+    assert pooled.loc["sw", "wins"] == 5 and pooled.loc["hsw", "ties"] == 5
+    md = markdown(cells, dataset="trec6", config={"budget": 20})
+    assert "| ABBR | +0.0302 (p 0.000 *) |" in md
