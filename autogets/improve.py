@@ -17,7 +17,7 @@ from autogets.ensemble import Decision, EnsembleOutcome, Phase, plan_phases, run
 from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.generators.cache import GenerationCache
-from autogets.knowledge import cells
+from autogets.knowledge import cells, record_result
 from autogets.metrics import Metrics
 from autogets.pipeline import (
     Progress,
@@ -127,6 +127,11 @@ def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objec
         outcome: EnsembleOutcome = run_phases(
             prepared.problem, views, goal_obj, phases, budget=lambda: Budget(max_evaluations=budget), executor=pool,
             seed=seed, on_evaluation=on_eval, on_decision=on_decision)
+    first = outcome.decisions[0] if outcome.decisions else None
+    if first is not None:  # a production run fills the knowledge map too (method Part A §10)
+        record_result(ws, first.result, dataset=dataset.name, target=first.phase.source,
+                      objective=first.phase.objective, seed=seed, generator=generator.name, budget=budget,
+                      test_gain=None, run_id=run_id)
     final = fit_model(prepared, frozenset(), base_rows=outcome.base_rows)
     m0_test, final_test = test_metrics(m0, split), test_metrics(final, split)
     cba_gain = final_test.value("cba", target) - m0_test.value("cba", target)

@@ -2,7 +2,8 @@
 best validation gain, its test gain, evaluations and seconds spent, class size, M0 recall / CBA, and the effect of
 the chosen synthetic data on every other class (validation CBA change), for cross-class planning.
 
-Filled by ``autogets kb build`` (every class × strategy × objective, resumable) and by every search.
+Filled by ``autogets kb build`` (every class × strategy × objective, resumable) and by the first phase of every
+``improve`` run (the phase that starts from M0's training set; later phases start from an augmented one).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from autogets.data import Dataset
 from autogets.executor import using
 from autogets.generators import Generator
-from autogets.search import Budget
+from autogets.search import Budget, SearchResult
 from autogets.search.run import SearchReport, run_search
 from autogets.workspace import Workspace, now_iso
 
@@ -25,16 +26,23 @@ KB_OBJECTIVES = ("cba", "oba")
 
 def record(ws: Workspace, report: SearchReport, *, seed: int, generator: str, budget: int) -> dict:
     """Store one search's outcome as a knowledge-map cell (replacing an earlier one for the same cell)."""
-    r = report.result
-    base, best = r.baseline.metrics, r.best.metrics
-    i = base.index(report.target)
+    return record_result(ws, report.result, dataset=report.dataset, target=report.target,
+                         objective=report.objective, seed=seed, generator=generator, budget=budget,
+                         test_gain=report.test_gain, run_id=report.run_id)
+
+
+def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: str, objective: str, seed: int,
+                  generator: str, budget: int, test_gain: float | None, run_id: str) -> dict:
+    """Store a search result as a cell. ``test_gain`` is None when only a combined model was tested (an ensemble
+    phase); the validation numbers are relative to the search's baseline (M0 for a first phase)."""
+    base, best = result.baseline.metrics, result.best.metrics
+    i = base.index(target)
     effects = {c: float(best.cba[j] - base.cba[j]) for j, c in enumerate(base.classes)}
-    row = {"dataset": report.dataset, "seed": seed, "class": report.target, "strategy": report.strategy,
-           "objective": report.objective, "generator": generator, "budget": budget, "val_gain": r.best.gain,
-           "test_gain": report.test_gain, "evaluations": r.evaluations,
-           "fit_seconds": r.fit_seconds, "class_size": int(report.result.baseline.metrics.support[i]),
-           "m0_recall": float(base.recall[i]), "m0_cba": float(base.cba[i]), "effects": json.dumps(effects),
-           "run_id": report.run_id, "created_at": now_iso()}
+    row = {"dataset": dataset, "seed": seed, "class": target, "strategy": result.strategy,
+           "objective": objective, "generator": generator, "budget": budget, "val_gain": result.best.gain,
+           "test_gain": test_gain, "evaluations": result.evaluations, "fit_seconds": result.fit_seconds,
+           "class_size": int(base.support[i]), "m0_recall": float(base.recall[i]), "m0_cba": float(base.cba[i]),
+           "effects": json.dumps(effects), "run_id": run_id, "created_at": now_iso()}
     with ws.db().conn:
         ws.db()["knowledge"].insert(row, replace=True)
     return row

@@ -119,3 +119,18 @@ def test_paired_tests_find_a_consistent_winner_and_not_noise():
     assert pooled.loc["sw", "wins"] == 5 and pooled.loc["hsw", "ties"] == 5
     md = markdown(cells, dataset="trec6", config={"budget": 20})
     assert "| ABBR | +0.0302 (p 0.000 *) |" in md
+
+
+@pytest.mark.slow
+def test_speed_bench_end_to_end(workspace, tmp_path, capsys):
+    """`bench speed` runs a real `improve` in a child process (embedded LLM) and times search and generation."""
+    out_dir = tmp_path / "results"
+    assert main(["bench", "speed", "--classifier", "linear", "--evaluations", "40", "--workspace", str(workspace),
+                 "--out", str(out_dir)]) == 0, capsys.readouterr().err
+    (path,) = out_dir.glob("*-speed.json")
+    result = json.loads(path.read_text())
+    s = result["summary"]
+    assert s["evaluations_per_second"] > 0 and s["texts_per_minute"] > 0
+    assert 500 < s["improve_peak_rss_mib"] < 24 * 1024  # the child loaded the embedded model
+    assert result["search"]["results"]["linear"]["evaluations"] == 40
+    assert result["search"]["results"]["linear"]["sw_one_pair"]["windows_evaluated"] > 0

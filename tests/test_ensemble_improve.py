@@ -93,6 +93,13 @@ def test_improve_end_to_end_then_kb_guided_plan(workspace, capsys):
     report = json.loads((folder / "report.json").read_text())
     assert report["model_id"] == "trec6-v1" and len(report["decisions"]) == 2
     assert set(report["test"]["final"]["per_class"]) == set(COUNTS)
+    from autogets.workspace import Workspace
+
+    kb = list(Workspace(workspace).db()["knowledge"].rows)  # the production run's first phase is in the map
+    first = report["decisions"][0]
+    assert [(r["class"], r["strategy"], r["objective"], r["budget"], r["test_gain"]) for r in kb] == [
+        ("ABBR", first["strategy"], "cba", 20, None)]
+    assert kb[0]["evaluations"] == first["evaluations"]
 
     assert main(["kb", "build", "--dataset", "trec6", "--class", "ABBR", "--class", "NUM", "--strategy", "sw",
                  "--strategy", "random", "--objective", "cba", "--budget", "10", "--generator", "eda", "--n", "3",
