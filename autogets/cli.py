@@ -639,7 +639,8 @@ def bench_quality(
     table = summary(frame(cells))
     path = write_result(name, {"dataset": ds.name, "config": settings, "wall_seconds": round(elapsed, 1),
                                "summary": table.to_dict(orient="records"),
-                               "cells": [c.__dict__ for c in cells], "markdown": md.name,
+                               "cells": [{k: v for k, v in c.__dict__.items() if k != "curve"} for c in cells],
+                               "markdown": md.name,
                                "plots": {k: p.name for k, p in plots.items()}}, out_dir)
     if json_out:
         out.print_json(json.dumps({"results": str(path), "markdown": str(md), "cells": len(cells),

@@ -1,7 +1,7 @@
 """Where candidate evaluations run. Local processes by default; Ray when asked (``pip install 'autogets[ray]'``).
 
-An executor receives a *state* once (e.g. the cached feature matrix) and then maps a pure function
-``fn(state, item)`` over batches of items, returning results in item order, so results never depend on the
+An executor receives a *state* at the start of each search (e.g. the cached feature matrix) and then maps a pure
+function ``fn(state, item)`` over batches of items, returning results in item order, so results never depend on the
 executor: serial, process pool and Ray give identical answers.
 """
 

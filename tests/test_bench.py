@@ -29,14 +29,18 @@ def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
     assert main(args) == 0, capsys.readouterr().err
     capsys.readouterr()
     result, md = _results(out_dir, "quality-trec6-quick")
-    cells = [Cell(**{**c, "curve": tuple(c["curve"])}) for c in result["cells"]]
+    cells = [Cell(**c) for c in result["cells"]]
     assert {c.cls for c in cells} == {"ABBR", "LOC"}  # the two smallest classes of trec6
     # per class: class-weighted + per generator (add-all + 2 objectives × (4 strategies + improve))
     assert len(cells) == 2 * (1 + 2 * (1 + 2 * 5))
     searches = [c for c in cells if c.method in ("random", "sw", "hsw", "ga")]
     assert all(0 < c.evaluations <= 20 for c in searches)
     assert all(c.val_gain >= 0 for c in searches)  # "none" (M0) is always a candidate: never worse on validation
-    assert all(len(c.curve) == c.evaluations for c in searches)
+    from autogets.bench.quality import CellStore, QualityConfig
+    from autogets.workspace import Workspace
+
+    stored = CellStore(Workspace(workspace), QualityConfig.quick().cell_key(load_dataset("trec6")), "trec6").done()
+    assert all(len(stored[c.pk].curve) == c.evaluations for c in searches)  # best-so-far curves stay in the workspace
     assert {c.generator for c in cells} == {"embedded", "eda", "-"}
     assert all(c.n_synthetic > 0 for c in cells if c.method == "add-all")
     assert "| ABBR |" in md and "paper +0.0785" in md  # SW/LLM ABBR CBA gain of the paper's Table 11
@@ -49,7 +53,6 @@ def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
     from autogets.generators import make_generator
     from autogets.generators.cache import GenerationCache
     from autogets.pipeline import build_problem, fit_model, synthesize_class, test_metrics
-    from autogets.workspace import Workspace
 
     split = split_dataset(load_dataset("trec6"), seed=42)
     syn = synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"), split, "ABBR",

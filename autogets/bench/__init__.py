@@ -15,11 +15,10 @@ from pathlib import Path
 from autogets.workspace import write_json_atomic
 
 
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process (and finished children), MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
+def peak_rss_mib(children: bool = False) -> float:
+    """Peak resident set size of this process, MiB; with ``children``, of the largest waited-for child instead."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def machine() -> dict:

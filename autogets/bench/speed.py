@@ -97,20 +97,19 @@ def improve_peak_rss(workspace_root: Path, *, dataset: str = "trec6", target: st
 
     The peak is the largest of the child and its own (waited-for) worker processes, as the kernel reports it.
     """
-    import resource
     import subprocess
     import sys
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = peak_rss_mib(children=True)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "autogets", "improve", "--dataset", dataset, "--class", target,
                            "--workspace", str(workspace_root), "--json"], capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"improve failed: {done.stderr.strip().splitlines()[-1:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = peak_rss_mib(children=True)
     return {"command": f"autogets improve --dataset {dataset} --class {target}", "wall_seconds": round(seconds, 1),
-            "peak_rss_mib": round(peak / 1024, 1), "measured_first": peak > before}
+            "peak_rss_mib": round(peak, 1), "measured_first": peak > before}
 
 
 def bench_speed(*, workspace_root: Path, classifiers: tuple[str, ...] = ("linear",), evaluations: int = 300,

@@ -109,8 +109,10 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
              f"evaluations per search; {config.get('n_per_example')} synthetic texts per source example, at most "
              f"{config.get('max_sources')} source examples per class; classifier `{config.get('classifier')}`. "
              "Gains are on the **test** split against M0 on the same split and features, mean ± std over seeds; "
-             "every choice was made on validation."
-             + (f" Wall time {elapsed / 60:.1f} min." if elapsed else ""), ""]
+             "every choice was made on validation. Search time summed over all cells "
+             f"{sum(c.seconds for c in cells) / 60:.1f} min (generation and feature fitting excluded)"
+             + (f"; this invocation {elapsed / 60:.1f} min (cells finished earlier are reused)." if elapsed is not None
+                else "."), ""]
     for obj, title in (("cba", "Table 11 layout: class CBA gain (objective CBA)"),
                        ("oba", "Table 10 layout: OBA gain (objective OBA)")):
         if obj not in set(df["objective"]):
@@ -184,8 +186,27 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                 row.append(f"{(m['gain_llm'] - m['gain_eda']).mean():+.4f}" if len(m) else "–")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    lines += _transfer(df)
     lines += _absolute(df, classes, gens, is_trec)
     return "\n".join(lines) + "\n"
+
+
+def _transfer(df: pd.DataFrame) -> list[str]:
+    """How much of the validation gain the searches found survives on test (their correlation over cells)."""
+    sub = df[df["method"].isin([*paper.STRATEGIES, "improve"])].dropna(subset=["val_gain"])
+    if len(sub) < 3:
+        return []
+    lines = ["## Validation gain against test gain", "",
+             "Searches and ensembles: mean gain on validation (where the choice is made) and on test, and their "
+             "Pearson correlation over cells.", "",
+             "| generator | objective | cells | mean validation gain | mean test gain | correlation |",
+             "|---|---|---|---|---|---|"]
+    for (gen, obj), g in sub.groupby(["generator", "objective"], sort=False):
+        r = g["val_gain"].corr(g["gain"]) if g["val_gain"].std() > 0 and g["gain"].std() > 0 else math.nan
+        lines.append(f"| {GEN_LABEL.get(gen, gen)} | {obj.upper()} | {len(g)} | {g['val_gain'].mean():+.4f} | "
+                     f"{g['gain'].mean():+.4f} | {'–' if math.isnan(r) else f'{r:+.2f}'} |")
+    lines.append("")
+    return lines
 
 
 def _absolute(df: pd.DataFrame, classes: list[str], gens: list[str], is_trec: bool) -> list[str]:
