@@ -583,13 +583,10 @@ def bench_quality(
 
     Example: autogets bench quality --dataset trec6 --quick
     """
-    import os
-    import tempfile
     import time
 
-    from autogets.bench import result_path, write_result
     from autogets.bench.quality import STRATEGIES, QualityConfig, run_quality
-    from autogets.bench.tables import frame, markdown, plot_curves, plot_gains, summary
+    from autogets.bench.tables import write_quality
     from autogets.data import split_dataset
     from autogets.pipeline import check_class
     from autogets.search import make_strategy
@@ -621,27 +618,7 @@ def bench_quality(
         cells = run_quality(ws, ds, config, generators=gens, executor=executor, progress=report)
     elapsed = time.perf_counter() - started
     name = f"quality-{ds.name}" + ("-quick" if quick else "")
-    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
-    text = markdown(cells, dataset=ds.name, config=settings, elapsed=elapsed)
-    md = result_path(name, out_dir, ".md")
-    plots = {f"{kind}-{obj}-{g}": result_path(f"{name}-{kind}-{obj}-{g}", out_dir, ".png")
-             for obj in config.objectives for g in config.generators for kind in ("gains", "curves")}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".quality-") as tmp:  # all files, or none of them
-        staged = Path(tmp)
-        for key, final in plots.items():
-            kind, obj, g = key.split("-", 2)
-            (plot_gains if kind == "gains" else plot_curves)(cells, staged / final.name, objective=obj, generator=g)
-        (staged / md.name).write_text(text + "\n" + "".join(f"![{k}]({p.name})\n" for k, p in plots.items()),
-                                      encoding="utf-8")
-        for final in [*plots.values(), md]:
-            os.replace(staged / final.name, final)
-    table = summary(frame(cells))
-    path = write_result(name, {"dataset": ds.name, "config": settings, "wall_seconds": round(elapsed, 1),
-                               "summary": table.to_dict(orient="records"),
-                               "cells": [{k: v for k, v in c.__dict__.items() if k != "curve"} for c in cells],
-                               "markdown": md.name,
-                               "plots": {k: p.name for k, p in plots.items()}}, out_dir)
+    path, md, text = write_quality(cells, config, dataset=ds.name, name=name, out_dir=out_dir, elapsed=elapsed)
     if json_out:
         out.print_json(json.dumps({"results": str(path), "markdown": str(md), "cells": len(cells),
                                    "wall_seconds": round(elapsed, 1)}))

@@ -284,3 +284,36 @@ def plot_curves(cells: Sequence[Cell], path: Path, *, objective: str = "cba", ge
     return best_so_far(curves, path, ylabel=f"validation {objective.upper()} gain (mean)",
                        title=f"Best so far vs evaluations ({GEN_LABEL.get(generator, generator)}, {objective.upper()}; "
                              "mean over classes and seeds)")
+
+
+def write_quality(cells: Sequence[Cell], config, *, dataset: str, name: str, out_dir: Path,
+                  elapsed: float | None = None) -> tuple[Path, Path, str]:
+    """Write ``<date>-<name>.md`` with its plots (staged, then moved: all files or none) and, last,
+    ``<date>-<name>.json``; returns (json path, markdown path, markdown text)."""
+    import os
+    import tempfile
+
+    from autogets.bench import result_path, write_result
+
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
+    text = markdown(cells, dataset=dataset, config=settings, elapsed=elapsed)
+    md = result_path(name, out_dir, ".md")
+    plots = {f"{kind}-{obj}-{g}": result_path(f"{name}-{kind}-{obj}-{g}", out_dir, ".png")
+             for obj in config.objectives for g in config.generators for kind in ("gains", "curves")}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".quality-") as tmp:
+        staged = Path(tmp)
+        for key, final in plots.items():
+            kind, obj, g = key.split("-", 2)
+            (plot_gains if kind == "gains" else plot_curves)(cells, staged / final.name, objective=obj, generator=g)
+        (staged / md.name).write_text(text + "\n" + "".join(f"![{k}]({p.name})\n" for k, p in plots.items()),
+                                      encoding="utf-8")
+        for final in [*plots.values(), md]:
+            os.replace(staged / final.name, final)
+    payload = {"dataset": dataset, "config": settings,
+               "invocation_seconds": None if elapsed is None else round(elapsed, 1),  # cells done earlier reused
+               "search_seconds": round(sum(c.seconds for c in cells), 1),
+               "summary": summary(frame(cells)).to_dict(orient="records"),
+               "cells": [{k: v for k, v in c.__dict__.items() if k != "curve"} for c in cells],
+               "markdown": md.name, "plots": {k: p.name for k, p in plots.items()}}
+    return write_result(name, payload, out_dir), md, text
