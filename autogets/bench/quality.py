@@ -110,30 +110,31 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class _Scorer:
-    """Test-split scoring of heads fitted on a problem's rows (the test features computed once)."""
+    """Scoring of heads fitted on a problem's rows: on test (its features computed once) or on validation."""
 
     prepared: Prepared
     split: Split
-    target: str
     _x_test: object = field(init=False, default=None)
 
     def metrics(self, selection: frozenset[int] = frozenset(), base_rows: np.ndarray | None = None,
                 template=None) -> Metrics:
+        """Test metrics of the head trained on the base rows (or ``base_rows``) plus ``selection``'s synthetic
+        rows, with the problem's template (or ``template``)."""
         if self._x_test is None:
             self._x_test = self.prepared.featurizer.transform(self.split.test["text"].tolist())
         problem = self.prepared.problem if base_rows is None else replace(self.prepared.problem, base_rows=base_rows)
         if template is not None:
             problem = replace(problem, template=template)
-        head = problem.fit_head(selection)
-        predicted = np.asarray(problem.classes)[head.predict(self._x_test)]
-        return compute_metrics(self.split.test["label"].to_numpy(), predicted, self.split.classes)
+        return self._score(problem.fit_head(selection), self._x_test, self.split.test)
 
     def validation(self) -> Metrics:
         """M0 on validation (what the default rules plan from)."""
         problem = self.prepared.problem
-        head = problem.fit_head(())
-        predicted = np.asarray(problem.classes)[head.predict(problem.X[problem.val_rows])]
-        return compute_metrics(self.split.validation["label"].to_numpy(), predicted, self.split.classes)
+        return self._score(problem.fit_head(()), problem.X[problem.val_rows], self.split.validation)
+
+    def _score(self, head, features, part: pd.DataFrame) -> Metrics:
+        predicted = np.asarray(self.prepared.problem.classes)[head.predict(features)]
+        return compute_metrics(part["label"].to_numpy(), predicted, self.split.classes)
 
 
 def _cell(seed, cls, generator, objective, method, *, val_gain, m0: Metrics, final: Metrics, n_sources, n_synthetic,
@@ -239,22 +240,31 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
     total, done = len(wanted), len(wanted) - len(todo)
     if progress:
         progress("cells", done, total)
+
+    def finish(cells: list[Cell], where: str) -> None:
+        nonlocal done
+        store.add(cells)
+        done += len(cells)
+        if progress:
+            progress(where, done, total)
+
     with using(executor) as pool:
         for seed in config.seeds:
-            split = split_dataset(dataset, seed=seed)
             if not any(k[0] == seed for k in todo):
                 continue
+            split = split_dataset(dataset, seed=seed)
             plain = build_problem(split, [], classes[0], classifier=config.classifier)
-            m0_plain = fit_model(plain, frozenset())
-            views = class_views(split, m0_plain, classes)
+            views = class_views(split, fit_model(plain, frozenset()), classes)
+            unweighted = weighted = None  # no synthetic data: the same two models for every class of the seed
             for cls in classes:
-                cells: list[Cell] = []
                 if (seed, cls, "-", "-", "class-weighted") in todo:
-                    scorer = _Scorer(plain, split, cls)
-                    m0 = scorer.metrics()
-                    weighted = scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
-                    cells.append(_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=m0,
-                                       final=weighted, n_sources=0, n_synthetic=0, evaluations=0, seconds=0))
+                    if weighted is None:
+                        scorer = _Scorer(plain, split)
+                        unweighted = scorer.metrics()
+                        weighted = scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
+                    finish([_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=unweighted,
+                                  final=weighted, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
+                           f"seed {seed} {cls}")
                 for g in config.generators:
                     mine = {k for k in todo if k[:3] == (seed, cls, g)}
                     if not mine:
@@ -263,22 +273,15 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                                                   n_per_example=config.n_per_example, seed=seed,
                                                   max_sources=config.max_sources)
                     prepared = build_problem(split, generation.synthetic, cls, classifier=config.classifier)
-                    scorer = _Scorer(prepared, split, cls)
+                    scorer = _Scorer(prepared, split)
                     m0_test = scorer.metrics()
+                    cells: list[Cell] = []
                     if (seed, cls, g, "-", "add-all") in mine:
                         pool_ids = frozenset(prepared.problem.synth_rows)
                         cells.append(_cell(seed, cls, g, "-", "add-all", val_gain=math.nan, m0=m0_test,
                                            final=scorer.metrics(pool_ids), n_sources=len(pool_ids),
                                            n_synthetic=len(generation.synthetic), evaluations=0, seconds=0))
                     cells += _search_cells(seed, cls, g, config, prepared, scorer, m0_test, views, pool, mine)
-                    store.add(cells)
-                    done += len(cells)
-                    cells = []
-                    if progress:
-                        progress(f"seed {seed} {cls} {g}", done, total)
-                store.add(cells)
-                done += len(cells)
-                if progress:
-                    progress(f"seed {seed} {cls}", done, total)
+                    finish(cells, f"seed {seed} {cls} {g}")
     have = store.done()
     return [have[k] for k in wanted if k in have]
