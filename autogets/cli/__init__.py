@@ -1,0 +1,74 @@
+"""The ``autogets`` command. Thin: each command module parses options, calls the library and renders the result.
+
+Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2.
+This package is the one composition root: it may import ``agent`` (and ``bot``) lazily inside a command;
+``autogets`` itself never does.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from autogets import __version__
+from autogets.cli import bench, data, generate, improve, kb, models, search
+from autogets.cli.common import err, out
+from autogets.errors import AutogetsError
+
+try:  # typer >= 0.20 vendors its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Improve a text classifier's weak classes with LLM-generated data chosen by search.")
+app.command()(data.datasets)
+app.command()(data.diagnose)
+app.command()(generate.generate)
+app.command()(generate.samples)
+app.command()(search.search)
+app.command()(improve.improve)
+app.add_typer(kb.kb_app, name="kb")
+app.add_typer(models.models_app, name="models")
+app.add_typer(bench.bench_app, name="bench")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"autogets {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Improve a text classifier's weak classes with LLM-generated data chosen by search."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one line on stderr and exit code 2."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="autogets")
+    except AutogetsError as exc:
+        err.print(f"autogets: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return _exit(2, argv)
+    except ClickException as exc:
+        err.print(f"autogets: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        return _exit(exc.exit_code, argv)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("autogets: interrupted", markup=False)
+        return _exit(130, argv)
+    code = result if isinstance(result, int) else 0
+    return _exit(code, argv)
+
+
+def _exit(code: int, argv: list[str] | None) -> int:
+    if argv is None:  # called as the console script
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""`autogets bench`: benchmarks; results in benchmarks/results/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autogets.cli.common import (
+    ClassOpt,
+    DataOpt,
+    DatasetOpt,
+    GeneratorOpt,
+    IdColOpt,
+    JsonOpt,
+    LabelColOpt,
+    MinClassOpt,
+    NOpt,
+    OutDirOpt,
+    TextColOpt,
+    WorkspaceOpt,
+    _generator,
+    _load,
+    _workspace,
+    err,
+    out,
+    progress_bars,
+)
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; results are written to benchmarks/results/.")
+
+
+@bench_app.command("generate")
+def bench_generate(target: ClassOpt = "ABBR", n: NOpt = 5,
+                   limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
+                   workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
+    """Embedded generator speed on trec6: load time, texts/minute, peak RSS.
+
+    Example: autogets bench generate --class ABBR
+    """
+    from autogets.bench import write_result
+    from autogets.bench.speed import bench_generate as run
+
+    ws = _workspace(workspace)
+    with err.status("Benchmarking the embedded generator …"):
+        result = run(target=target, n_per_example=n, cache_dir=ws.root / "models" / "embedded", limit=limit)
+    path = write_result("generate", result, out_dir)
+    out.print_json(json.dumps(result))
+    out.print(f"Written to {path}")
+
+
+@bench_app.command("search")
+def bench_search(target: ClassOpt = "ABBR",
+                 evaluations: Annotated[int, typer.Option(help="Random candidates to time.")] = 300,
+                 classifier: Annotated[list[str] | None, typer.Option("--classifier",
+                                                                      help="Repeatable; default linear.")] = None,
+                 generator: GeneratorOpt = "eda", workspace: WorkspaceOpt = None,
+                 out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
+    """Candidate evaluations per second and one full SW pair (169 windows) on trec6.
+
+    Example: autogets bench search --classifier linear --classifier catboost
+    """
+    from autogets.bench import write_result
+    from autogets.bench.speed import bench_search as run
+
+    ws = _workspace(workspace)
+    with err.status("Benchmarking candidate evaluation …"):
+        result = run(target=target, classifiers=tuple(classifier or ["linear"]), evaluations=evaluations,
+                     workspace_root=ws.root, generator=generator)
+    path = write_result("search", result, out_dir)
+    out.print_json(json.dumps(result))
+    out.print(f"Written to {path}")
+
+
+@bench_app.command("quality")
+def bench_quality(
+        dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+        label_col: LabelColOpt = "label", id_col: IdColOpt = None, min_class_size: MinClassOpt = None,
+        seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (42, 43, …).")] = 5,
+        budget: Annotated[int, typer.Option(min=1, help="Candidate evaluations per search (paper: ~180 = 1 "
+                                                        "GPU-hour).")] = 180,
+        target: Annotated[list[str] | None, typer.Option("--class", "-c", help="Repeatable; default all.")] = None,
+        strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Repeatable; default random, sw, "
+                                                                             "hsw, ga.")] = None,
+        generator: Annotated[list[str] | None, typer.Option("--generator", "-g", help="Repeatable; default "
+                                                                                     "embedded and eda.")] = None,
+        objective: Annotated[list[str] | None, typer.Option("--objective", help="Repeatable; default cba, "
+                                                                               "oba.")] = None,
+        n: NOpt = 5,
+        max_sources: Annotated[int, typer.Option(min=1, help="Source examples per class that get synthetic "
+                                                             "texts (chosen by text hash).")] = 200,
+        improve: Annotated[bool, typer.Option(help="Also run the ensemble per class.")] = True,
+        quick: Annotated[bool, typer.Option("--quick", help="One seed, budget 20, 10 sources and (without --class) "
+                                                            "the two smallest classes: checks the harness in "
+                                                            "minutes.")] = False,
+        executor: Annotated[str, typer.Option("--executor", help="local | serial | ray")] = "local",
+        workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
+        json_out: JsonOpt = False) -> None:
+    """The paper's Tables 10–11 over seeds: class × strategy × generator × objective, baselines, paired tests.
+
+    Resumable: finished cells are kept in the workspace. Writes <date>-quality-<data>.json/.md and plots.
+
+    Example: autogets bench quality --dataset trec6 --quick
+    """
+    import time
+
+    from autogets.bench.quality import STRATEGIES, QualityConfig, run_quality
+    from autogets.bench.tables import write_quality
+    from autogets.data import split_dataset
+    from autogets.pipeline import check_class
+    from autogets.search import make_strategy
+    from autogets.search.objectives import make_objective
+
+    ds = _load(dataset or ("trec6" if data is None else None), data, text_col, label_col, id_col, min_class_size)
+    split = split_dataset(ds, seed=42)
+    for c in target or []:
+        check_class(split, c)
+    for s in strategy or []:
+        make_strategy(s)  # unknown names fail here, before any work
+    for o in objective or []:
+        make_objective(o, split.classes[0])
+    classes = tuple(target) if target else None
+    if quick:
+        smallest = tuple(split.train["label"].value_counts().sort_values(kind="stable").index[:2])
+        config = QualityConfig.quick(classes=classes or smallest)
+    else:
+        config = QualityConfig(seeds=tuple(range(42, 42 + seeds)), classes=classes, budget=budget,
+                               n_per_example=n, max_sources=max_sources, improve=improve)
+    config = replace(config, improve=improve, strategies=tuple(strategy or STRATEGIES),
+                     generators=tuple(generator or config.generators),
+                     objectives=tuple(objective or config.objectives))
+    ws = _workspace(workspace)
+    gens = {g: _generator(g, ws, dataset=ds.name) for g in config.generators}  # unknown names fail here
+    started = time.perf_counter()
+    with progress_bars(not json_out) as progress:
+        report = (lambda phase, done, total: progress("Quality cells", done, total, phase)) if progress else None
+        cells = run_quality(ws, ds, config, generators=gens, executor=executor, progress=report)
+    elapsed = time.perf_counter() - started
+    name = f"quality-{ds.name}" + ("-quick" if quick else "")
+    path, md, text = write_quality(cells, config, dataset=ds.name, name=name, out_dir=out_dir, elapsed=elapsed)
+    if json_out:
+        out.print_json(json.dumps({"results": str(path), "markdown": str(md), "cells": len(cells),
+                                   "wall_seconds": round(elapsed, 1)}))
+        return
+    out.print(text)
+    out.print(f"Written to {path} and {md}")
+
+
+@bench_app.command("speed")
+def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
+                                                                                        "linear and linear-char (and "
+                                                                                        "catboost if installed).")
+                                      ] = None,
+                evaluations: Annotated[int, typer.Option(min=10, help="Random candidates to time.")] = 300,
+                workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
+    """Evaluations/second per classifier, SW over one PCA pair, generation texts/minute, peak RSS of `improve`.
+
+    Example: autogets bench speed
+    """
+    import importlib.util
+
+    from autogets.bench import write_result
+    from autogets.bench.speed import bench_speed as run
+
+    names = classifier or ["linear", "linear-char", *(["catboost"] if importlib.util.find_spec("catboost") else [])]
+    ws = _workspace(workspace)
+    with err.status("Benchmarking speed and memory (a few minutes) …"):
+        result = run(workspace_root=ws.root, classifiers=tuple(names), evaluations=evaluations)
+    path = write_result("speed", result, out_dir)
+    out.print_json(json.dumps(result))
+    out.print(f"Written to {path}")

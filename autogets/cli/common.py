@@ -1,0 +1,127 @@
+"""What the command modules share: consoles, option types, data/workspace/generator helpers, tables, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from autogets.config import Settings, load_settings
+from autogets.data import Dataset, load_dataset
+from autogets.errors import DataError, WorkspaceError
+from autogets.metrics import Metrics
+from autogets.workspace import Workspace
+
+# Pipes and CI logs get 120 columns (rich would pick 80 and squeeze the per-class tables).
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+# Options shared by several commands, declared once.
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled data set name (see `datasets`).")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV, JSONL or Parquet file with labelled texts.")]
+TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of --data.")]
+LabelColOpt = Annotated[str, typer.Option("--label-col", help="Label column of --data.")]
+IdColOpt = Annotated[str | None, typer.Option("--id-col", help="Integer id column (default: row number).")]
+MinClassOpt = Annotated[int | None, typer.Option("--min-class-size", help="Drop classes with fewer examples.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Split seed (default 42 or AUTOGETS_SEED).")]
+WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Workspace folder (default ./.autogets "
+                                                                      "or AUTOGETS_HOME).")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | linear-char | logreg | catboost")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str, id_col: str | None,
+          min_class_size: int | None) -> Dataset:
+    if dataset is None and data is None:
+        raise DataError("say which data: --dataset NAME (bundled) or --data FILE")
+    return load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
+                        min_class_size=min_class_size)
+
+
+def _workspace(option: Path | None) -> Workspace:
+    return Workspace(option or load_settings().workspace)
+
+
+def _existing_workspace(option: Path | None) -> Workspace:
+    """The workspace, which must already exist (read-only commands never create one)."""
+    ws = _workspace(option)
+    if not ws.db_path.exists():
+        raise WorkspaceError(f"no workspace at {ws.root}: nothing has been run there yet")
+    return ws
+
+
+def _seed(option: int | None) -> int:
+    return option if option is not None else load_settings().seed
+
+
+def metrics_table(title: str, metrics: Metrics, *, baseline: Metrics | None = None,
+                  flagged: list[str] | tuple[str, ...] = ()) -> Table:
+    """A rich table of per-class metrics; with ``baseline``, CBA and recall columns show the change."""
+    table = Table(title=title, title_justify="left",
+                  caption="overall row: sens = accuracy, CBA = OBA, F1 = macro F1", caption_justify="left")
+    for col in ("class", "support", "sens/recall", "spec", "CBA", "precision", "F1"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    if baseline is not None:
+        table.add_column("ΔCBA", justify="right")
+        table.add_column("Δrecall", justify="right")
+    for i, cls in enumerate(metrics.classes):
+        row = [f"[bold red]{cls} ⚑[/]" if cls in flagged else cls, str(metrics.support[i]),
+               f"{metrics.recall[i]:.3f}", f"{metrics.specificity[i]:.3f}", f"{metrics.cba[i]:.3f}",
+               f"{metrics.precision[i]:.3f}", f"{metrics.f1[i]:.3f}"]
+        if baseline is not None:
+            row += [_delta(metrics.cba[i] - baseline.cba[i]), _delta(metrics.recall[i] - baseline.recall[i])]
+        table.add_row(*row)
+    overall = ["overall", str(metrics.support.sum()), f"{metrics.accuracy:.3f}", "", f"{metrics.oba:.3f}", "",
+               f"{metrics.macro_f1:.3f}"]
+    if baseline is not None:
+        overall += [_delta(metrics.oba - baseline.oba), _delta(metrics.accuracy - baseline.accuracy)]
+    table.add_section()
+    table.add_row(*overall)
+    return table
+
+
+def _delta(value: float) -> str:
+    colour = "green" if value > 1e-12 else "red" if value < -1e-12 else "dim"
+    return f"[{colour}]{value:+.3f}[/]"
+
+
+ClassOpt = Annotated[str, typer.Option("--class", "-c", help="The class to improve, e.g. ABBR.")]
+GeneratorOpt = Annotated[str, typer.Option("--generator", "-g", help="embedded (default) | openai | eda")]
+NOpt = Annotated[int, typer.Option("--n", help="Synthetic texts per real example (paper: 5).", min=1, max=50)]
+
+
+def _generator(name: str, ws: Workspace, dataset: str | None = None):
+    from autogets.generators import make_generator
+
+    settings = load_settings()
+    return make_generator(name, Settings(workspace=ws.root, seed=settings.seed, llm=settings.llm), dataset=dataset)
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool = True):
+    """Rich progress bars on stderr, one per phase; yields a ``progress(phase, done, total)`` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not enabled:
+        yield None
+        return
+    labels = {"generate": "Generating synthetic texts", "search": "Evaluating candidates"}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[info]}"), console=err, transient=False) as bars:
+        tasks: dict[str, int] = {}
+
+        def update(phase: str, done: int, total: int | None, info: str = "") -> None:
+            if phase not in tasks:
+                tasks[phase] = bars.add_task(labels.get(phase, phase), total=total, info="")
+            bars.update(tasks[phase], completed=done, total=total, info=info)
+
+        yield update
+
+
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded).")]
+OutDirOpt = Annotated[Path, typer.Option("--out", help="Folder for the results file.")]

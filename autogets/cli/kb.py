@@ -1,0 +1,91 @@
+"""`autogets kb`: the knowledge map."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from autogets.cli.common import (
+    DataOpt,
+    DatasetOpt,
+    GeneratorOpt,
+    JsonOpt,
+    LabelColOpt,
+    NOpt,
+    SeedOpt,
+    TextColOpt,
+    WorkspaceOpt,
+    _existing_workspace,
+    _generator,
+    _load,
+    _seed,
+    _workspace,
+    out,
+)
+from autogets.errors import DataError
+
+kb_app = typer.Typer(no_args_is_help=True, help="The knowledge map: which strategy works for which class.")
+
+
+@kb_app.command("build")
+def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+             label_col: LabelColOpt = "label",
+             budget: Annotated[int, typer.Option("--budget", help="Evaluations per cell.", min=1)] = 100,
+             target: Annotated[list[str] | None, typer.Option("--class", "-c", help="Only these classes.")] = None,
+             strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s")] = None,
+             objective: Annotated[list[str] | None, typer.Option("--objective", "-o")] = None,
+             generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
+             executor: Annotated[str, typer.Option("--executor")] = "local",
+             workspace: WorkspaceOpt = None) -> None:
+    """Run the systematic experiments (class × strategy × objective); finished cells are skipped.
+
+    Example: autogets kb build --dataset trec6 --budget 100
+    """
+    from autogets.knowledge import KB_OBJECTIVES, KB_STRATEGIES, build
+
+    ds = _load(dataset, data, text_col, label_col, None, None)
+    ws = _workspace(workspace)
+    gen = _generator(generator, ws, ds.name)
+
+    def on_cell(cell, skipped) -> None:
+        label = f"{cell['class']:>6} {cell['strategy']:>6} {cell['objective']:>4}"
+        if skipped:
+            out.print(f"  {label}: [dim]already in the map[/]")
+        else:
+            out.print(f"  {label}: validation gain {cell['val_gain']:+.4f}, test gain {cell['test_gain']:+.4f}")
+
+    frame = build(ws, ds, budget=budget, generator=gen, classes=target, strategies=strategy or KB_STRATEGIES,
+                  objectives=objective or KB_OBJECTIVES, seed=_seed(seed), n_per_example=n, executor=executor,
+                  on_cell=on_cell)
+    out.print(f"Knowledge map of {ds.name}: {len(frame)} cells. Show it with `autogets kb show --dataset {ds.name}`")
+
+
+@kb_app.command("show")
+def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Print the knowledge map of a data set and write a heat-map PNG.
+
+    Example: autogets kb show --dataset trec6
+    """
+    from autogets.knowledge import cells, heatmap
+
+    if dataset is None:
+        raise DataError("say which data set: --dataset NAME")
+    ws = _existing_workspace(workspace)
+    frame = cells(ws, dataset)
+    if frame.empty:
+        raise DataError(f"the knowledge map has nothing for {dataset!r}; run `autogets kb build --dataset {dataset}`")
+    if json_out:
+        out.print_json(frame.drop(columns=["effects"]).to_json(orient="records"))
+        return
+    table = Table(title=f"Knowledge map: {dataset}", title_justify="left")
+    for col in ("class", "strategy", "objective", "generator", "budget", "val gain", "test gain", "evals"):
+        table.add_column(col)
+    for _, r in frame.sort_values(["class", "objective", "val_gain"], ascending=[True, True, False]).iterrows():
+        table.add_row(r["class"], r["strategy"], r["objective"], r["generator"], str(r["budget"]),
+                      f"{r['val_gain']:+.4f}", f"{r['test_gain']:+.4f}", str(r["evaluations"]))
+    out.print(table)
+    for objective in sorted(set(frame["objective"])):
+        path = heatmap(frame, ws.path("reports", f"kb-{dataset}-{objective}.png"), objective=objective)
+        out.print(f"Heat map: {path}")

@@ -1,0 +1,75 @@
+"""`autogets models`: versions, promote, rollback."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from autogets.cli.common import (
+    ActorOpt,
+    DatasetOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    _existing_workspace,
+    out,
+)
+
+models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show, promote, rollback.")
+
+
+@models_app.command("list")
+def models_list(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List model versions. Example: autogets models list --dataset trec6"""
+    from autogets.registry import Registry
+
+    versions = Registry(_existing_workspace(workspace)).list(dataset)
+    if json_out:
+        out.print_json(json.dumps([{"id": v.id, "status": v.status, "parent": v.parent, "created_at": v.created_at,
+                                    "created_by": v.created_by, **v.summary} for v in versions]))
+        return
+    table = Table(title="Model versions", title_justify="left")
+    for col in ("id", "status", "parent", "goal", "test CBA gain", "synthetic", "created", "by"):
+        table.add_column(col)
+    for v in versions:
+        table.add_row(v.id, v.status, v.parent or "", v.summary.get("goal", ""),
+                      f"{v.summary.get('test_cba_gain', 0):+.3f}", str(v.summary.get("synthetic_texts", "")),
+                      v.created_at, v.created_by)
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")], workspace: WorkspaceOpt = None) -> None:
+    """Show one model version with its recipe summary and history."""
+    from autogets.registry import Registry
+
+    reg = Registry(_existing_workspace(workspace))
+    v = reg.get(model_id)
+    out.print_json(json.dumps({"id": v.id, "dataset": v.dataset, "status": v.status, "parent": v.parent,
+                               "created_at": v.created_at, "created_by": v.created_by, "summary": v.summary,
+                               "artifact": v.artifact, "real_train_examples": len(v.recipe.get("real_train_ids", [])),
+                               "synthetic_texts": len(v.recipe.get("synthetic", [])),
+                               "test_overall": v.metrics_test.get("overall"),
+                               "events": [e for e in reg.events(v.dataset) if e["model_id"] == v.id]}))
+
+
+@models_app.command("promote")
+def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")], actor: ActorOpt = "cli",
+                   workspace: WorkspaceOpt = None) -> None:
+    """Make a version the production model of its data set (recorded with actor and time)."""
+    from autogets.registry import Registry
+
+    v = Registry(_existing_workspace(workspace)).promote(model_id, actor=actor)
+    out.print(f"{v.id} is now in production for {v.dataset} (by {actor})")
+
+
+@models_app.command("rollback")
+def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Data set name.")],
+                    actor: ActorOpt = "cli", workspace: WorkspaceOpt = None) -> None:
+    """Put back the previous production version of a data set (recorded with actor and time)."""
+    from autogets.registry import Registry
+
+    v = Registry(_existing_workspace(workspace)).rollback(dataset, actor=actor)
+    out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})")
