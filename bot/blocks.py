@@ -1,0 +1,456 @@
+"""Block Kit messages and views, built by pure functions (no client, no clock, no I/O).
+
+Every text that comes from a data set, the LLM or the agent is untrusted: it goes through :func:`safe`, which
+escapes ``&``, ``<`` and ``>`` as Slack requires (so ``<!channel>``, ``<@U1>`` and ``<http://x|y>`` show literally
+and never ping or link) and truncates to the field's limit without cutting an escape in half. Only ids that Slack
+itself gave us (user ids, permalinks) are formatted as mentions or links, after a shape check.
+
+Each message builder returns ``{"text": fallback, "blocks": [...]}``, ready for ``chat.postMessage(**message)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from agent.api import ReviewDecision, ReviewPage, Turn
+
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+# Slack's limits (https://docs.slack.dev/reference/block-kit).
+MAX_TEXT = 3000            # section / context text object
+MAX_HEADER = 150           # header block (plain_text)
+MAX_BUTTON_TEXT = 75
+MAX_OPTION_TEXT = 150      # checkbox option text (this bot stays far below)
+MAX_OPTIONS = 10           # options per checkboxes element
+MAX_ACTION_ELEMENTS = 25   # elements per actions block
+MAX_VALUE = 2000           # button value
+MAX_BLOCKS = 50            # blocks per message
+MAX_VIEW_BLOCKS = 100      # blocks per Home tab / modal
+MAX_FALLBACK = 3000        # top-level "text" (notifications, screen readers)
+
+SAMPLE_CHARS = 600
+SOURCE_CHARS = 240
+OPTION_CHARS = 60
+
+REVIEW_BUTTONS: tuple[tuple[str, str, str | None], ...] = (
+    ("approve_page", "Approve page", "primary"),
+    ("approve_all", "Approve all", None),
+    ("reject_all", "Reject all", "danger"),
+    ("regenerate", "Regenerate", None),
+    ("next_page", "Next page", None),
+    ("cancel", "Cancel", "danger"),
+)
+REVIEW_ACTION_PREFIX = "review:"
+REJECTS_ACTION_PREFIX = "review_rejects_"
+PROMOTE_ACTION = "report:promote"
+DISCARD_ACTION = "report:discard"
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
+# -- text ----------------------------------------------------------------------------------------------------------
+
+def escape(text: object) -> str:
+    """Escape Slack's three control characters; everything else is shown as is."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def safe(text: object, limit: int) -> str:
+    """Escaped and truncated to ``limit`` characters (an ellipsis marks the cut; no escape is split)."""
+    out = escape(" ".join(str(text).split()) if "\n" not in str(text) else str(text))
+    if len(out) <= limit:
+        return out
+    cut = _PARTIAL_ENTITY.sub("", out[: limit - 1])
+    return cut + "…"
+
+
+def code(text: str) -> str:
+    """Untrusted text inside a code span or block: escaped, backticks neutralised."""
+    return escape(text).replace("`", "ˋ")
+
+
+def mention(user: str | None) -> str:
+    """``<@U123>`` for a Slack user id, the escaped text otherwise (never a ping from untrusted text)."""
+    if user and _USER_ID.match(user):
+        return f"<@{user}>"
+    return escape(user or "someone")
+
+
+def link(url: str | None, label: str) -> str:
+    """A link for a URL Slack gave us (permalink); anything odd is shown as escaped text instead."""
+    if url and url.startswith(("https://", "http://")) and not re.search(r"[\s|<>]", url):
+        return f"<{url}|{safe(label, 80)}>"
+    return safe(label, 80)
+
+
+def signed(value: Any, digits: int = 3) -> str:
+    try:
+        return f"{float(value):+.{digits}f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def number(value: Any, digits: int = 3) -> str:
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+# -- blocks --------------------------------------------------------------------------------------------------------
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text[:MAX_TEXT]}
+
+
+def plain(text: str, limit: int = MAX_TEXT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def section(text: str, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:10]}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(safe(text, MAX_HEADER), MAX_HEADER)}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None,
+           confirm: dict[str, Any] | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "text": plain(safe(text, MAX_BUTTON_TEXT), MAX_BUTTON_TEXT),
+                               "action_id": action_id, "value": value[:MAX_VALUE]}
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def confirm_dialog(title: str, text: str, yes: str) -> dict[str, Any]:
+    return {"title": plain(safe(title, 100), 100), "text": plain(safe(text, 300), 300),
+            "confirm": plain(safe(yes, 30), 30), "deny": plain("Back", 30)}
+
+
+def text_blocks(text: str, limit: int = MAX_BLOCKS) -> list[Block]:
+    """Untrusted multi-line text as sections (split on lines to fit 3000 characters each); tables stay aligned."""
+    tabular = _looks_tabular(text)
+    budget = MAX_TEXT - 8
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines() or [""]:
+        piece = code(line) if tabular else escape(line)
+        piece = piece if len(piece) <= budget else piece[: budget - 1] + "…"
+        if current and len(current) + len(piece) + 1 > budget:
+            chunks.append(current)
+            current = piece
+        else:
+            current = f"{current}\n{piece}" if current else piece
+    chunks.append(current)
+    if len(chunks) > limit:
+        chunks = chunks[: limit - 1] + ["… (truncated)"]
+    return [section(f"```{c}```" if tabular and c != "… (truncated)" else (c or " ")) for c in chunks]
+
+
+def _looks_tabular(text: str) -> bool:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(lines) >= 3 and sum("  " in line.strip() or "|" in line for line in lines) >= len(lines) // 2 + 1
+
+
+def fallback(text: str) -> str:
+    return safe(text, MAX_FALLBACK)
+
+
+def strip_actions(blocks: Sequence[Block]) -> list[Block]:
+    """The same message without its interactive parts (buttons, checkboxes), so nobody can click twice."""
+    return [b for b in blocks if b.get("type") != "actions"]
+
+
+def closed(blocks: Sequence[Block], line: str) -> list[Block]:
+    """``blocks`` without actions, ending with a context line saying what was decided and by whom."""
+    kept = strip_actions(blocks)[: MAX_BLOCKS - 1]
+    return kept + [context(line)]
+
+
+# -- messages ------------------------------------------------------------------------------------------------------
+
+def answer_message(text: str) -> Message:
+    return {"text": fallback(text), "blocks": text_blocks(text)}
+
+
+def help_message(text: str) -> Message:
+    """The agent's help, plus how to reach the bot from Slack."""
+    blocks = text_blocks(text, MAX_BLOCKS - 1)
+    blocks.append(context("Mention me (`@autogets improve ABBR on trec6`), DM me, or use `/autogets …`. "
+                          "In a run's thread: `status`, `cancel`, `approve all`."))
+    return {"text": fallback(text), "blocks": blocks}
+
+
+def failure_message(text: str) -> Message:
+    return {"text": fallback(text), "blocks": [section(f":x: {safe(text, MAX_TEXT - 10)}")]}
+
+
+def notice_message(text: str) -> Message:
+    """A short bot-authored sentence (queued, refused, already decided); ``text`` may hold untrusted parts
+    already passed through :func:`safe`."""
+    return {"text": text[:MAX_FALLBACK], "blocks": [section(text[:MAX_TEXT])]}
+
+
+def queued_message(dataset: str, position: int, running: int) -> Message:
+    return notice_message(f":hourglass: *{safe(dataset, 80)}* already has {running} run(s) going. Your request "
+                          f"is queued at position {position}; it starts here when its turn comes.")
+
+
+def slash_parent_message(user: str, text: str) -> Message:
+    line = f"{mention(user)} asked: `/autogets {code(text)[:500]}`"
+    return {"text": line, "blocks": [section(line)]}
+
+
+_STEP_LABELS = {"generate": "Generating synthetic texts", "search": "Searching", "diagnose": "Diagnosing",
+                "plan": "Planning", "report": "Writing the report", "review": "Waiting for review"}
+_OUTCOME_LINES = {"review": ":eyes: Waiting for a review: the page is below.",
+                  "done": ":white_check_mark: Finished: the report is below.",
+                  "no_gain": ":white_check_mark: Finished without a gain: the report is below.",
+                  "awaiting_promotion": ":white_check_mark: Finished: the report is below, waiting for approval.",
+                  "failed": ":x: Stopped: see below.",
+                  "cancelled": ":no_entry_sign: Cancelled.",
+                  "answer": ":speech_balloon: Answered below.",
+                  "refused": ":no_entry: Refused.",
+                  "running": ":hourglass: Still running elsewhere."}
+
+
+def progress_message(*, request: str, user: str, event: dict[str, Any] | None = None,
+                     outcome: str | None = None) -> Message:
+    """The one progress message of a run: what was asked, by whom, and the latest step (or the outcome)."""
+    head = f":gear: Working on `{code(request)[:300]}` for {mention(user)}"
+    line = _OUTCOME_LINES.get(outcome or "", "") if outcome else progress_line(event)
+    blocks = [section(head), context(line or "Starting…")]
+    return {"text": f"Working on {safe(request, 200)}", "blocks": blocks}
+
+
+def progress_line(event: dict[str, Any] | None) -> str:
+    """``{"step": "search", "phase": "2/3 SW on LOC", "done": 120, "total": 200, "best_gain": 0.031}`` →
+    ``Searching (2/3 SW on LOC): 120/200 · best validation gain +0.031``."""
+    if not event:
+        return "Starting…"
+    step = str(event.get("step", "working"))
+    line = safe(_STEP_LABELS.get(step, step.capitalize()), 60)
+    if event.get("phase"):
+        line += f" ({safe(event['phase'], 120)})"
+    if event.get("done") is not None:
+        total = event.get("total")
+        line += f": {safe(event['done'], 12)}" + (f"/{safe(total, 12)}" if total is not None else "")
+    if event.get("best_gain") is not None:
+        line += f" · best validation gain {signed(event['best_gain'])}"
+    if event.get("message"):
+        line += f" · {safe(event['message'], 300)}"
+    return line
+
+
+def review_message(page: ReviewPage, thread_id: str) -> Message:
+    """A review page: samples (escaped, truncated), reject checkboxes (≤ 10 per element), the decision buttons."""
+    samples = list(page.samples)
+    per_section = max(1, math.ceil(len(samples) / 36))
+    sample_chars = max(80, SAMPLE_CHARS // per_section)
+    source_chars = max(40, SOURCE_CHARS // per_section)
+    blocks: list[Block] = [header(f"Review page {page.page}/{page.pages} · {page.target} on {page.dataset}"),
+                           context(_totals_line(page))]
+    for start in range(0, len(samples), per_section):
+        chunk = samples[start: start + per_section]
+        blocks.append(section("\n\n".join(
+            f"*{s.number}.* {safe(s.text, sample_chars)}\n_from:_ {safe(s.source_text, source_chars)}"
+            for s in chunk)))
+    value = f"{thread_id}|{page.run_id}|{page.page}"
+    if samples:
+        blocks.append(context("Tick the samples to reject, then *Approve page* (the others are kept)."))
+        groups = [samples[i: i + MAX_OPTIONS] for i in range(0, len(samples), MAX_OPTIONS)]
+        for start in range(0, len(groups), 5):
+            blocks.append({"type": "actions", "block_id": f"review_rejects_block_{start // 5}", "elements": [
+                {"type": "checkboxes", "action_id": f"{REJECTS_ACTION_PREFIX}{start + i}",
+                 "options": [{"text": plain(f"#{s.number} {safe(s.text, OPTION_CHARS)}", MAX_OPTION_TEXT),
+                              "value": f"{s.number}:{s.key}"[:150]} for s in group]}
+                for i, group in enumerate(groups[start: start + 5])]})
+    buttons = [button(label, f"{REVIEW_ACTION_PREFIX}{action}", value, style)
+               for action, label, style in REVIEW_BUTTONS
+               if not (action == "regenerate" and page.regenerations_left <= 0)
+               and not (action == "next_page" and page.page >= page.pages)]
+    blocks.append({"type": "actions", "block_id": "review_buttons", "elements": buttons})
+    text = f"Review page {page.page}/{page.pages} of {page.target} on {page.dataset}: {len(samples)} samples"
+    return {"text": fallback(text), "blocks": blocks}
+
+
+def _totals_line(page: ReviewPage) -> str:
+    totals = page.totals or {}
+    parts = [f"run {safe(page.run_id, 60)}"]
+    for key in ("generated", "kept", "approved", "rejected", "pending"):
+        if key in totals:
+            parts.append(f"{key} {safe(totals[key], 12)}")
+    dropped = totals.get("dropped")
+    if isinstance(dropped, dict) and dropped:
+        reasons = ", ".join(f"{safe(k, 30)} {safe(v, 8)}" for k, v in list(dropped.items())[:6])
+        parts.append(f"dropped {sum(int(v) for v in dropped.values() if str(v).isdigit())} ({reasons})")
+    parts.append(f"regenerations left {page.regenerations_left}")
+    if page.requester:
+        parts.append(f"requested by {mention(page.requester)}")
+    return " · ".join(parts)
+
+
+_DECISION_WORDS = {"approve_page": "Page approved", "approve_all": "Everything approved",
+                   "reject_all": "Page rejected", "reject": "Samples rejected", "regenerate": "Regeneration asked",
+                   "next_page": "Page skipped", "cancel": "Run cancelled"}
+
+
+def decision_line(decision: ReviewDecision, user: str, rejected_numbers: Iterable[int] = ()) -> str:
+    """``:ballot_box_with_check: Page approved by <@U1> · rejected #2, #5``."""
+    line = f":ballot_box_with_check: {_DECISION_WORDS.get(decision.action, decision.action)} by {mention(user)}"
+    numbers = sorted(rejected_numbers)
+    if numbers:
+        line += " · rejected " + ", ".join(f"#{n}" for n in numbers)
+    if decision.hint:
+        line += f" · hint: {safe(decision.hint, 200)}"
+    return line
+
+
+def report_message(turn: Turn, thread_id: str) -> Message:
+    """The result of a run: plan and why, per-class test table (M0 vs new, support), gain with its interval,
+    budget spent, and Promote / Discard buttons when a model was registered."""
+    report = turn.report or {}
+    test = report.get("test") or {}
+    target, dataset = report.get("class", "?"), report.get("dataset", "?")
+    gain = test.get("class_cba_gain")
+    title = f"{target} on {dataset}: {signed(gain)} class CBA on test" if gain is not None else \
+        f"{target} on {dataset}: finished"
+    blocks: list[Block] = [header(title)]
+    if turn.text:
+        blocks.append(section(safe(turn.text, MAX_TEXT)))
+    plan = report.get("plan") or []
+    if plan:
+        lines = [f"• *{safe(p.get('phase', '?'), 80)}* — {safe(p.get('why', ''), 300)}" for p in plan[:12]]
+        source = report.get("plan_source")
+        blocks.append(section(safe_join("*Plan*" + (f" (from {safe(source, 60)})" if source else ""), lines)))
+    rows = test.get("rows") or []
+    if rows:
+        blocks.append(section(_table(rows, str(target))))
+    facts = []
+    if gain is not None:
+        interval = test.get("interval") or []
+        span = f" (interval {signed(interval[0])} to {signed(interval[1])})" if len(interval) == 2 else ""
+        facts.append(f"*Class CBA gain on test*\n{signed(gain)}{span}")
+    if test.get("accuracy_m0") is not None:
+        facts.append(f"*Accuracy on test*\n{number(test.get('accuracy_m0'))} → {number(test.get('accuracy_new'))}")
+    budget = report.get("budget") or {}
+    if budget:
+        facts.append(f"*Budget spent*\n{safe(budget.get('evaluations', '?'), 12)} evaluations, "
+                     f"{number(budget.get('seconds'), 0)} s")
+    model_id = report.get("model_id")
+    if model_id:
+        facts.append(f"*Model*\n`{code(model_id)[:100]}`")
+    if facts:
+        blocks.append({"type": "section", "fields": [mrkdwn(f) for f in facts[:10]]})
+    if model_id and turn.status in ("done", "awaiting_promotion"):
+        value = f"{thread_id}|{model_id}"
+        note = "Promote puts it in production" + (" (a second approver is needed)."
+                                                   if turn.status == "awaiting_promotion" else ".")
+        blocks.append(context(note + " Plots follow in this thread."))
+        blocks.append({"type": "actions", "block_id": "report_buttons", "elements": [
+            button(f"Promote {model_id}", PROMOTE_ACTION, value, "primary",
+                   confirm_dialog("Promote?", f"Put {model_id} in production for {dataset}?", "Promote")),
+            button("Discard", DISCARD_ACTION, value)]})
+    return {"text": fallback(title), "blocks": blocks[:MAX_BLOCKS]}
+
+
+def safe_join(head: str, lines: Sequence[str]) -> str:
+    text = head
+    for line in lines:
+        if len(text) + len(line) + 2 > MAX_TEXT:
+            return text + "\n…"
+        text += "\n" + line
+    return text
+
+
+def _table(rows: Sequence[dict[str, Any]], target: str) -> str:
+    width = min(14, max([len(str(r.get("class", ""))) for r in rows] + [5]))
+    lines = [f"{'class':<{width + 1}} {'support':>7} {'M0':>6} {'new':>6} {'Δ':>7}"]
+    for r in rows:
+        name = str(r.get("class", ""))
+        name = (name[: width - 1] + "…") if len(name) > width else name
+        mark = "*" if str(r.get("class")) == target else " "
+        lines.append(f"{name:<{width}}{mark} {str(r.get('support', '')):>7} {number(r.get('cba_m0')):>6} "
+                     f"{number(r.get('cba_new')):>6} {signed(r.get('delta')):>7}")
+    body = "\n".join(code(line) for line in lines)
+    caption = "*Per class on test* (CBA; * the improved class)\n"
+    if len(caption) + len(body) + 6 > MAX_TEXT:
+        body = body[: MAX_TEXT - len(caption) - 10] + "\n…"
+    return f"{caption}```{body}```"
+
+
+_NOTIFY_VERBS = {"model_registered": ":package: New model", "promoted": ":rocket: Promoted",
+                 "rolled_back": ":rewind: Rolled back", "finished": ":checkered_flag: Run finished",
+                 "failed": ":x: Run failed", "run_started": ":gear: Run started",
+                 "review_needed": ":eyes: Review needed"}
+
+
+def notification_message(kind: str, payload: dict[str, Any], permalink: str | None) -> Message:
+    """A team notification: what happened, the gain with its interval, who, and a link to the thread."""
+    verb = _NOTIFY_VERBS.get(kind, safe(kind, 40))
+    subject = " ".join(safe(payload[k], 80) for k in ("model_id",) if payload.get(k))
+    where = safe(payload.get("dataset") or "?", 80)
+    if payload.get("class"):
+        where = f"{safe(payload['class'], 80)} on {where}"
+    line = f"{verb} {('`' + code(subject) + '` ') if subject else ''}for {where}"
+    if payload.get("gain") is not None:
+        interval = payload.get("interval") or []
+        span = f" (interval {signed(interval[0])} to {signed(interval[1])})" if len(interval) == 2 else ""
+        line += f": {signed(payload['gain'])} class CBA on test{span}"
+    details = [f"by {mention(payload.get('actor'))}"]
+    if payload.get("run_id"):
+        details.append(f"run {safe(payload['run_id'], 60)}")
+    if permalink:
+        details.append(link(permalink, "open the thread"))
+    return {"text": fallback(line.replace("`", "")), "blocks": [section(line), context(" · ".join(details))]}
+
+
+def home_view(models: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]],
+              pending: Sequence[ReviewPage]) -> dict[str, Any]:
+    """App Home: per data set its production model and key numbers, the last runs, and runs waiting for review."""
+    blocks: list[Block] = [header("AutoGeTS"),
+                           context("Mention me or DM me: `improve ABBR on trec6`, `status`, `help`.")]
+    datasets = sorted({str(m.get("dataset")) for m in models} | {str(r.get("dataset")) for r in runs
+                                                                    if r.get("dataset")})
+    for dataset in datasets[:12]:
+        blocks.append(divider())
+        prod = next((m for m in models if m.get("dataset") == dataset and m.get("status") == "production"), None)
+        if prod:
+            summary = prod.get("summary") or {}
+            line = (f"*{safe(dataset, 80)}* · production `{code(prod.get('id', '?'))[:60]}` · "
+                    f"{safe(summary.get('class', '?'), 40)} {signed(summary.get('test_cba_gain'))} class CBA, "
+                    f"accuracy {number(summary.get('test_accuracy'))}")
+        else:
+            line = f"*{safe(dataset, 80)}* · no production model yet"
+        blocks.append(section(line))
+        recent = [r for r in runs if r.get("dataset") == dataset][:5]
+        if recent:
+            blocks.append(context(*[f"{safe(r.get('target') or '?', 40)} · {safe(r.get('status', '?'), 30)} · "
+                                    f"{safe(r.get('updated_at', ''), 30)}" for r in recent]))
+        waiting = [p for p in pending if p.dataset == dataset][:5]
+        for p in waiting:
+            blocks.append(section(f":eyes: {safe(p.target, 40)}: page {p.page}/{p.pages} waits for review "
+                                  f"(run {safe(p.run_id, 60)}, requested by {mention(p.requester)})"))
+    if not datasets:
+        blocks.append(section("No runs yet."))
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}

@@ -1,0 +1,127 @@
+"""An independent checker of Slack's Block Kit limits and of escaping, for every payload the bot sends.
+
+Written from Slack's reference (docs.slack.dev/reference/block-kit), not from ``bot.blocks``, so a wrong constant
+there does not hide a wrong payload here. :func:`problems` returns human-readable violations (empty = fine).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+LIMITS = {
+    "message_blocks": 50, "view_blocks": 100, "text": 3000, "header": 150, "button_text": 75, "button_value": 2000,
+    "action_id": 255, "block_id": 255, "actions_elements": 25, "context_elements": 10, "section_fields": 10,
+    "field_text": 2000, "checkbox_options": 10, "option_text": 150, "option_value": 150, "fallback_text": 40000,
+    "confirm_title": 100, "confirm_text": 300, "confirm_button": 30,
+}
+# What may appear inside <…> in text the bot sends: a user mention of a Slack id, or a link to a Slack permalink.
+_ALLOWED_ANGLE = re.compile(r"^<(@[UW][A-Z0-9]+|https://[a-z.]*slack\.com/[^|>\s]+\|[^<>]*)>$")
+_ANGLE = re.compile(r"<[^<>]*>")
+
+
+def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
+    """Violations in a ``chat.postMessage``/``chat.update``/``chat.postEphemeral`` body or a view."""
+    found: list[str] = []
+    blocks = payload.get("blocks") or []
+    limit = LIMITS["message_blocks"] if surface == "message" else LIMITS["view_blocks"]
+    if len(blocks) > limit:
+        found.append(f"{len(blocks)} blocks > {limit}")
+    if len(str(payload.get("text") or "")) > LIMITS["fallback_text"]:
+        found.append("fallback text too long")
+    found += _escaping("text", str(payload.get("text") or ""))
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        found.append(f"duplicate block_id in {block_ids}")
+    for i, block in enumerate(blocks):
+        found += [f"block {i} ({block.get('type')}): {p}" for p in _block(block)]
+    return found
+
+
+def _block(block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    found: list[str] = []
+    if len(block.get("block_id", "")) > LIMITS["block_id"]:
+        found.append("block_id too long")
+    if kind == "section":
+        if "text" not in block and "fields" not in block:
+            found.append("section without text or fields")
+        if "text" in block:
+            found += _text(block["text"], LIMITS["text"])
+        fields = block.get("fields") or []
+        if len(fields) > LIMITS["section_fields"]:
+            found.append(f"{len(fields)} fields > {LIMITS['section_fields']}")
+        for f in fields:
+            found += _text(f, LIMITS["field_text"])
+    elif kind == "header":
+        found += _text(block.get("text", {}), LIMITS["header"], plain_only=True)
+    elif kind == "context":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > LIMITS["context_elements"]:
+            found.append(f"{len(elements)} context elements")
+        for e in elements:
+            found += _text(e, LIMITS["text"])
+    elif kind == "actions":
+        elements = block.get("elements") or []
+        if not elements or len(elements) > LIMITS["actions_elements"]:
+            found.append(f"{len(elements)} action elements")
+        ids = [e.get("action_id") for e in elements]
+        if len(ids) != len(set(ids)):
+            found.append(f"duplicate action_id in one block: {ids}")
+        for e in elements:
+            found += _element(e)
+    elif kind != "divider":
+        found.append(f"unexpected block type {kind!r}")
+    return found
+
+
+def _element(element: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    if len(element.get("action_id", "")) > LIMITS["action_id"]:
+        found.append("action_id too long")
+    if element.get("type") == "button":
+        found += _text(element.get("text", {}), LIMITS["button_text"], plain_only=True)
+        if len(element.get("value", "")) > LIMITS["button_value"]:
+            found.append("button value too long")
+        if element.get("style") not in (None, "primary", "danger"):
+            found.append(f"bad button style {element.get('style')!r}")
+        confirm = element.get("confirm")
+        if confirm:
+            found += _text(confirm["title"], LIMITS["confirm_title"], plain_only=True)
+            found += _text(confirm["text"], LIMITS["confirm_text"])
+            found += _text(confirm["confirm"], LIMITS["confirm_button"], plain_only=True)
+            found += _text(confirm["deny"], LIMITS["confirm_button"], plain_only=True)
+    elif element.get("type") == "checkboxes":
+        options = element.get("options") or []
+        if not options or len(options) > LIMITS["checkbox_options"]:
+            found.append(f"{len(options)} checkbox options (1..{LIMITS['checkbox_options']})")
+        for o in options:
+            found += _text(o.get("text", {}), LIMITS["option_text"])
+            if len(o.get("value", "")) > LIMITS["option_value"]:
+                found.append("option value too long")
+    else:
+        found.append(f"unexpected element {element.get('type')!r}")
+    return found
+
+
+def _text(obj: dict[str, Any], limit: int, *, plain_only: bool = False) -> list[str]:
+    found: list[str] = []
+    if obj.get("type") not in (("plain_text",) if plain_only else ("plain_text", "mrkdwn")):
+        found.append(f"text type {obj.get('type')!r}")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return found + ["empty text"]
+    if len(text) > limit:
+        found.append(f"text of {len(text)} characters > {limit}")
+    return found + _escaping(obj.get("type", ""), text)
+
+
+def _escaping(kind: str, text: str) -> list[str]:
+    """Every ``<``/``>`` must be an entity unless it forms an allowed token; every ``&`` must start an entity."""
+    found = [f"unescaped token {m.group(0)!r}" for m in _ANGLE.finditer(text) if not _ALLOWED_ANGLE.match(m.group(0))]
+    stripped = _ANGLE.sub("", text)
+    if "<" in stripped or ">" in stripped:
+        found.append(f"stray angle bracket in {kind} text {text[:80]!r}")
+    if re.search(r"&(?!amp;|lt;|gt;)", text):
+        found.append(f"unescaped & in {kind} text {text[:80]!r}")
+    return found
