@@ -1,0 +1,155 @@
+"""Job runner (per-key order, one run per data set, queue with positions, refusal when full), the throttled
+progress message, the thread table, and the small text helpers of the bridge."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bot.bridge import clean_text, rejected_from_state, run_dataset
+from bot.jobs import JobRunner
+from bot.progress import ProgressMessage
+from bot.threads import SlackThread, ThreadRow, ThreadStore
+
+
+def test_jobs_with_one_key_run_in_order_one_at_a_time():
+    runner = JobRunner(workers=4)
+    seen, active, peak = [], [0], [0]
+    lock = threading.Lock()
+
+    def job(i):
+        def run():
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.01)
+            seen.append(i)
+            with lock:
+                active[0] -= 1
+        return run
+
+    for i in range(6):
+        runner.submit("conversation", job(i))
+    assert runner.wait_idle(10)
+    assert seen == list(range(6)) and peak[0] == 1
+    runner.shutdown()
+
+
+def test_a_failing_job_does_not_stop_the_next_one():
+    runner = JobRunner()
+    seen = []
+    runner.submit("k", lambda: 1 / 0)
+    runner.submit("k", lambda: seen.append("after"))
+    assert runner.wait_idle(10) and seen == ["after"]
+
+
+def test_one_run_per_data_set_then_a_queue_with_positions_then_refusal():
+    runner = JobRunner(runs_per_dataset=1, queue_limit=2)
+    started = []
+    start = started.append
+    assert runner.admit("trec6", "a", start).status == "started"
+    assert runner.admit("sms_spam", "x", start).status == "started"          # another data set
+    b = runner.admit("trec6", "b", start)
+    c = runner.admit("trec6", "c", start)
+    assert (b.status, b.position, b.running) == ("queued", 1, 1) and (c.status, c.position) == ("queued", 2)
+    assert runner.admit("trec6", "b", start).position == 1                   # asking again keeps its place
+    d = runner.admit("trec6", "d", start)
+    assert d.status == "refused" and "1 run(s) going and 2 waiting" in d.reason
+    assert runner.wait_idle(5) and sorted(started) == ["a", "x"]
+    runner.release("trec6", "a")
+    assert runner.wait_idle(5) and started[-1] == "b"
+    assert runner.running("trec6") == {"b"} and runner.waiting("trec6") == ["c"]
+
+
+def test_configured_concurrency_per_data_set():
+    runner = JobRunner(runs_per_dataset=2, queue_limit=0)
+    assert [runner.admit("trec6", o, lambda _: None).status for o in "abc"] == ["started", "started", "refused"]
+
+
+class _Client:
+    def __init__(self):
+        self.updates = []
+
+    def chat_update(self, **kwargs):
+        self.updates.append(kwargs)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _progress(interval=1.5):
+    client, clock, timers = _Client(), _Clock(), []
+    progress = ProgressMessage(client, "C1", "1.1", request="improve ABBR on trec6", user="U1",
+                               interval=interval, clock=clock,
+                               timer=lambda delay, fn: timers.append((clock.now + delay, fn)) or object())
+    return progress, client, clock, timers
+
+
+def _shown(update):
+    return str(update["blocks"][1]["elements"][0]["text"])
+
+
+def test_progress_updates_at_most_once_per_interval_and_the_last_state_is_shown():
+    progress, client, clock, timers = _progress()
+    for i in range(10):                         # ten events in 0.9 s: all within the first interval
+        clock.now = 0.1 * i
+        progress.update({"step": "generate", "done": i + 1, "total": 10})
+    assert client.updates == [] and len(timers) == 1 and timers[0][0] == pytest.approx(1.5)
+    clock.now = 1.5
+    timers.pop()[1]()                           # the trailing update fires: the latest event
+    assert len(client.updates) == 1 and "10/10" in _shown(client.updates[0])
+    clock.now = 3.2
+    progress.update({"step": "search", "done": 1, "total": 200})
+    assert len(client.updates) == 2             # more than 1.5 s later: sent at once
+    clock.now = 3.3
+    progress.update({"step": "search", "done": 2, "total": 200})
+    progress.finish("review")                   # the final state is always sent, and nothing after it
+    assert len(client.updates) == 3 and "Waiting for a review" in _shown(client.updates[-1])
+    progress.update({"step": "search", "done": 3, "total": 200})
+    assert len(client.updates) == 3
+    times = [0.0, 1.5, 3.2]
+    assert all(b - a >= 1.5 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_thread_rows_survive_a_new_store(tmp_path):
+    where = SlackThread("T1", "C1", "1.2")
+    store = ThreadStore(tmp_path)
+    store.save(ThreadRow(conversation=where.conversation, thread_id="tid", team="T1", channel="C1",
+                         thread_ts="1.2", requester="U1", dataset="trec6", state="review", review_ts="1.3",
+                         review_page=2))
+    store.close()
+    again = ThreadStore(tmp_path)
+    row = again.by_thread_id("tid")
+    assert row.where == where and row.review_page == 2 and row.state == "review"
+    assert [r.conversation for r in again.active("trec6")] == [where.conversation]
+    assert again.update(where.conversation, state="running").state == "running"
+    assert [r.conversation for r in again.mark_interrupted()] == [where.conversation]
+    assert again.get(where.conversation).state == "interrupted" and again.active() == []
+    assert (tmp_path / "bot.db").exists()
+
+
+@pytest.mark.parametrize(("text", "dataset"), [
+    ("improve ABBR on trec6", "trec6"), ("improve trec6", "trec6"), ("Improve LOC on sms_spam budget 300", "sms_spam"),
+    ("improve ABBR", "ABBR"),  # the grammar reads one word as a data set; the agent answers "unknown data set"
+    ("improve ABBR HUM", None), ("diagnose trec6", None), ("status", None), ("improve", None)])
+def test_run_dataset_reads_only_the_data_set_of_an_improve_request(text, dataset):
+    assert run_dataset(text) == dataset
+
+
+def test_clean_text_removes_the_bot_mention_and_unescapes():
+    assert clean_text("<@UBOT> improve  ABBR on trec6 &amp; &lt;x&gt; <@U2>", "UBOT") == \
+        "improve ABBR on trec6 & <x> <@U2>"
+
+
+def test_rejected_samples_read_from_the_checkbox_state():
+    state = {"b0": {"review_rejects_0": {"type": "checkboxes", "selected_options": [
+        {"value": "2:key-b"}, {"value": "1:key-a"}]}, "other": {"selected_options": [{"value": "9:x"}]}},
+        "b1": {"review_rejects_1": {"type": "checkboxes", "selected_options": [{"value": "11:key-k"}]}}}
+    assert rejected_from_state(state) == [(1, "key-a"), (2, "key-b"), (11, "key-k")]
