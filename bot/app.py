@@ -1,0 +1,72 @@
+"""The Bolt app: ``create_app(settings, client=None, agent=None)``. No network at import or construction.
+
+Bolt would call ``auth.test`` while constructing an app with a token; ``token_verification_enabled=False`` defers
+that to the first request (Bolt's ``SingleTeamAuthorization`` calls it then, once). The CLI checks the token itself
+before serving (:func:`bot.run.check_token`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.bridge import AgentLike, Bridge
+from bot.jobs import JobRunner
+from bot.listeners import register_listeners
+from bot.listeners.common import CONTEXT_KEY
+from bot.notify import SlackNotifier
+from bot.settings import BotSettings
+from bot.threads import ThreadStore
+
+AGENT_FACTORY_ENV = "AUTOGETS_BOT_AGENT_FACTORY"
+
+
+class BotApp(App):
+    """A Bolt app that knows its bridge (tests and the HTTP server wait on ``app.bridge.jobs``)."""
+
+    def __init__(self, *, bridge: Bridge, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.bridge = bridge
+
+
+def create_app(settings: BotSettings, client: WebClient | None = None, agent: AgentLike | None = None) -> BotApp:
+    client = client or WebClient(token=settings.bot_token, base_url=settings.api_url)
+    jobs = JobRunner(runs_per_dataset=settings.runs_per_dataset, queue_limit=settings.queue_limit)
+    bridge = Bridge(agent=agent or build_agent(settings, client), client=client,
+                    threads=ThreadStore(settings.workspace), jobs=jobs, approvers=settings.approvers,
+                    workspace=settings.workspace, progress_seconds=settings.progress_seconds)
+    bridge.restore()
+    app = BotApp(bridge=bridge, name="autogets", client=client, token_verification_enabled=False,
+                 signing_secret=settings.signing_secret or "",
+                 request_verification_enabled=bool(settings.signing_secret),
+                 listener_executor=jobs.listener_executor)
+
+    def attach_bridge(context: BoltContext, next_) -> None:
+        context[CONTEXT_KEY] = bridge
+        next_()
+
+    app.use(attach_bridge)
+    register_listeners(app)
+    return app
+
+
+def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:
+    """The real agent, notifying the team through Slack. ``AUTOGETS_BOT_AGENT_FACTORY=module:callable`` (called
+    with ``(settings, notifier)``) swaps in another implementation (the HTTP-mode tests use a fake)."""
+    notifier = SlackNotifier.from_settings(client, settings)
+    factory = os.environ.get(AGENT_FACTORY_ENV)
+    if factory:
+        module, _, name = factory.partition(":")
+        return getattr(importlib.import_module(module), name)(settings, notifier)
+    from agent.context import AgentContext
+    from agent.service import Agent
+
+    context = AgentContext.from_settings(settings.core)
+    if settings.approvers and not any(a.startswith("S") for a in settings.approvers):
+        context = dataclasses.replace(context, approvers=settings.approvers)
+    return Agent(context, notifier=notifier)

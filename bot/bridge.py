@@ -1,0 +1,406 @@
+"""Slack ↔ agent: what a listener hands over after its ack, and how a :class:`agent.api.Turn` is shown.
+
+The bridge holds no method logic. It reads only which data set an ``improve`` request names (to queue runs per
+data set); the agent parses every command. Each entry point submits a job to the :class:`bot.jobs.JobRunner`
+and returns at once; a job that fails answers the user in the thread with one sentence.
+
+One run, one thread: the request's thread gets one progress message (updated in place), then the review pages,
+then the report with its plots. A click is checked against the thread's row (is this page still waiting? is the
+user the requester or an approver?) before the agent hears of it; the agent checks the same rules again.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from agent.api import ProgressEvent, ReviewDecision, ReviewPage, Turn
+from bot import blocks
+from bot.jobs import JobRunner
+from bot.progress import ProgressMessage, slack_error
+from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow, ThreadStore
+
+log = logging.getLogger("bot.bridge")
+
+FINAL_STATUSES = frozenset({"done", "no_gain", "failed", "cancelled", "awaiting_promotion"})
+QUIET_STATUSES = frozenset({"answer", "refused", "running"})   # turns that do not move a run on
+PLOT_TITLES = {"per_class": "Per-class CBA on test, M0 vs new", "best_so_far": "Best validation gain so far",
+               "pca_map": "PCA map of the chosen synthetic texts"}
+
+
+class AgentLike(Protocol):
+    """The agent service API the bot codes against (``agent.service.Agent``)."""
+
+    def thread_for(self, conversation: str) -> str: ...
+
+    def ask(self, conversation: str, text: str, *, user: str,
+            on_event: Callable[[ProgressEvent], None] | None = None) -> Turn: ...
+
+    def review(self, thread_id: str, decision: ReviewDecision, *, user: str,
+               on_event: Callable[[ProgressEvent], None] | None = None) -> Turn: ...
+
+    def pending_reviews(self) -> list[ReviewPage]: ...
+
+    def threads(self) -> list[dict[str, Any]]: ...
+
+
+# -- pure helpers --------------------------------------------------------------------------------------------------
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_IMPROVE = re.compile(r"^\s*improve\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def clean_text(text: str, bot_user_id: str | None) -> str:
+    """Slack's message text as the user typed it: the bot's mention removed, ``&amp; &lt; &gt;`` unescaped."""
+    if bot_user_id:
+        text = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text)
+    return " ".join(html.unescape(text).split())
+
+
+def mentions(text: str, user_id: str | None) -> bool:
+    return bool(user_id) and any(m.group(1) == user_id for m in _MENTION.finditer(text or ""))
+
+
+def run_dataset(text: str) -> str | None:
+    """The data set an ``improve`` request names (``improve ABBR on trec6`` → ``trec6``; ``improve trec6`` →
+    ``trec6``), else None. Only used to queue runs per data set; the agent parses the command."""
+    match = _IMPROVE.match(text)
+    if not match:
+        return None
+    words = match["rest"].split()
+    lowered = [w.lower() for w in words]
+    if "on" in lowered and lowered.index("on") + 1 < len(words):
+        return words[lowered.index("on") + 1]
+    return words[0] if len(words) == 1 else None
+
+
+def is_help(text: str) -> bool:
+    return text.strip().lower() in ("", "help", "?")
+
+
+def rejected_from_state(state_values: dict[str, Any]) -> list[tuple[int, str]]:
+    """``(number, key)`` of the samples ticked in the review message's reject checkboxes."""
+    picked: list[tuple[int, str]] = []
+    for block in (state_values or {}).values():
+        for action_id, element in block.items():
+            if not action_id.startswith(blocks.REJECTS_ACTION_PREFIX):
+                continue
+            for option in element.get("selected_options") or []:
+                number, _, key = str(option.get("value", "")).partition(":")
+                if number.isdigit() and key:
+                    picked.append((int(number), key))
+    return sorted(set(picked))
+
+
+# -- the bridge ----------------------------------------------------------------------------------------------------
+
+class Bridge:
+    def __init__(self, *, agent: AgentLike, client: WebClient, threads: ThreadStore, jobs: JobRunner,
+                 approvers: frozenset[str] = frozenset(), workspace: Path | None = None,
+                 progress_seconds: float = 1.5):
+        self.agent, self.client, self.threads, self.jobs = agent, client, threads, jobs
+        self.approvers = approvers
+        self.workspace = workspace
+        self.progress_seconds = progress_seconds
+
+    def restore(self) -> None:
+        """After a restart: runs left running are marked interrupted; runs waiting for review hold their data set."""
+        for row in self.threads.mark_interrupted():
+            log.warning("run interrupted by a restart", extra={"conversation": row.conversation, "run_id": row.run_id})
+        for row in self.threads.active():
+            if row.dataset:
+                self.jobs.hold(row.dataset, row.conversation)
+
+    # -- entry points (called by listeners after ack) ------------------------------------------------------------
+
+    def on_text(self, where: SlackThread, text: str, user: str, *, known_threads_only: bool = False) -> bool:
+        """A request typed in Slack (mention, DM, slash command, reply in a run's thread). False if ignored."""
+        conversation = where.conversation
+        row = self.threads.get(conversation)
+        if known_threads_only and row is None:
+            return False
+        dataset = run_dataset(text)
+        if dataset is None or (row is not None and row.state in ACTIVE_STATES):
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
+                             self._guarded(where, user, lambda: self._converse(where, text, user)))
+            return True
+        admission = self.jobs.admit(dataset, conversation, lambda _: self._guarded(
+            where, user, lambda: self._start_run(where, text, user, dataset))(), label=text)
+        log.info("run request", extra={"conversation": conversation, "dataset": dataset, "user": user,
+                                       "admission": admission.status, "position": admission.position})
+        if admission.status == "queued":
+            self._row(where, requester=user, dataset=dataset, state="queued", request=text)
+            self.jobs.submit(conversation, self._guarded(where, user, lambda: self._post(
+                where, blocks.queued_message(dataset, admission.position, admission.running))))
+        elif admission.status == "refused":
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}", self._guarded(where, user, lambda: self._post(
+                where, blocks.notice_message(f":no_entry: {blocks.safe(admission.reason, 500)}."))))
+        return True
+
+    def on_slash(self, *, team: str, channel: str, user: str, text: str,
+                 respond: Callable[..., Any] | None = None) -> None:
+        """``/autogets …``: a parent message in the channel starts the thread the run lives in."""
+        def job() -> None:
+            try:
+                parent = self.client.chat_postMessage(channel=channel, **blocks.slash_parent_message(user, text))
+            except SlackApiError as exc:
+                log.warning("slash command: cannot post", extra={"channel": channel, "slack_error": slack_error(exc)})
+                if respond is not None:
+                    respond(text="I can't post in this channel: invite me (`/invite @AutoGeTS`) or DM me.",
+                            response_type="ephemeral")
+                return
+            self.on_text(SlackThread(team, channel, parent["ts"]), text or "help", user)
+        self.jobs.submit(f"slash:{uuid.uuid4().hex}", job)
+
+    def on_review_click(self, *, user: str, action: str, value: str, message_ts: str,
+                        message_blocks: Sequence[dict[str, Any]], state_values: dict[str, Any]) -> None:
+        thread_id = value.split("|", 1)[0]
+        row = self.threads.by_thread_id(thread_id)
+        if row is None:
+            log.warning("click on an unknown thread", extra={"thread_id": thread_id, "user": user})
+            return
+        rejected = rejected_from_state(state_values)
+        self.jobs.submit(row.conversation, self._guarded(row.where, user, lambda: self._decide(
+            row.conversation, user, action, message_ts, list(message_blocks), rejected)))
+
+    def on_promote_click(self, *, user: str, value: str, message_ts: str,
+                         message_blocks: Sequence[dict[str, Any]], discard: bool = False) -> None:
+        thread_id, _, model_id = value.partition("|")
+        row = self.threads.by_thread_id(thread_id)
+        if row is None:
+            log.warning("click on an unknown thread", extra={"thread_id": thread_id, "user": user})
+            return
+        self.jobs.submit(row.conversation, self._guarded(row.where, user, lambda: self._promote(
+            row.conversation, user, model_id, message_ts, list(message_blocks), discard)))
+
+    def on_home_opened(self, user: str) -> None:
+        self.jobs.submit(f"home:{user}", lambda: self._publish_home(user))
+
+    # -- jobs ----------------------------------------------------------------------------------------------------
+
+    def _start_run(self, where: SlackThread, text: str, user: str, dataset: str) -> None:
+        conversation = where.conversation
+        posted = self.client.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts,
+                                              **blocks.progress_message(request=text, user=user))
+        row = self._row(where, requester=user, dataset=dataset, state="running", request=text,
+                        progress_ts=posted["ts"], review_ts=None, report_ts=None)
+        progress = self._progress(row)
+        try:
+            turn = self.agent.ask(conversation, text, user=user, on_event=progress.update)
+        except Exception:
+            progress.finish("failed")
+            self.threads.update(conversation, state="finished")
+            self.jobs.release(dataset, conversation)
+            raise
+        if turn.status in QUIET_STATUSES:  # the run did not start (unknown class, refused, …)
+            progress.finish(turn.status)
+            self.threads.update(conversation, state="idle")
+            self.jobs.release(dataset, conversation)
+        self._show(self.threads.get(conversation) or row, turn, user, progress, text=text)
+
+    def _converse(self, where: SlackThread, text: str, user: str) -> None:
+        row = self.threads.get(where.conversation) or self._row(where)
+        progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
+        turn = self.agent.ask(where.conversation, text, user=user,
+                              on_event=progress.update if progress else None)
+        self._show(self.threads.get(where.conversation) or row, turn, user, progress, text=text)
+
+    def _decide(self, conversation: str, user: str, action: str, message_ts: str,
+                message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]]) -> None:
+        row = self.threads.get(conversation)
+        if row is None or row.review_ts != message_ts:
+            log.info("stale review click", extra={"conversation": conversation, "user": user, "action": action})
+            self._ephemeral(row.where if row else None, user, "This page was already decided.")
+            return
+        if not self._may_decide(user, row):
+            self._refuse(row, user, action)
+            return
+        decision = ReviewDecision(action=action, ids=tuple(k for _, k in rejected)
+                                  if action in ("approve_page", "reject") else ())
+        numbers = [n for n, _ in rejected] if decision.ids else []
+        self.threads.update(conversation, review_ts=None)
+        self._update(row, message_ts, blocks.closed(message_blocks, blocks.decision_line(decision, user, numbers)),
+                     text="Review decided")
+        progress = self._progress(row) if row.progress_ts else None
+        turn = self.agent.review(row.thread_id, decision, user=user, on_event=progress.update if progress else None)
+        log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
+                                          "rejected": len(decision.ids), "status": turn.status})
+        if turn.status == "refused":  # the agent's rules say no: put the page back as it was
+            self._update(row, message_ts, message_blocks, text="Review page")
+            self.threads.update(conversation, review_ts=message_ts)
+            self._refuse(row, user, action, turn.text)
+            return
+        if turn.status == "answer":  # e.g. "already decided": applied once, told to the clicker only
+            self._ephemeral(row.where, user, blocks.safe(turn.text, 2000))
+            return
+        self._show(self.threads.get(conversation) or row, turn, user, progress)
+
+    def _promote(self, conversation: str, user: str, model_id: str, message_ts: str,
+                 message_blocks: list[dict[str, Any]], discard: bool) -> None:
+        row = self.threads.get(conversation)
+        if row is None or row.report_ts != message_ts:
+            self._ephemeral(row.where if row else None, user, "This model was already promoted or discarded.")
+            return
+        if not self._may_decide(user, row):
+            self._refuse(row, user, "discard" if discard else "promote")
+            return
+        if discard:
+            self.threads.update(conversation, report_ts=None)
+            self._update(row, message_ts, blocks.closed(message_blocks, f":wastebasket: Discarded by "
+                         f"{blocks.mention(user)}: `{blocks.code(model_id)}` stays a candidate, not in production."),
+                         text="Discarded")
+            log.info("model discarded", extra={"conversation": conversation, "user": user, "model_id": model_id})
+            return
+        turn = self.agent.ask(conversation, f"promote {model_id}", user=user)
+        log.info("promote", extra={"conversation": conversation, "user": user, "model_id": model_id,
+                                   "status": turn.status})
+        if turn.status == "refused":
+            self._refuse(row, user, "promote", turn.text)
+            return
+        if turn.status != "awaiting_promotion":  # done: nobody can click twice
+            self.threads.update(conversation, report_ts=None)
+            self._update(row, message_ts, blocks.closed(message_blocks, f":rocket: Promote asked by "
+                                                        f"{blocks.mention(user)}"), text="Promote asked")
+        self._post(row.where, blocks.answer_message(turn.text))
+
+    def _publish_home(self, user: str) -> None:
+        try:
+            view = blocks.home_view(self._models(), sorted(self.agent.threads(), key=lambda t: str(
+                t.get("updated_at", "")), reverse=True), self.agent.pending_reviews())
+            self.client.views_publish(user_id=user, view=view)
+        except (SlackApiError, OSError) as exc:
+            log.warning("home not published", extra={"user": user, "slack_error": slack_error(exc)})
+
+    # -- showing a turn ------------------------------------------------------------------------------------------
+
+    def _show(self, row: ThreadRow, turn: Turn, user: str, progress: ProgressMessage | None, *,
+              text: str = "") -> None:
+        """Put ``turn`` in the thread: review page, report and plots, failure, or answer."""
+        where, conversation = row.where, row.conversation
+        log.info("turn", extra={"conversation": conversation, "status": turn.status, "run_id": turn.run_id,
+                                "user": user})
+        if turn.status == "refused":
+            self._refuse(row, user, text or "request", turn.text)
+            return
+        if turn.status in QUIET_STATUSES:
+            message = blocks.help_message(turn.text) if is_help(text) or turn.data.get("kind") == "help" \
+                else blocks.answer_message(turn.text)
+            self._post(where, message)
+            return
+        if progress is not None:
+            progress.finish(turn.status)
+        if row.review_ts:  # a page still showing buttons was decided another way (typed "approve all", cancel)
+            self._update(row, row.review_ts, blocks.closed([], f"Decided in the thread by {blocks.mention(user)}."),
+                         text="Review decided")
+        if turn.status == "review" and turn.review is not None:
+            posted = self._post(where, blocks.review_message(turn.review, row.thread_id))
+            self.threads.update(conversation, state="review", run_id=turn.review.run_id or turn.run_id,
+                                review_ts=posted, review_page=turn.review.page)
+            return
+        changes: dict[str, Any] = {"state": "finished", "review_ts": None, "run_id": turn.run_id or row.run_id}
+        if turn.status in ("done", "no_gain", "awaiting_promotion") and turn.report:
+            report_ts = self._post(where, blocks.report_message(turn, row.thread_id))
+            model_id = turn.report.get("model_id")
+            if model_id and turn.status in ("done", "awaiting_promotion"):
+                changes.update(report_ts=report_ts, model_id=model_id)
+            self._upload_plots(where, turn.report.get("files") or {})
+        elif turn.status == "failed":
+            self._post(where, blocks.failure_message(turn.text))
+        else:
+            self._post(where, blocks.answer_message(turn.text))
+        self.threads.update(conversation, **changes)
+        if row.state in ACTIVE_STATES and row.dataset and turn.status in FINAL_STATUSES:
+            self.jobs.release(row.dataset, conversation)
+
+    def _upload_plots(self, where: SlackThread, files: dict[str, Any]) -> None:
+        uploads = [{"file": str(path), "filename": Path(path).name, "title": PLOT_TITLES.get(name, name)}
+                   for name, path in files.items() if str(path).endswith(".png") and Path(path).is_file()]
+        if not uploads:
+            return
+        try:
+            self.client.files_upload_v2(channel=where.channel, thread_ts=where.thread_ts, file_uploads=uploads)
+        except (SlackApiError, OSError) as exc:
+            log.warning("plots not uploaded", extra={"conversation": where.conversation,
+                                                     "slack_error": slack_error(exc)})
+            self._post(where, blocks.notice_message("The plots could not be uploaded "
+                                                    f"({blocks.safe(slack_error(exc), 80)})."))
+
+    # -- small Slack helpers -------------------------------------------------------------------------------------
+
+    def _row(self, where: SlackThread, **changes: Any) -> ThreadRow:
+        row = self.threads.get(where.conversation) or ThreadRow(
+            conversation=where.conversation, thread_id=self.agent.thread_for(where.conversation), team=where.team,
+            channel=where.channel, thread_ts=where.thread_ts)
+        return self.threads.save(ThreadRow(**{**row.__dict__, **changes}))
+
+    def _progress(self, row: ThreadRow) -> ProgressMessage:
+        return ProgressMessage(self.client, row.channel, str(row.progress_ts), request=row.request or "your request",
+                               user=row.requester or "", interval=self.progress_seconds)
+
+    def _post(self, where: SlackThread, message: dict[str, Any]) -> str:
+        response = self.client.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts,
+                                                unfurl_links=False, **message)
+        return str(response["ts"])
+
+    def _update(self, row: ThreadRow, ts: str, message_blocks: list[dict[str, Any]], *, text: str) -> None:
+        try:
+            self.client.chat_update(channel=row.channel, ts=ts, text=text, blocks=message_blocks)
+        except (SlackApiError, OSError) as exc:
+            log.warning("message update failed", extra={"conversation": row.conversation, "ts": ts,
+                                                        "slack_error": slack_error(exc)})
+
+    def _ephemeral(self, where: SlackThread | None, user: str, text: str) -> None:
+        if where is None:
+            return
+        try:
+            self.client.chat_postEphemeral(channel=where.channel, user=user, thread_ts=where.thread_ts,
+                                           **blocks.notice_message(text))
+        except (SlackApiError, OSError) as exc:
+            log.warning("ephemeral failed", extra={"user": user, "slack_error": slack_error(exc)})
+
+    def _may_decide(self, user: str, row: ThreadRow) -> bool:
+        return user == row.requester or user in self.approvers
+
+    def _refuse(self, row: ThreadRow, user: str, action: str, reason: str = "") -> None:
+        log.warning("refused", extra={"conversation": row.conversation, "user": user, "action": action[:80],
+                                      "run_id": row.run_id})
+        text = blocks.safe(reason, 1000) if reason else (
+            f"Only {blocks.mention(row.requester)} (who asked for this run) or an approver can do that.")
+        self._ephemeral(row.where, user, f":no_entry: {text}")
+
+    def _models(self) -> list[dict[str, Any]]:
+        """Model versions from the workspace registry, read-only (no workspace yet: none)."""
+        if self.workspace is None or not (Path(self.workspace) / "autogets.db").exists():
+            return []
+        from autogets.registry import Registry
+        from autogets.workspace import Workspace
+
+        ws = Workspace(self.workspace)
+        try:
+            return [{"id": v.id, "dataset": v.dataset, "status": v.status, "summary": v.summary}
+                    for v in Registry(ws).list()]
+        finally:
+            ws.close()
+
+    def _guarded(self, where: SlackThread, user: str, job: Callable[[], None]) -> Callable[[], None]:
+        """``job``, answering the user in the thread (one sentence) if it fails."""
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:
+                log.exception("job failed", extra={"conversation": where.conversation, "user": user})
+                try:
+                    self._post(where, blocks.failure_message(
+                        f"Sorry, that failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                        .rstrip(": ")))
+                except Exception:
+                    log.exception("could not tell the user", extra={"conversation": where.conversation})
+        return run

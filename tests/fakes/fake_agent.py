@@ -1,0 +1,266 @@
+"""FakeAgent: the agent service API (``agent.service.Agent``) without LangGraph, search or generation.
+
+Only for the bot's tests, until the real agent lands. Same methods and values (``agent.api``): ``thread_for``,
+``ask``, ``review``, ``pending_reviews``, ``threads``, and the same rules the bot relies on: only the requester or
+an approver may review, promote or roll back (else ``status="refused"``); a decision on a page that is no longer
+waiting returns ``status="answer"`` with ``already decided …`` (applied once). Its state is a JSON file in the
+workspace, so a new FakeAgent on the same workspace continues where the last one stopped (like checkpoints).
+
+``improve CLASS on DATASET`` emits ``events`` progress events and returns page 1 of ``pages`` review pages of
+``page_size`` samples; approving the last page (or ``approve all``) finishes the run with a report, three PNGs and
+a ``model_registered`` notification. ``explode`` raises, to test the bot's error path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.api import NullNotifier, ReviewDecision, ReviewPage, ReviewSample, Turn
+
+HELP = ("Commands: improve CLASS on DATASET [objective recall] [budget N] [generator eda] · improve DATASET · "
+        "diagnose DATASET · status [run] · models DATASET · promote MODEL · rollback DATASET · help. "
+        "In a run's thread: status, cancel, approve all.")
+HOSTILE = ("<!channel> ping everyone", "hi <@U1> there", "click <http://evil.example|here>", "fish &<> chips")
+DATASETS = ("trec6", "sms_spam")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+class FakeAgent:
+    def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
+                 pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False):
+        self.workspace = Path(workspace)
+        self.notifier = notifier or NullNotifier()
+        self.approvers = approvers
+        self.pages, self.page_size, self.events, self.hostile = pages, page_size, events, hostile
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.RLock()
+        self._path = self.workspace / "fake_agent.json"
+        self._state = json.loads(self._path.read_text()) if self._path.exists() else {"threads": {}, "models": {}}
+
+    # -- the service API -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def thread_for(conversation: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, conversation))
+
+    def ask(self, conversation: str, text: str, *, user: str,
+            on_event: Callable[[dict], None] | None = None) -> Turn:
+        thread_id = self.thread_for(conversation)
+        self.calls.append(("ask", {"conversation": conversation, "text": text, "user": user}))
+        words = text.strip().split()
+        low = [w.lower() for w in words]
+        if not words or low == ["help"]:
+            return Turn(thread_id, "answer", HELP, data={"kind": "help"})
+        if low[0] == "explode":
+            raise RuntimeError("the fake agent exploded")
+        if low[0] == "improve":
+            return self._improve(conversation, thread_id, words, user, on_event)
+        if low == ["status"]:
+            run = self._thread(thread_id)
+            text = (f"Run {run['run_id']} ({run['target']} on {run['dataset']}): {run['status']}, page "
+                    f"{run['page']}/{run['pages']}") if run else "No run in this thread."
+            return Turn(thread_id, "answer", text, run_id=run and run["run_id"])
+        if low == ["cancel"]:
+            run = self._thread(thread_id)
+            if not run or run["status"] != "review":
+                return Turn(thread_id, "answer", "Nothing to cancel here.")
+            return self._decide(thread_id, ReviewDecision("cancel"), user, on_event)
+        if low == ["approve", "all"]:
+            return self.review(thread_id, ReviewDecision("approve_all"), user=user, on_event=on_event)
+        if low[0] == "promote" and len(words) == 2:
+            return self._promote(thread_id, conversation, words[1], user)
+        if low[0] == "rollback" and len(words) == 2:
+            return self._rollback(thread_id, conversation, words[1], user)
+        return Turn(thread_id, "answer", f"I did not understand {text!r}. {HELP}", data={"kind": "help"})
+
+    def review(self, thread_id: str, decision: ReviewDecision, *, user: str,
+               on_event: Callable[[dict], None] | None = None) -> Turn:
+        self.calls.append(("review", {"thread_id": thread_id, "decision": decision.to_dict(), "user": user}))
+        return self._decide(thread_id, decision, user, on_event)
+
+    def pending_reviews(self) -> list[ReviewPage]:
+        with self._lock:
+            return [self._page(t) for t in self._state["threads"].values() if t["status"] == "review"]
+
+    def threads(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"thread_id": tid, "conversation": t["conversation"], "status": t["status"],
+                     "run_id": t["run_id"], "dataset": t["dataset"], "target": t["target"],
+                     "updated_at": t["updated_at"]} for tid, t in self._state["threads"].items()]
+
+    # -- behaviour -----------------------------------------------------------------------------------------------
+
+    def _improve(self, conversation: str, thread_id: str, words: list[str], user: str,
+                 on_event: Callable[[dict], None] | None) -> Turn:
+        low = [w.lower() for w in words]
+        if "on" in low and low.index("on") + 1 < len(words):
+            target, dataset = words[1], words[low.index("on") + 1]
+        elif len(words) == 2:
+            target, dataset = "ABBR", words[1]
+        else:
+            return Turn(thread_id, "answer", "Which data set? e.g. improve ABBR on trec6")
+        if dataset not in DATASETS:
+            return Turn(thread_id, "answer", f"Unknown data set {dataset!r}; bundled: {', '.join(DATASETS)}.")
+        existing = self._thread(thread_id)
+        if existing and existing["status"] == "review":
+            return Turn(thread_id, "answer", f"Run {existing['run_id']} is waiting for a review in this thread.")
+        with self._lock:
+            run_id = f"run{len(self._state['threads']) + 1}"
+            self._state["threads"][thread_id] = {
+                "conversation": conversation, "run_id": run_id, "dataset": dataset, "target": target,
+                "requester": user, "status": "review", "page": 1, "pages": self.pages, "regenerations": 2,
+                "decisions": [], "updated_at": _now()}
+            self._save()
+        self.notifier.notify("run_started", self._payload(thread_id, actor=user))
+        for i in range(self.events):
+            if on_event:
+                on_event({"step": "generate", "done": (i + 1) * 10, "total": self.events * 10})
+        self.notifier.notify("review_needed", self._payload(thread_id, actor=user))
+        return self._review_turn(thread_id)
+
+    def _decide(self, thread_id: str, decision: ReviewDecision, user: str,
+                on_event: Callable[[dict], None] | None) -> Turn:
+        run = self._thread(thread_id)
+        if run is None:
+            return Turn(thread_id, "answer", "No run in this thread.")
+        if user != run["requester"] and user not in self.approvers:
+            return Turn(thread_id, "refused", "Only the requester or an approver may review this run.",
+                        run_id=run["run_id"], requester=run["requester"])
+        if run["status"] != "review":
+            return Turn(thread_id, "answer", f"already decided: run {run['run_id']} is {run['status']}.",
+                        run_id=run["run_id"])
+        with self._lock:
+            run["decisions"].append({**decision.to_dict(), "page": run["page"], "user": user})
+            if decision.action == "cancel":
+                run["status"] = "cancelled"
+            elif decision.action == "regenerate":
+                run["regenerations"] -= 1
+            elif decision.action == "approve_all" or run["page"] >= run["pages"]:
+                run["status"] = "done"
+            else:
+                run["page"] += 1
+            run["updated_at"] = _now()
+            self._save()
+        if run["status"] == "cancelled":
+            return Turn(thread_id, "cancelled", f"Run {run['run_id']} cancelled.", run_id=run["run_id"])
+        if run["status"] == "review":
+            return self._review_turn(thread_id)
+        return self._finish(thread_id, user, on_event)
+
+    def _finish(self, thread_id: str, user: str, on_event: Callable[[dict], None] | None) -> Turn:
+        run = self._thread(thread_id)
+        for i in range(self.events):
+            if on_event:
+                on_event({"step": "search", "phase": "1/1 SW", "done": (i + 1) * 5, "total": self.events * 5,
+                          "best_gain": 0.01 * (i + 1)})
+        with self._lock:
+            versions = self._state["models"].setdefault(run["dataset"], {"production": None, "versions": []})
+            model_id = f"{run['dataset']}-v{len(versions['versions']) + 1}"
+            versions["versions"].append({"id": model_id, "requester": run["requester"]})
+            run["model_id"] = model_id
+            self._save()
+        folder = self.workspace / "reports" / f"fake-{run['run_id']}"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name in ("per_class", "best_so_far", "pca_map"):
+            (folder / f"{name}.png").write_bytes(PNG)
+            files[name] = str(folder / f"{name}.png")
+        (folder / "report.md").write_text("# report\n")
+        files["markdown"] = str(folder / "report.md")
+        target = run["target"]
+        report = {
+            "run_id": run["run_id"], "dataset": run["dataset"], "class": target,
+            "plan": [{"phase": "GA", "why": "small class with low recall" + (" " + HOSTILE[0] if self.hostile else "")},
+                     {"phase": "SW", "why": "refine around the GA's best selection"}],
+            "plan_source": "default rules",
+            "test": {"rows": [{"class": c, "support": s, "cba_m0": m0, "cba_new": new, "delta": new - m0}
+                              for c, s, m0, new in ((target, 17, 0.882, 0.910), ("HUM", 260, 0.930, 0.931),
+                                                    ("LOC" if not self.hostile else HOSTILE[3], 170, 0.936, 0.935))],
+                     "class_cba_gain": 0.028, "interval": [-0.010, 0.060], "accuracy_m0": 0.853,
+                     "accuracy_new": 0.854},
+            "model_id": model_id, "budget": {"evaluations": 200, "seconds": 34.2}, "files": files}
+        payload = self._payload(thread_id, actor=user, model_id=model_id, gain=0.028, interval=[-0.010, 0.060])
+        self.notifier.notify("model_registered", payload)
+        self.notifier.notify("finished", payload)
+        return Turn(thread_id, "done", f"{target} on {run['dataset']}: +0.028 class CBA on test; registered "
+                                       f"{model_id}.", run_id=run["run_id"], report=report,
+                    requester=run["requester"])
+
+    def _promote(self, thread_id: str, conversation: str, model_id: str, user: str) -> Turn:
+        with self._lock:
+            found = [(ds, entry, v) for ds, entry in self._state["models"].items() for v in entry["versions"]
+                     if v["id"] == model_id]
+            if not found:
+                return Turn(thread_id, "answer", f"No model {model_id!r}.")
+            dataset, entry, version = found[0]
+            if user != version["requester"] and user not in self.approvers:
+                return Turn(thread_id, "refused", "Only the requester or an approver may promote this model.")
+            if entry["production"] == model_id:
+                return Turn(thread_id, "answer", f"{model_id} is already in production.")
+            entry["production"] = model_id
+            self._save()
+        self.notifier.notify("promoted", {"dataset": dataset, "class": None, "run_id": None, "model_id": model_id,
+                                          "gain": None, "interval": None, "actor": user,
+                                          "conversation": conversation})
+        return Turn(thread_id, "answer", f"{model_id} is now in production for {dataset}.")
+
+    def _rollback(self, thread_id: str, conversation: str, dataset: str, user: str) -> Turn:
+        if user not in self.approvers:
+            return Turn(thread_id, "refused", "Only an approver may roll back.")
+        self.notifier.notify("rolled_back", {"dataset": dataset, "class": None, "run_id": None, "model_id": None,
+                                             "gain": None, "interval": None, "actor": user,
+                                             "conversation": conversation})
+        return Turn(thread_id, "answer", f"Rolled back {dataset}.")
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _review_turn(self, thread_id: str) -> Turn:
+        page = self._page(self._thread(thread_id))
+        return Turn(thread_id, "review", f"Page {page.page}/{page.pages} of {page.target} waits for a review.",
+                    run_id=page.run_id, review=page, requester=page.requester)
+
+    def _page(self, run: dict[str, Any]) -> ReviewPage:
+        samples = []
+        for i in range(self.page_size):
+            text = HOSTILE[i % len(HOSTILE)] if self.hostile else f"what does {run['target']} {i} stand for ?"
+            samples.append(ReviewSample(number=i + 1, key=f"{run['run_id']}-p{run['page']}-r{run['regenerations']}"
+                                                           f"-{i}", source_id=100 + i,
+                                        source_text=f"What does source {i} mean ?", text=text))
+        totals = {"generated": 55, "kept": 50, "dropped": {"duplicate": 3, "empty": 2}, "approved": 0,
+                  "rejected": 0, "pending": 50}
+        return ReviewPage(run_id=run["run_id"], dataset=run["dataset"], target=run["target"], page=run["page"],
+                          pages=run["pages"], samples=tuple(samples), totals=totals,
+                          regenerations_left=run["regenerations"], requester=run["requester"])
+
+    def _thread(self, thread_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._state["threads"].get(thread_id)
+
+    def _payload(self, thread_id: str, **extra: Any) -> dict[str, Any]:
+        run = self._thread(thread_id)
+        return {"dataset": run["dataset"], "class": run["target"], "run_id": run["run_id"], "model_id": None,
+                "gain": None, "interval": None, "conversation": run["conversation"], **extra}
+
+    def _save(self) -> None:
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self._path.write_text(json.dumps(self._state))
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every decision applied, over all threads (for assertions)."""
+        with self._lock:
+            return [d for t in self._state["threads"].values() for d in t["decisions"]]
+
+
+def factory(settings: Any, notifier: Any) -> FakeAgent:
+    """``AUTOGETS_BOT_AGENT_FACTORY=tests.fakes.fake_agent:factory`` (the HTTP-mode subprocess tests)."""
+    return FakeAgent(settings.workspace, notifier=notifier, approvers=settings.approvers)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

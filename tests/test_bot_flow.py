@@ -1,0 +1,330 @@
+"""The bot end to end against the fake Slack Web API and the FakeAgent: real Bolt dispatch, real slack_sdk calls."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from tests.bot_harness import BOT_TOKEN, Harness, bot_settings
+from tests.fakes import slack_payloads as payloads
+from tests.fakes.fake_agent import HELP
+from tests.fakes.slack_server import fake_slack
+
+MENTION_TS = "1699999999.000100"
+
+
+@pytest.fixture
+def slack():
+    with fake_slack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot(slack, tmp_path):
+    return Harness(slack, bot_settings(tmp_path / "ws"))
+
+
+def _start_run(bot, text="improve ABBR on trec6", **kwargs):
+    bot.mention(text, **kwargs)
+    return bot.posted()
+
+
+def test_mention_to_report_exact_sequence_of_web_api_calls(bot, slack):
+    response = bot.mention("improve ABBR on trec6")
+    assert response.status == 200
+    assert slack.methods() == ["auth.test",
+                               "chat.postMessage",                 # the one progress message
+                               "chat.update", "chat.update", "chat.update",   # three progress events
+                               "chat.update",                      # final state: waiting for review
+                               "chat.postMessage"]                 # review page 1
+    progress, page1 = slack.calls_to("chat.postMessage")
+    assert progress.args["thread_ts"] == MENTION_TS and page1.args["thread_ts"] == MENTION_TS
+    assert {c.args["ts"] for c in slack.calls_to("chat.update")} == {progress.response["ts"]}
+    assert "Generating synthetic texts: 30/30" in str(slack.calls_to("chat.update")[2].args["blocks"])
+    assert bot.agent.calls[0] == ("ask", {"conversation": f"slack:T1:C1:{MENTION_TS}",
+                                          "text": "improve ABBR on trec6", "user": "U1"})
+
+    page = bot.posted()
+    slack.clear()
+    bot.click(page, "review:approve_page", ticked=(2,))      # reject sample #2, approve the rest
+    assert slack.methods() == ["chat.update",        # page 1 closed: decision and who, buttons removed
+                               "chat.update",        # progress: waiting for review
+                               "chat.postMessage"]   # review page 2
+    closed = slack.calls_to("chat.update")[0].args
+    assert closed["ts"] == page1.response["ts"]
+    assert all(b["type"] != "actions" for b in closed["blocks"])
+    assert "Page approved by <@U1> · rejected #2" in str(closed["blocks"][-1])
+    assert bot.agent.decisions()[0] == {"action": "approve_page", "ids": ["run1-p1-r2-1"], "hint": "", "page": 1,
+                                        "user": "U1"}
+
+    page = bot.posted()
+    slack.clear()
+    bot.click(page, "review:approve_page")
+    assert slack.methods(include_uploads=True) == [
+        "chat.update",                                            # page 2 closed
+        "chat.update", "chat.update", "chat.update",              # search progress
+        "chat.getPermalink", "chat.postMessage",                  # team notification: model registered
+        "chat.update",                                            # progress: finished
+        "chat.postMessage",                                       # the report
+        "files.getUploadURLExternal", "files.getUploadURLExternal", "files.getUploadURLExternal",
+        "upload", "upload", "upload", "files.completeUploadExternal"]    # three PNGs into the thread
+    notify, report = slack.calls_to("chat.postMessage")
+    assert notify.args["channel"] == "CNOTIFY"
+    text = str(notify.args["blocks"])
+    assert "trec6-v1" in text and "+0.028" in text and "-0.010 to +0.060" in text and "<@U1>" in text
+    assert f"https://fake.slack.com/archives/C1/p{MENTION_TS.replace('.', '')}|open the thread" in text
+    assert report.args["thread_ts"] == MENTION_TS and "Promote trec6-v1" in str(report.args["blocks"])
+    upload = slack.calls_to("files.completeUploadExternal")[0].args
+    assert upload["channel_id"] == "C1" and upload["thread_ts"] == MENTION_TS and len(upload["files"]) == 3
+    assert {c.args["bytes"] for c in slack.calls_to("upload")} == {72}
+
+    report_message = bot.posted()
+    slack.clear()
+    bot.click(report_message, "report:promote")
+    assert slack.methods() == ["chat.getPermalink", "chat.postMessage",   # team notification: promoted
+                               "chat.update",                            # report: buttons removed
+                               "chat.postMessage"]                       # the agent's answer in the thread
+    assert bot.agent.calls[-1] == ("ask", {"conversation": f"slack:T1:C1:{MENTION_TS}",
+                                           "text": "promote trec6-v1", "user": "U1"})
+    assert "now in production" in str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
+    assert bot.payload_problems() == []
+
+
+def test_unauthorised_click_is_refused_ephemerally_and_logged(bot, slack, caplog):
+    page = _start_run(bot)
+    slack.clear()
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        bot.click(page, "review:approve_all", user="U9")
+    assert slack.methods() == ["chat.postEphemeral"]
+    ephemeral = slack.calls_to("chat.postEphemeral")[0].args
+    assert ephemeral["user"] == "U9" and ephemeral["thread_ts"] == MENTION_TS
+    assert "Only <@U1>" in ephemeral["text"]
+    assert [c for c in bot.agent.calls if c[0] == "review"] == []
+    refused = [r for r in caplog.records if r.getMessage() == "refused"]
+    assert refused and refused[0].user == "U9" and refused[0].action == "approve_all"
+    assert BOT_TOKEN not in caplog.text
+
+
+def test_an_approver_may_review_someone_elses_run(bot, slack):
+    page = _start_run(bot)
+    bot.click(page, "review:approve_all", user="UAPPROVER")
+    assert bot.agent.decisions()[0]["user"] == "UAPPROVER"
+    assert slack.calls_to("files.completeUploadExternal")
+
+
+def test_double_click_on_a_page_is_applied_once(bot, slack):
+    page = _start_run(bot)
+    slack.clear()
+    body = payloads.block_actions(user="U1", channel="C1", message=page, action_id="review:approve_page")
+    threads = [threading.Thread(target=bot.app.dispatch,
+                                args=(payloads.request(body, "application/x-www-form-urlencoded"),))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    assert [d["page"] for d in bot.agent.decisions()] == [1]
+    assert slack.methods().count("chat.postEphemeral") == 1
+    assert "already decided" in slack.calls_to("chat.postEphemeral")[0].args["text"]
+    assert slack.methods().count("chat.postMessage") == 1          # page 2, once
+
+    slack.clear()
+    bot.click(page, "review:approve_page")                          # much later, on the old page
+    assert slack.methods() == ["chat.postEphemeral"]
+    assert len(bot.agent.decisions()) == 1
+
+
+def test_second_run_on_the_same_data_set_is_queued_then_started(bot, slack):
+    page_a = _start_run(bot, ts="1699999990.000100")
+    slack.clear()
+    bot.mention("improve HUM on trec6", ts="1699999991.000100")
+    assert slack.methods() == ["chat.postMessage"]
+    queued = slack.calls_to("chat.postMessage")[0].args
+    assert queued["thread_ts"] == "1699999991.000100" and "queued at position 1" in queued["text"]
+    assert [c for c in bot.agent.calls if c[1].get("text") == "improve HUM on trec6"] == []
+
+    slack.clear()
+    bot.mention("improve LOC on trec6", ts="1699999992.000100")   # the queue (limit 1) is full
+    assert "1 run(s) going and 1 waiting" in slack.calls_to("chat.postMessage")[0].args["text"]
+
+    slack.clear()
+    bot.mention("improve ABBR on sms_spam", ts="1699999993.000100")   # another data set is not held up
+    assert slack.methods()[-1] == "chat.postMessage" and "Review page" in slack.calls_to("chat.postMessage")[-1].args[
+        "text"]
+
+    slack.clear()
+    bot.click(page_a, "review:approve_all")                        # run A ends: HUM starts in its own thread
+    asks = [c[1]["text"] for c in bot.agent.calls if c[0] == "ask"]
+    assert asks[-1] == "improve HUM on trec6"
+    last_two = slack.calls_to("chat.postMessage")[-2:]
+    assert [c.args["thread_ts"] for c in last_two] == ["1699999991.000100", "1699999991.000100"]
+    assert "Review page 1/2 of HUM on trec6" in last_two[-1].args["text"]
+    assert bot.payload_problems() == []
+
+
+def test_unknown_command_answers_with_help(bot, slack):
+    bot.mention("frobnicate the widgets")
+    assert slack.methods() == ["auth.test", "chat.postMessage"]
+    answer = slack.calls_to("chat.postMessage")[0].args
+    assert answer["thread_ts"] == MENTION_TS
+    assert "improve CLASS on DATASET" in str(answer["blocks"]) and "/autogets" in str(answer["blocks"])
+    bot.mention("help", ts="1699999999.000200")
+    assert HELP.split(":")[0] in str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
+
+
+def test_review_and_promote_survive_a_restart(bot, slack):
+    page = _start_run(bot)
+    bot.restart()                                                   # new agent object, new app, same workspace
+    slack.clear()
+    bot.click(page, "review:approve_page")
+    assert slack.methods() == ["auth.test", "chat.update", "chat.update", "chat.postMessage"]
+    assert bot.agent.decisions()[0]["page"] == 1
+    bot.click(bot.posted(), "review:approve_all")
+    report = bot.posted()
+    assert "Promote trec6-v1" in str(report["blocks"])
+    bot.restart()
+    slack.clear()
+    bot.click(report, "report:promote")
+    assert slack.methods() == ["auth.test", "chat.getPermalink", "chat.postMessage", "chat.update",
+                               "chat.postMessage"]
+
+
+def test_restart_keeps_the_data_set_held_by_a_run_waiting_for_review(bot, slack):
+    _start_run(bot, ts="1699999990.000100")
+    bot.restart()
+    slack.clear()
+    bot.mention("improve HUM on trec6", ts="1699999991.000100")
+    assert "queued at position 1" in slack.calls_to("chat.postMessage")[0].args["text"]
+
+
+def test_direct_message_and_replies_in_a_runs_thread(bot, slack):
+    bot.dispatch(payloads.message("improve ABBR on trec6", channel="D1", ts="1699999980.000100"))
+    assert slack.calls_to("chat.postMessage")[0].args["channel"] == "D1"
+    assert slack.calls_to("chat.postMessage")[0].args["thread_ts"] == "1699999980.000100"
+
+    run_thread = "1699999970.000100"
+    bot.mention("improve ABBR on sms_spam", ts=run_thread)
+    slack.clear()
+    bot.dispatch(payloads.message("status", channel="C1", channel_type="channel", ts="1699999971.000100",
+                                  thread_ts=run_thread))
+    assert slack.methods() == ["chat.postMessage"]
+    assert "page 1/2" in slack.calls_to("chat.postMessage")[0].args["text"]
+
+    slack.clear()
+    bot.dispatch(payloads.message("status", channel="C1", channel_type="channel", ts="1699999972.000100",
+                                  thread_ts="1600000000.000100"))          # a thread the bot never spoke in
+    bot.dispatch(payloads.message("chatter", channel="C1", channel_type="channel", ts="1699999973.000100"))
+    bot.dispatch(payloads.message("<@UBOT> status", channel="C1", channel_type="channel", ts="1699999974.000100",
+                                  thread_ts=run_thread))                   # left to the app_mention listener
+    bot.dispatch(payloads.message("edited", channel="C1", channel_type="channel", ts="1699999975.000100",
+                                  thread_ts=run_thread, subtype="message_changed"))
+    bot.dispatch(payloads.message("from a bot", channel="C1", channel_type="channel", ts="1699999976.000100",
+                                  thread_ts=run_thread, bot_id="BOTHER"))
+    assert slack.methods() == []
+
+
+def test_typed_approve_all_in_the_thread_closes_the_open_page(bot, slack):
+    page = _start_run(bot)
+    slack.clear()
+    bot.dispatch(payloads.message("approve all", channel="C1", channel_type="channel", ts="1699999999.000300",
+                                  thread_ts=MENTION_TS))
+    closing = [c for c in slack.calls_to("chat.update") if c.args["ts"] == page["ts"]]
+    assert closing and all(b["type"] != "actions" for b in closing[0].args["blocks"])
+    assert "Promote trec6-v1" in str(bot.posted()["blocks"])
+    slack.clear()
+    bot.click(page, "review:approve_page")
+    assert slack.methods() == ["chat.postEphemeral"]
+
+
+def test_cancel_in_the_thread_frees_the_data_set(bot, slack):
+    _start_run(bot, ts="1699999990.000100")
+    bot.mention("improve HUM on trec6", ts="1699999991.000100")     # queued
+    slack.clear()
+    bot.dispatch(payloads.message("cancel", channel="C1", channel_type="channel", ts="1699999990.000200",
+                                  thread_ts="1699999990.000100"))
+    assert "cancelled" in str(slack.calls_to("chat.postMessage")[0].args["blocks"])
+    assert [c[1]["text"] for c in bot.agent.calls if c[0] == "ask"][-1] == "improve HUM on trec6"
+
+
+def test_slash_command_starts_a_thread_for_the_run(bot, slack):
+    response = bot.dispatch(payloads.slash_command("improve ABBR on trec6"), "application/x-www-form-urlencoded")
+    assert response.status == 200
+    parent, progress, page = slack.calls_to("chat.postMessage")
+    assert parent.args["channel"] == "C1" and "thread_ts" not in parent.args
+    assert "asked: `/autogets improve ABBR on trec6`" in parent.args["text"]
+    assert progress.args["thread_ts"] == parent.response["ts"] == page.args["thread_ts"]
+
+
+def test_slash_command_where_the_bot_cannot_post_answers_by_response_url(bot, slack):
+    slack.fail("chat.postMessage", "not_in_channel")
+    bot.dispatch(payloads.slash_command("help", response_url=f"{slack.url}/hooks/commands/T1/1/x"),
+                 "application/x-www-form-urlencoded")
+    hook = slack.calls_to("response_url")[0].args
+    assert "invite me" in hook["text"] and hook["response_type"] == "ephemeral"
+
+
+def test_agent_failure_is_answered_in_the_thread(bot, slack):
+    bot.mention("explode")
+    answer = slack.calls_to("chat.postMessage")[-1].args
+    assert answer["thread_ts"] == MENTION_TS
+    assert "Sorry, that failed: RuntimeError: the fake agent exploded" in answer["text"]
+
+
+def test_app_home_lists_runs_waiting_for_review(bot, slack):
+    _start_run(bot)
+    bot.dispatch(payloads.app_home_opened("U1"))
+    view = slack.calls_to("views.publish")[0].args
+    assert view["user_id"] == "U1" and view["view"]["type"] == "home"
+    assert "page 1/2 waits for review" in str(view["view"]["blocks"])
+    assert bot.payload_problems() == []
+
+
+def test_promote_by_someone_else_is_refused_and_discard_closes_the_report(bot, slack):
+    page = _start_run(bot)
+    bot.click(page, "review:approve_all")
+    report = bot.posted()
+    slack.clear()
+    bot.click(report, "report:promote", user="U9")
+    assert slack.methods() == ["chat.postEphemeral"]
+    bot.click(report, "report:discard", user="U1")
+    closed = slack.calls_to("chat.update")[-1].args
+    assert closed["ts"] == report["ts"] and "Discarded by <@U1>" in str(closed["blocks"])
+    slack.clear()
+    bot.click(report, "report:promote", user="U1")
+    assert slack.methods() == ["chat.postEphemeral"]
+    assert not [c for c in bot.agent.calls if c[1].get("text", "").startswith("promote")]
+
+
+def test_rollback_by_a_non_approver_is_refused_ephemerally(bot, slack):
+    bot.mention("rollback trec6")
+    assert slack.methods() == ["auth.test", "chat.postEphemeral"]
+    bot.mention("rollback trec6", user="UAPPROVER", ts="1699999999.000500")
+    assert [c.args["channel"] for c in slack.calls_to("chat.postMessage")] == ["CNOTIFY", "C1"]
+
+
+def test_hostile_texts_from_the_data_are_escaped_in_every_message(slack, tmp_path):
+    bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"hostile": True, "page_size": 4})
+    page = _start_run(bot, text="improve ABBR on trec6 <!channel>")
+    bot.click(page, "review:approve_all")
+    sent = str([c.args for c in slack.calls if c.method.startswith("chat.")])
+    for raw in ("<!channel>", "<@U1> there", "<http://evil.example|here>", "&<>"):
+        assert raw not in sent
+    assert "&lt;!channel&gt;" in sent and "fish &amp;&lt;&gt; chips" in sent
+    assert bot.payload_problems() == []
+
+
+def test_no_network_at_construction_and_tokens_stay_out_of_repr_and_logs(slack, tmp_path, caplog):
+    from bot.app import create_app
+
+    settings = bot_settings(tmp_path / "ws", api_url=slack.api_url)
+    assert BOT_TOKEN not in repr(settings) and payloads.SECRET not in repr(settings)
+    with caplog.at_level(logging.DEBUG):
+        bot = Harness(slack, settings)
+        create_app(settings, agent=bot.agent)                    # its own client, from the settings
+        assert slack.calls == []
+        page = _start_run(bot)
+        bot.click(page, "review:approve_all")
+    assert BOT_TOKEN not in caplog.text and payloads.SECRET not in caplog.text
