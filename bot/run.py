@@ -1,0 +1,143 @@
+"""Serving the app: Socket Mode (default) or HTTP (Events API + interactivity on ``/slack/events``, and
+``GET /healthz``), plus the start-up checks the CLI runs before serving."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import socketserver
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from autogets.errors import ConfigError
+from bot.app import BotApp, create_app
+from bot.settings import MANIFEST, BotSettings
+
+log = logging.getLogger("bot.run")
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 512 * 1024   # Slack's payloads are a few KiB; anything this large is not from Slack
+
+
+def check_token(client: WebClient) -> dict[str, Any]:
+    """``auth.test`` once at start-up, so a revoked or wrong token is one clear line, not a failing first event."""
+    try:
+        return client.auth_test().data  # type: ignore[return-value]
+    except SlackApiError as exc:
+        raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error')}): copy the "
+                          f'"Bot User OAuth Token" again from "OAuth & Permissions" (app from {MANIFEST})') from None
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Slack API at {client.base_url}: {exc}") from None
+
+
+def resolve_approvers(client: WebClient, approvers: frozenset[str]) -> frozenset[str]:
+    """User-group ids (``S…``) in AUTOGETS_APPROVERS become their members (``usergroups.users.list``)."""
+    users = {a for a in approvers if not a.startswith("S")}
+    for group in sorted(a for a in approvers if a.startswith("S")):
+        try:
+            users |= set(client.usergroups_users_list(usergroup=group).get("users") or [])
+        except SlackApiError as exc:
+            raise ConfigError(f"AUTOGETS_APPROVERS: cannot list the members of user group {group} "
+                              f"({exc.response.get('error')})") from None
+    return frozenset(users)
+
+
+def prepare(settings: BotSettings) -> tuple[BotSettings, WebClient]:
+    client = WebClient(token=settings.bot_token, base_url=settings.api_url)
+    identity = check_token(client)
+    log.info("connected", extra={"team": identity.get("team_id"), "bot_user": identity.get("user_id")})
+    if any(a.startswith("S") for a in settings.approvers):
+        settings = dataclasses.replace(settings, approvers=resolve_approvers(client, settings.approvers))
+    return settings, client
+
+
+def serve_socket_mode(settings: BotSettings) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    settings, client = prepare(settings)
+    app = create_app(settings, client=client)
+    log.info("socket mode: connecting")
+    try:
+        SocketModeHandler(app, settings.app_token).start()
+    finally:
+        app.bridge.jobs.shutdown(wait=False)
+
+
+def serve_http(settings: BotSettings, *, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    settings, client = prepare(settings)
+    app = create_app(settings, client=client)
+    server = http_server(app, host, port)
+    on_ready(f"http://{host}:{server.server_port}")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        app.bridge.jobs.shutdown(wait=False)
+
+
+# -- HTTP ----------------------------------------------------------------------------------------------------------
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _LoggingHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("http", extra={"request": self.requestline[:200], "client": self.client_address[0],
+                                "detail": (format % args)[:200]})
+
+
+def http_server(app: BotApp, host: str, port: int) -> WSGIServer:
+    """A threaded WSGI server on ``host:port`` (0 = a free port: read ``server.server_port``)."""
+    return make_server(host, port, wsgi_app(app), server_class=_ThreadingWSGIServer, handler_class=_LoggingHandler)
+
+
+def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
+    """``GET /healthz``, and Slack's requests on ``path`` dispatched to Bolt (which verifies the signature and the
+    timestamp: a bad or stale one is 401 and reaches no listener). Bodies over ``max_body`` are refused unread."""
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method, route = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        if route == "/healthz" and method in ("GET", "HEAD"):
+            return _json(start_response, 200, {"ok": True})
+        if route != path:
+            return _json(start_response, 404, {"error": "not found"})
+        if method != "POST":
+            return _json(start_response, 405, {"error": "method not allowed"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _json(start_response, 400, {"error": "bad content length"})
+        if length > max_body:
+            log.warning("request body too large", extra={"length": length})
+            return _json(start_response, 413, {"error": "request too large"})
+        try:
+            body = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
+        except UnicodeDecodeError:
+            return _json(start_response, 400, {"error": "body is not UTF-8"})
+        headers = {key[5:].lower().replace("_", "-"): value for key, value in environ.items()
+                   if key.startswith("HTTP_")}
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        response = app.dispatch(BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers))
+        payload = response.body.encode("utf-8") if isinstance(response.body, str) else bytes(response.body)
+        header_list = [(k, v) for k, values in response.headers.items() for v in values
+                       if k.lower() != "content-length"]
+        start_response(_status(response.status), header_list + [("Content-Length", str(len(payload)))])
+        return [payload]
+    return application
+
+
+def _status(code: int) -> str:
+    return f"{code} {HTTPStatus(code).phrase}"
+
+
+def _json(start_response: Callable[..., Any], code: int, obj: dict[str, Any]) -> list[bytes]:
+    payload = json.dumps(obj).encode()
+    start_response(_status(code), [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
