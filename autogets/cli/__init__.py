@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from autogets import __version__
-from autogets.cli import bench, data, generate, improve, kb, models, search
+from autogets.cli import bench, bot, data, generate, improve, kb, models, search
 from autogets.cli.common import err, out
 from autogets.errors import AutogetsError
 
@@ -33,6 +33,7 @@ app.command()(improve.improve)
 app.add_typer(kb.kb_app, name="kb")
 app.add_typer(models.models_app, name="models")
 app.add_typer(bench.bench_app, name="bench")
+app.command()(bot.bot)
 
 
 def _version_callback(value: bool) -> None:
