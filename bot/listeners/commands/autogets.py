@@ -4,6 +4,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.bridge import clean_text
 from bot.listeners.common import bridge_of, tell_failure
 
 
@@ -12,6 +13,6 @@ def autogets_command_callback(ack: Ack, command: dict[str, Any], respond: Respon
     ack()
     try:
         bridge_of(context).on_slash(team=command["team_id"], channel=command["channel_id"], user=command["user_id"],
-                                    text=command.get("text", "").strip(), respond=respond)
+                                    text=clean_text(command.get("text", ""), None), respond=respond)
     except Exception:
         tell_failure(context, command.get("channel_id"), None, "command")
