@@ -82,6 +82,14 @@ def run_dataset(text: str) -> str | None:
     return words[0] if len(words) == 1 else None
 
 
+def describe(exc: Exception) -> str:
+    """One clause for the user: Slack's error code, or the exception's class and first line."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error') or 'an error'}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
 def is_help(text: str) -> bool:
     return text.strip().lower() in ("", "help", "?")
 
@@ -125,7 +133,7 @@ class Bridge:
         """A request typed in Slack (mention, DM, slash command, reply in a run's thread). False if ignored."""
         conversation = where.conversation
         row = self.threads.get(conversation)
-        if known_threads_only and row is None:
+        if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
         dataset = run_dataset(text)
         if dataset is None or (row is not None and row.state in ACTIVE_STATES):
@@ -188,16 +196,18 @@ class Bridge:
 
     def _start_run(self, where: SlackThread, text: str, user: str, dataset: str) -> None:
         conversation = where.conversation
-        posted = self.client.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts,
-                                              **blocks.progress_message(request=text, user=user))
-        row = self._row(where, requester=user, dataset=dataset, state="running", request=text,
-                        progress_ts=posted["ts"], review_ts=None, report_ts=None)
-        progress = self._progress(row)
+        progress: ProgressMessage | None = None
         try:
+            posted = self.client.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts,
+                                                  **blocks.progress_message(request=text, user=user))
+            row = self._row(where, requester=user, dataset=dataset, state="running", request=text,
+                            progress_ts=posted["ts"], review_ts=None, report_ts=None)
+            progress = self._progress(row)
             turn = self.agent.ask(conversation, text, user=user, on_event=progress.update)
-        except Exception:
-            progress.finish("failed")
-            self.threads.update(conversation, state="finished")
+        except Exception:  # the run never got going: free the data set, then the guard tells the user
+            if progress is not None:
+                progress.finish("failed")
+            self._row(where, state="finished")
             self.jobs.release(dataset, conversation)
             raise
         if turn.status in QUIET_STATUSES:  # the run did not start (unknown class, refused, …)
@@ -305,20 +315,20 @@ class Bridge:
             self.threads.update(conversation, state="review", run_id=turn.review.run_id or turn.run_id,
                                 review_ts=posted, review_page=turn.review.page)
             return
-        changes: dict[str, Any] = {"state": "finished", "review_ts": None, "run_id": turn.run_id or row.run_id}
+        # The run ended: free its data set first, so a failing post cannot hold it.
+        self.threads.update(conversation, state="finished", review_ts=None, run_id=turn.run_id or row.run_id)
+        if row.state in ACTIVE_STATES and row.dataset and turn.status in FINAL_STATUSES:
+            self.jobs.release(row.dataset, conversation)
         if turn.status in ("done", "no_gain", "awaiting_promotion") and turn.report:
             report_ts = self._post(where, blocks.report_message(turn, row.thread_id))
             model_id = turn.report.get("model_id")
             if model_id and turn.status in ("done", "awaiting_promotion"):
-                changes.update(report_ts=report_ts, model_id=model_id)
+                self.threads.update(conversation, report_ts=report_ts, model_id=model_id)
             self._upload_plots(where, turn.report.get("files") or {})
         elif turn.status == "failed":
             self._post(where, blocks.failure_message(turn.text))
         else:
             self._post(where, blocks.answer_message(turn.text))
-        self.threads.update(conversation, **changes)
-        if row.state in ACTIVE_STATES and row.dataset and turn.status in FINAL_STATUSES:
-            self.jobs.release(row.dataset, conversation)
 
     def _upload_plots(self, where: SlackThread, files: dict[str, Any]) -> None:
         uploads = [{"file": str(path), "filename": Path(path).name, "title": PLOT_TITLES.get(name, name)}
@@ -398,9 +408,7 @@ class Bridge:
             except Exception as exc:
                 log.exception("job failed", extra={"conversation": where.conversation, "user": user})
                 try:
-                    self._post(where, blocks.failure_message(
-                        f"Sorry, that failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                        .rstrip(": ")))
+                    self._post(where, blocks.failure_message(f"Sorry, that failed: {describe(exc)}."))
                 except Exception:
                     log.exception("could not tell the user", extra={"conversation": where.conversation})
         return run

@@ -159,9 +159,11 @@ def test_second_run_on_the_same_data_set_is_queued_then_started(bot, slack):
     bot.click(page_a, "review:approve_all")                        # run A ends: HUM starts in its own thread
     asks = [c[1]["text"] for c in bot.agent.calls if c[0] == "ask"]
     assert asks[-1] == "improve HUM on trec6"
-    last_two = slack.calls_to("chat.postMessage")[-2:]
-    assert [c.args["thread_ts"] for c in last_two] == ["1699999991.000100", "1699999991.000100"]
-    assert "Review page 1/2 of HUM on trec6" in last_two[-1].args["text"]
+    in_b = [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == "1699999991.000100"]
+    assert len(in_b) == 2 and "Working on" in in_b[0].args["text"]          # progress, then the review page
+    assert "Review page 1/2 of HUM on trec6" in in_b[1].args["text"]
+    assert any("Promote trec6-v1" in str(c.args["blocks"]) for c in slack.calls_to("chat.postMessage")
+               if c.args.get("thread_ts") == "1699999990.000100")                # run A's report, in its own thread
     assert bot.payload_problems() == []
 
 
@@ -245,7 +247,8 @@ def test_cancel_in_the_thread_frees_the_data_set(bot, slack):
     slack.clear()
     bot.dispatch(payloads.message("cancel", channel="C1", channel_type="channel", ts="1699999990.000200",
                                   thread_ts="1699999990.000100"))
-    assert "cancelled" in str(slack.calls_to("chat.postMessage")[0].args["blocks"])
+    in_thread = [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == "1699999990.000100"]
+    assert "cancelled" in str(in_thread[0].args["blocks"])
     assert [c[1]["text"] for c in bot.agent.calls if c[0] == "ask"][-1] == "improve HUM on trec6"
 
 
@@ -328,3 +331,46 @@ def test_no_network_at_construction_and_tokens_stay_out_of_repr_and_logs(slack, 
         page = _start_run(bot)
         bot.click(page, "review:approve_all")
     assert BOT_TOKEN not in caplog.text and payloads.SECRET not in caplog.text
+
+
+def test_a_slack_failure_when_a_run_starts_is_told_and_frees_the_data_set(bot, slack):
+    slack.fail("chat.postMessage", "rate_limited")
+    bot.mention("improve ABBR on trec6")
+    told = slack.calls_to("chat.postMessage")[-1].args
+    assert told["thread_ts"] == MENTION_TS and told["text"] == "Sorry, that failed: Slack answered rate_limited."
+    slack.clear()
+    bot.mention("improve HUM on trec6", ts="1699999999.000600")
+    assert "Review page 1/2 of HUM" in slack.calls_to("chat.postMessage")[-1].args["text"]
+
+
+def test_a_payload_the_listener_cannot_read_is_answered_not_dropped(bot, slack):
+    body = payloads.event_body({"type": "app_mention", "text": "<@UBOT> improve", "ts": MENTION_TS,
+                                "channel": "C1", "event_ts": MENTION_TS})      # no "user"
+    assert bot.dispatch(body).status == 200
+    told = slack.calls_to("chat.postMessage")[-1].args
+    assert told["thread_ts"] == MENTION_TS and "could not handle that mention" in told["text"]
+
+
+def test_socket_mode_requests_are_dispatched_and_acknowledged_over_the_socket(bot, slack):
+    import json
+
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    class Socket:
+        logger = logging.getLogger("test.socket")
+
+        def __init__(self):
+            self.responses = []
+
+        def send_socket_mode_response(self, response):
+            self.responses.append(response)
+
+    handler = SocketModeHandler(bot.app, "xapp-1-A1-1-test")           # constructing it opens no connection
+    socket = Socket()
+    request = SocketModeRequest(type="events_api", envelope_id="env-1",
+                                payload=json.loads(payloads.app_mention("help")))
+    handler.handle(socket, request)
+    assert bot.app.bridge.jobs.wait_idle(20)
+    assert [r.envelope_id for r in socket.responses] == ["env-1"]
+    assert "improve CLASS on DATASET" in str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
