@@ -1,0 +1,4 @@
+"""The Slack bot: translates Slack to the agent (``agent.service.Agent``) and back; no method logic here.
+
+Entry point: ``autogets bot`` (:mod:`autogets.cli.bot`); the app: :func:`bot.app.create_app`.
+"""

@@ -14,7 +14,9 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -118,6 +120,20 @@ class Bridge:
         self.approvers = approvers
         self.workspace = workspace
         self.progress_seconds = progress_seconds
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
+
+    def first_delivery(self, event_id: str | None, keep: int = 2000) -> bool:
+        """False for an event Slack delivers again (a retry after a slow or lost ack): it was handled once."""
+        if not event_id:
+            return True
+        with self._seen_lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = None
+            while len(self._seen) > keep:
+                self._seen.popitem(last=False)
+            return True
 
     def restore(self) -> None:
         """After a restart: runs left running are marked interrupted; runs waiting for review hold their data set."""
@@ -240,13 +256,20 @@ class Bridge:
         self._update(row, message_ts, blocks.closed(message_blocks, blocks.decision_line(decision, user, numbers)),
                      text="Review decided")
         progress = self._progress(row) if row.progress_ts else None
-        turn = self.agent.review(row.thread_id, decision, user=user, on_event=progress.update if progress else None)
+        try:
+            turn = self.agent.review(row.thread_id, decision, user=user,
+                                     on_event=progress.update if progress else None)
+        except Exception:
+            self._reopen(row, message_ts, message_blocks)
+            raise
         log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
                                           "rejected": len(decision.ids), "status": turn.status})
-        if turn.status == "refused":  # the agent's rules say no: put the page back as it was
-            self._update(row, message_ts, message_blocks, text="Review page")
-            self.threads.update(conversation, review_ts=message_ts)
-            self._refuse(row, user, action, turn.text)
+        if turn.status in ("refused", "running"):  # not applied: put the page back as it was
+            self._reopen(row, message_ts, message_blocks)
+            if turn.status == "refused":
+                self._refuse(row, user, action, turn.text)
+            else:
+                self._ephemeral(row.where, user, blocks.safe(turn.text, 2000))
             return
         if turn.status == "answer":  # e.g. "already decided": applied once, told to the clicker only
             self._ephemeral(row.where, user, blocks.safe(turn.text, 2000))
@@ -346,10 +369,10 @@ class Bridge:
     # -- small Slack helpers -------------------------------------------------------------------------------------
 
     def _row(self, where: SlackThread, **changes: Any) -> ThreadRow:
-        row = self.threads.get(where.conversation) or ThreadRow(
-            conversation=where.conversation, thread_id=self.agent.thread_for(where.conversation), team=where.team,
-            channel=where.channel, thread_ts=where.thread_ts)
-        return self.threads.save(ThreadRow(**{**row.__dict__, **changes}))
+        """The thread's row, created on first use, with ``changes`` saved."""
+        return self.threads.ensure(ThreadRow(conversation=where.conversation,
+                                             thread_id=self.agent.thread_for(where.conversation), team=where.team,
+                                             channel=where.channel, thread_ts=where.thread_ts), **changes)
 
     def _progress(self, row: ThreadRow) -> ProgressMessage:
         return ProgressMessage(self.client, row.channel, str(row.progress_ts), request=row.request or "your request",
@@ -366,6 +389,11 @@ class Bridge:
         except (SlackApiError, OSError) as exc:
             log.warning("message update failed", extra={"conversation": row.conversation, "ts": ts,
                                                         "slack_error": slack_error(exc)})
+
+    def _reopen(self, row: ThreadRow, message_ts: str, message_blocks: list[dict[str, Any]]) -> None:
+        """The decision was not applied: the page and its buttons come back."""
+        self._update(row, message_ts, message_blocks, text="Review page")
+        self.threads.update(row.conversation, review_ts=message_ts)
 
     def _ephemeral(self, where: SlackThread | None, user: str, text: str) -> None:
         if where is None:

@@ -104,6 +104,11 @@ class ThreadStore:
                 raise KeyError(conversation)
             return self.save(replace(row, **changes))
 
+    def ensure(self, new: ThreadRow, **changes: Any) -> ThreadRow:
+        """The row of ``new.conversation`` (``new`` if there is none yet) with ``changes`` applied, atomically."""
+        with self._lock:
+            return self.save(replace(self.get(new.conversation) or new, **changes))
+
     def active(self, dataset: str | None = None) -> list[ThreadRow]:
         """Runs holding a data set: running, or waiting for a review."""
         where = "state IN (?, ?)" + (" AND dataset = ?" if dataset else "")

@@ -374,3 +374,28 @@ def test_socket_mode_requests_are_dispatched_and_acknowledged_over_the_socket(bo
     assert bot.app.bridge.jobs.wait_idle(20)
     assert [r.envelope_id for r in socket.responses] == ["env-1"]
     assert "improve CLASS on DATASET" in str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
+
+
+def test_a_retried_event_delivery_is_handled_once(bot, slack):
+    body = payloads.app_mention("improve ABBR on trec6")
+    bot.dispatch(body)
+    bot.dispatch(body)                                               # Slack retries with the same event_id
+    assert [c[0] for c in bot.agent.calls] == ["ask"]
+    assert slack.methods().count("chat.postMessage") == 2            # progress and page 1, once
+
+
+def test_an_agent_failure_on_a_click_puts_the_page_back(bot, slack, monkeypatch):
+    page = _start_run(bot)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("checkpoint store unavailable")
+
+    monkeypatch.setattr(bot.agent, "review", broken)
+    slack.clear()
+    bot.click(page, "review:approve_page")
+    closed, reopened = [c.args for c in slack.calls_to("chat.update") if c.args["ts"] == page["ts"]]
+    assert all(b["type"] != "actions" for b in closed["blocks"]) and reopened["blocks"] == page["blocks"]
+    assert "checkpoint store unavailable" in slack.calls_to("chat.postMessage")[-1].args["text"]
+    monkeypatch.undo()
+    bot.click(page, "review:approve_page")                          # the page still works
+    assert bot.agent.decisions()[0]["page"] == 1

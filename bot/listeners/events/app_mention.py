@@ -9,9 +9,12 @@ from bot.listeners.common import bridge_of, tell_failure
 from bot.threads import SlackThread
 
 
-def app_mention_callback(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
-    """``@autogets improve ABBR on trec6`` in a channel: the run lives in that message's thread."""
+def app_mention_callback(ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+    """``@autogets improve ABBR on trec6`` in a channel: the run lives in that message's thread. A retried
+    delivery of the same event is ignored."""
     ack()
+    if not bridge_of(context).first_delivery(body.get("event_id")):
+        return
     try:
         where = SlackThread(context.team_id or event.get("team", ""), event["channel"],
                             event.get("thread_ts") or event["ts"])

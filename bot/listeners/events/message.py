@@ -10,7 +10,7 @@ from bot.surface import message_channel_types
 from bot.threads import SlackThread
 
 
-def message_callback(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
+def message_callback(ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
     """A direct message (any), or a reply in the thread of a run (``status``, ``cancel``, ``approve all``).
 
     Edits, joins, bot messages and channel messages outside a known run's thread are ignored; a channel message
@@ -24,6 +24,8 @@ def message_callback(ack: Ack, event: dict[str, Any], context: BoltContext) -> N
         return
     raw = event.get("text", "")
     if channel_type != "im" and (not event.get("thread_ts") or mentions(raw, context.bot_user_id)):
+        return
+    if not bridge_of(context).first_delivery(body.get("event_id")):
         return
     try:
         where = SlackThread(context.team_id or event.get("team", ""), event["channel"],
