@@ -48,7 +48,8 @@ class Generator(Protocol):
 
     ``context`` holds other real texts of the same class (from the training split) that a prompt may show as
     style examples. Results are yielded per source example as soon as they exist, so a caller can store them
-    before the next batch starts (an interrupted generation keeps what was generated).
+    before the next batch starts (an interrupted generation keeps what was generated). ``hint`` asks for a style
+    ("shorter", "more formal") when a person regenerates after review; generators may ignore it.
     """
 
     name: str
@@ -56,4 +57,4 @@ class Generator(Protocol):
     prompt_version: str
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
-                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]: ...
+                 context: Sequence[str] = (), seed: int = 0, hint: str = "") -> Iterator[RawOutput]: ...
