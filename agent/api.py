@@ -78,7 +78,7 @@ class Turn:
         return asdict(self)
 
 
-NotificationKind = Literal["run_started", "review_needed", "finished", "model_registered", "promoted",
+NotificationKind = Literal["run_started", "review_needed", "finished", "model_registered", "promoted", "cancelled",
                            "rolled_back", "failed"]
 
 
