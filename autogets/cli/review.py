@@ -60,9 +60,11 @@ def parse_answer(answer: str, page: dict[str, Any]) -> dict[str, Any]:
     raise ReviewAnswerError(f"unknown answer {text!r}; {KEYS_HELP}")
 
 
-def ask_terminal(console, read: Callable[[str], str] = input) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def ask_terminal(console, read: Callable[[str], str] = input, *, eof_cancels: bool = True
+                 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A reviewer that shows each page on ``console`` and reads answers with ``read`` until one is valid.
-    End of input cancels."""
+    End of input cancels, or (``eof_cancels=False``) returns ``{"eof": True}`` so the caller can leave the run
+    waiting."""
 
     def reviewer(page: dict[str, Any]) -> dict[str, Any]:
         console.print(review_table(page))
@@ -70,7 +72,7 @@ def ask_terminal(console, read: Callable[[str], str] = input) -> Callable[[dict[
             try:
                 answer = read(f"[{KEYS_HELP}] > ")
             except EOFError:
-                return {"action": "cancel", "ids": []}
+                return {"action": "cancel", "ids": []} if eof_cancels else {"eof": True}
             try:
                 return parse_answer(answer, page)
             except ReviewAnswerError as exc:
