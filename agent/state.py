@@ -26,5 +26,5 @@ class AgentState(TypedDict, total=False):
 def fresh(text: str, user: str, conversation: str) -> AgentState:
     """The input of a new request: every field reset, so a thread can carry one request after another."""
     return AgentState(text=text, user=user, conversation=conversation, command="", intent="", request={},
-                      run_id=None, round=0, hint="", page=1, review_next="review", status="running", message="", model_id=None,
-                      error=None)
+                      run_id=None, round=0, hint="", page=1, review_next="review", status="running", message="",
+                      model_id=None, error=None)
