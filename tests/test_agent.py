@@ -233,3 +233,27 @@ def test_chat_in_a_subprocess_reviews_from_stdin_and_lists_threads(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     threads = json.loads(listed.stdout)
     assert threads[0]["status"] in ("done", "no_gain") and threads[0]["command"] == "improve ABBR on trec6"
+
+
+def test_promotion_with_second_approval_and_rollback(tmp_path):
+    a, notifier = make_agent(tmp_path / "ws", approvers=frozenset({"carol"}), promote_approval=True)
+    turn = a.ask("t:promo", "improve ABBR on trec6", user="alice")
+    done = a.review(turn.thread_id, ReviewDecision(action="approve_all"), user="alice")
+    if done.status != "done":
+        pytest.skip("this seed found no gain to promote")
+    model_id = done.report["model_id"]
+    ask = a.ask("t:promo-ask", f"promote {model_id}", user="mallory")
+    assert ask.status == "refused"
+    ask = a.ask("t:promo-ask", f"promote {model_id}", user="alice")
+    assert ask.status == "awaiting_promotion" and ask.data["model_id"] == model_id
+    assert a.review(ask.thread_id, ReviewDecision(action="approve_all"), user="alice").status == "refused"
+    approved = a.review(ask.thread_id, ReviewDecision(action="approve_all"), user="carol")
+    assert approved.status == "answer" and "approved by carol" in approved.text
+    ws = Workspace(tmp_path / "ws")
+    assert Registry(ws).production("trec6").id == model_id
+    assert ("promoted", model_id) in [(k, p.get("model_id")) for k, p in notifier.sent]
+    back = a.ask("t:promo-ask", "rollback trec6", user="mallory")
+    assert back.status == "refused"
+    back = a.ask("t:promo-ask", "rollback trec6", user="carol")
+    assert "no earlier production version" in back.text  # the first production version has nothing before it
+    a.close()

@@ -44,6 +44,17 @@ def gguf_location() -> tuple[Path, str]:
     return folder, names[0]
 
 
+def _quiet_gguf_conversion() -> None:
+    """Silence transformers' GGUF conversion bar (ours is on stderr). TQDM_DISABLE only works if set before tqdm
+    is first imported, which another library may already have done."""
+    import functools
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    if not isinstance(gguf_utils.tqdm, functools.partial):
+        gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
+
+
 class EmbeddedGenerator:
     """Parameters: sampling ``temperature``/``top_p``, ``max_new_tokens``, ``n_shots`` other real examples per
     prompt, ``batch_size`` prompts per forward pass, ``threads`` for torch, ``cache_dir`` for the converted copy,
@@ -98,6 +109,7 @@ class EmbeddedGenerator:
             self.load_source = "converted"
         else:
             folder, file = self._gguf
+            _quiet_gguf_conversion()
             tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
             self._save_converted(model, tok, target)
