@@ -36,7 +36,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -48,6 +48,9 @@ from autogets.data import BUNDLED, CLASS_DESCRIPTIONS, load_dataset
 from autogets.errors import AutogetsError
 from autogets.generators import GENERATORS
 from autogets.search.objectives import CLASS_OBJECTIVES, OVERALL_OBJECTIVES
+
+__all__ = ["COMMANDS", "EXACT_ONLY", "HELP", "LLM_INTENTS", "MAX_BUDGET", "MAX_TEXT", "Catalog", "Clarify", "Intent",
+           "LLMCommand", "Request", "as_catalog", "parse_command", "parse_request", "system_prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -364,16 +367,22 @@ _STOP = frozenset({"about", "asking", "questions", "question", "messages", "some
                    "their", "there", "other", "these", "those", "class", "classes", "better", "improve"})
 
 
+@lru_cache(maxsize=256)
+def _distinctive(described: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Word → class, for the words of (class, description) pairs that only one class's description uses."""
+    seen: dict[str, set[str]] = {}
+    for cls, text in described:
+        for word in set(re.findall(r"[a-z]{5,}", text.casefold())) - _STOP:
+            seen.setdefault(word, set()).add(cls)
+    return {word: next(iter(cs)) for word, cs in seen.items() if len(cs) == 1}
+
+
 def _described(word: str, classes: Sequence[str], descriptions: Mapping[str, str]) -> list[str]:
     """Classes whose description alone uses a word close to ``word`` ("abbreviation" → ABBR)."""
     w = word.casefold()
-    if len(w) < 5 or w in _STOP:
+    if len(w) < 5 or w in _STOP or not descriptions:
         return []
-    seen: dict[str, set[str]] = {}
-    for c in classes:
-        for d in set(re.findall(r"[a-z]{5,}", descriptions.get(c, "").casefold())) - _STOP:
-            seen.setdefault(d, set()).add(c)
-    own = {d: next(iter(cs)) for d, cs in seen.items() if len(cs) == 1}
+    own = _distinctive(tuple((c, descriptions.get(c, "")) for c in classes))
     return list(dict.fromkeys(own[m] for m in difflib.get_close_matches(w, list(own), n=2, cutoff=0.8)))
 
 
@@ -566,8 +575,8 @@ _SYNONYMS = {
 
 def _free_text(text: str, catalog: Catalog) -> Clarify:
     """Clarify for text that is not a command: the closest commands its words point to, and the command list."""
-    words = [w.strip(".:/-~") for w in _WORD.findall(text.casefold())][:200]
-    words = [w for w in words if w]
+    words = list(dict.fromkeys(w.strip(".:/-~") for w in _WORD.findall(text.casefold())))
+    words = [w for w in words if w][:100]
     wanted = [i for i in ("improve", "diagnose", "models", "status", "help") if _SYNONYMS[i] & set(words)]
     datasets = list(dict.fromkeys(n for w in words for n in _close(w, catalog.names, 0.75)
                                   if len(w) >= 3 and w not in _SYNONYMS["improve"]))
