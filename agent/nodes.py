@@ -57,12 +57,22 @@ def guarded(node: Node) -> Node:
 
 def parse(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Map the text to a command (deterministic grammar; free text through the LLM when one is configured)."""
-    result = parse_request(state["text"], Catalog.bundled(), runtime.context.llm)
+    result = parse_request(state["text"], Catalog.bundled(registered=_registered(_ws(runtime))),
+                           runtime.context.llm)
     if isinstance(result, Clarify):
-        return {"intent": "clarify", "status": "answer",
+        return {"intent": "clarify", "status": "answer", "command": "",
                 "message": result.message + ("\nDid you mean: " + " · ".join(result.suggestions)
                                              if result.suggestions else "")}
-    return {"intent": result.intent, "command": result.command(), "request": _fields(result)}
+    understood = result.command()
+    writer(0)({"step": "parse", "command": understood})
+    return {"intent": result.intent, "command": understood, "request": _fields(result)}
+
+
+def _registered(ws: Workspace) -> tuple[str, ...]:
+    """Data sets with model versions (file-based ones too), so models/promote/rollback accept their names."""
+    if not ws.db_path.exists():
+        return ()
+    return tuple(r[0] for r in ws.db().execute("SELECT DISTINCT dataset FROM models").fetchall())
 
 
 def _fields(request: Any) -> dict[str, Any]:

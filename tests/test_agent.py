@@ -257,3 +257,30 @@ def test_promotion_with_second_approval_and_rollback(tmp_path):
     back = a.ask("t:promo-ask", "rollback trec6", user="carol")
     assert "no earlier production version" in back.text  # the first production version has nothing before it
     a.close()
+
+
+def test_free_text_is_mapped_by_the_llm_and_validated(tmp_path, monkeypatch):
+    import openai
+
+    from autogets.config import LLMSettings
+    from tests.fakes.structured_llm import Reply, json_reply, structured_llm_server
+
+    monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.01)
+    monkeypatch.delenv("LANGSMITH_TRACING", raising=False)
+    script = [json_reply({"intent": "improve", "dataset": "trec6", "target": "ABBR", "objective": None,
+                          "budget": None, "generator": None, "goal": None, "run": None}),
+              Reply(raw=b"not json at all"), Reply(raw=b"not json at all"),
+              json_reply({"intent": "improve", "dataset": "trec6", "target": "ABBREVIATIONS", "objective": None,
+                          "budget": None, "generator": None, "goal": None, "run": None})]
+    with structured_llm_server(script) as server:
+        a, _ = make_agent(tmp_path / "ws", llm=LLMSettings(base_url=server.base_url, model="fake"))
+        events: list[dict] = []
+        turn = a.ask("t:free", "can you make the abbreviation class of trec6 better?", user="alice",
+                     on_event=events.append)
+        assert turn.status == "review" and turn.review.target == "ABBR"
+        assert {"step": "parse", "command": "improve ABBR on trec6 objective cba"} in events
+        garbage = a.ask("t:free2", "please do the thing with the questions", user="alice")
+        assert garbage.status == "answer" and garbage.run_id is None
+        unknown = a.ask("t:free3", "make abbreviations great again on trec6", user="alice")
+        assert unknown.status == "answer" and "ABBR" in unknown.text and unknown.run_id is None
+        a.close()
