@@ -128,3 +128,11 @@ def test_other_bad_request_is_not_retried_and_hides_the_key():
     assert outs[0].error == "BadRequestError (400): model not loaded; key *** rejected"
     assert len(server.chat_requests) == 3
 
+
+def test_hint_adds_an_instruction_to_the_prompt():
+    with fake_openai_server() as server:
+        g = gen(server)
+        list(g.generate(EXAMPLES[:1], 1, class_name="ABBR", hint="shorter and more formal"))
+        list(g.generate(EXAMPLES[:1], 1, class_name="ABBR"))
+    hinted, plain = (r.body["messages"][-1]["content"] for r in server.chat_requests)
+    assert hinted == plain.rstrip() + "\n\nAlso make the new examples shorter and more formal."

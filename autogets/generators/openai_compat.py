@@ -107,9 +107,12 @@ class OpenAICompatibleGenerator:
                           temperature=self.temperature, top_p=self.top_p, timeout=self.timeout,
                           max_retries=self.max_retries, seed=seed)
 
-    def render(self, example: SourceExample, class_name: str) -> str:
+    def render(self, example: SourceExample, class_name: str, hint: str = "") -> str:
+        """The prompt; a non-empty ``hint`` ("shorter", "more formal") adds one instruction line at the end."""
         description = f" ({self.description})" if self.description else ""
-        return self.prompt.render(class_name=class_name, description=description, example=example.text)
+        text = self.prompt.render(class_name=class_name, description=description, example=example.text)
+        hint = " ".join(hint.split()).rstrip(".")
+        return f"{text.rstrip()}\n\nAlso make the new examples {hint}." if hint else text
 
     def _learn_cap(self, cap: int) -> None:
         with self._lock:
@@ -143,9 +146,9 @@ class OpenAICompatibleGenerator:
             raise GenerationError(f"the server returned no choices in {n + 2} requests")
         return texts
 
-    def _one(self, llm, example: SourceExample, n: int, class_name: str, seed: int) -> RawOutput:
+    def _one(self, llm, example: SourceExample, n: int, class_name: str, seed: int, hint: str) -> RawOutput:
         try:
-            texts = self._texts(llm, self.render(example, class_name), n, seed)
+            texts = self._texts(llm, self.render(example, class_name, hint), n, seed)
             return RawOutput(example=example, texts=tuple(texts))
         except (json.JSONDecodeError, ValueError) as exc:
             return RawOutput(example=example, error=f"bad response: {type(exc).__name__}")
@@ -153,16 +156,20 @@ class OpenAICompatibleGenerator:
             return RawOutput(example=example, error=describe_error(exc, self.api_key))
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
-                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]:
-        """Raw texts per example (see the module docstring for servers that limit ``n``)."""
+                 context: Sequence[str] = (), seed: int = 0, hint: str = "") -> Iterator[RawOutput]:
+        """Raw texts per example (see the module docstring for servers that limit ``n``).
+
+        ``hint`` changes the prompt but not :attr:`prompt_version`: a caller that caches by that key must add the
+        hint to it, or hinted texts would be served for plain requests and the reverse.
+        """
         llm = self._client(seed)
         pending = list(examples)
         pool = ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix="autogets-llm")
         try:
             if pending and not self._probed and n_per_example > 1:
-                yield self._logged(self._one(llm, pending.pop(0), n_per_example, class_name, seed))
+                yield self._logged(self._one(llm, pending.pop(0), n_per_example, class_name, seed, hint))
                 self._probed = True
-            futures = [pool.submit(self._one, llm, ex, n_per_example, class_name, seed) for ex in pending]
+            futures = [pool.submit(self._one, llm, ex, n_per_example, class_name, seed, hint) for ex in pending]
             for future in as_completed(futures):
                 yield self._logged(future.result())
         finally:
