@@ -57,6 +57,20 @@ def test_generate_openai_with_servers_that_cap_or_ignore_n(behaviour, n, workspa
     assert sum(1 for r in server.chat_requests if r.body["n"] > 4) <= 1
 
 
+def test_generate_reports_chatter_as_a_drop_reason(workspace, capsys, monkeypatch):
+    """Every other request answers with a chat model's lead-in alone: dropped and counted as chatter."""
+    def script(_body: dict, index: int) -> str:
+        return "reply:Here is a different example that belongs to the same class:" if index % 2 else "ok"
+
+    with fake_openai_server(script=script) as server:
+        monkeypatch.setenv("AUTOGETS_LLM_BASE_URL", server.base_url)
+        code = main(["generate", "--dataset", "trec6", "--class", "ABBR", "--generator", "openai", "--n", "2",
+                     "--workspace", str(workspace)])
+    out = capsys.readouterr().out
+    assert code == 0 and len(server.chat_requests) == 55
+    assert "(dropped: chatter 54, duplicate " in out
+
+
 def test_generate_openai_all_failing_is_one_line_error(workspace, capsys, monkeypatch):
     monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.01)
     with fake_openai_server(default="500") as server:

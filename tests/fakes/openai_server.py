@@ -23,6 +23,7 @@ Behaviours (strings, optionally "name:param"):
                     ("Field 'n': Value must be between 1 <= value <= K, but got N"), else "ok"
     "ignore_n"      like Ollama: "ok" with one choice whatever n asks
     "400:MESSAGE"   400 with a llama.cpp-style body carrying MESSAGE (may contain ':')
+    "reply:TEXT"    "ok" with every choice's content = TEXT (may contain ':'), e.g. a chat model's chatter
 
 `script` may be:
     * a list of behaviours consumed in request order; once exhausted, `default`
@@ -227,6 +228,8 @@ class FakeOpenAIServer:
                 self._send_json(h, 200, self._completion(body))
         elif name == "ignore_n":
             self._send_json(h, 200, self._completion({**body, "n": 1}))
+        elif name == "reply":
+            self._send_json(h, 200, self._completion(body, content=param))
         elif name == "400":
             self._send_json(h, 400, _llama_err(param or "bad request"))
         elif name in ("garbage", "garbage_text"):
