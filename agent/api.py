@@ -47,6 +47,8 @@ class ReviewPage:
     totals: dict[str, Any]       # generated, kept, dropped {reason: n}, approved, rejected, pending
     regenerations_left: int
     requester: str | None = None
+    token: str = ""              # identifies this page; a decision must carry it (a second click on a page that
+    #                              was already decided is recognised and applied once)
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,10 @@ class ReviewDecision:
     action: ReviewAction
     ids: tuple[str, ...] = ()    # sample keys to reject (action "reject", or alongside "approve_page")
     hint: str = ""               # for "regenerate": e.g. "shorter", "more formal"
+    token: str = ""              # the ReviewPage.token this decision answers ("" = whatever page is shown now)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "ids": list(self.ids), "hint": self.hint}
+        return {"action": self.action, "ids": list(self.ids), "hint": self.hint, "token": self.token}
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class Turn:
         return asdict(self)
 
 
-NotificationKind = Literal["run_started", "review_needed", "finished", "model_registered", "promoted",
+NotificationKind = Literal["run_started", "review_needed", "finished", "model_registered", "promoted", "cancelled",
                            "rolled_back", "failed"]
 
 

@@ -87,6 +87,7 @@ class Decision:
     added_texts: int
     evaluations: int
     result: SearchResult = field(repr=False, compare=False)
+    reused: int = 0  # evaluations served from an interrupted attempt, not refitted
 
     def to_dict(self) -> dict:
         return {"phase": self.phase.label(), "source": self.phase.source, "strategy": self.phase.strategy,
@@ -130,10 +131,18 @@ class EnsembleOutcome:
 def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Sequence[Phase], *,
                budget: Callable[[], Budget], executor: Executor | None = None, seed: int = 42,
                on_evaluation: Callable[[int, Evaluation], None] | None = None,
-               on_decision: Callable[[Decision], None] | None = None) -> EnsembleOutcome:
+               on_decision: Callable[[Decision], None] | None = None,
+               completed: Sequence[frozenset[int] | None] = (),
+               known: Callable[[int], dict[frozenset[int], tuple]] | None = None,
+               on_raw: Callable[[int, frozenset[int], tuple], None] | None = None) -> EnsembleOutcome:
     """Run ``phases`` on a cumulative training set over one feature matrix (``problem`` holds every source's
     synthetic rows in ``synth_rows``; ``views`` the PCA view of each source class). ``executor`` (owned by the
-    caller) evaluates every phase's candidates; serial when not given."""
+    caller) evaluates every phase's candidates; serial when not given.
+
+    Resuming: ``completed[k]`` is the outcome of phase ``k`` from an earlier attempt (the accepted selection, or
+    None if it was reverted); those phases are applied, not searched again, and yield no new :class:`Decision`.
+    ``known(k)`` gives phase ``k``'s raw evaluations from an interrupted attempt (reused, see :class:`Evaluator`);
+    ``on_raw(k, selection, raw)`` sees every newly computed one."""
     code = {c: i for i, c in enumerate(problem.classes)}
     base_rows = problem.base()
     labels_of = {sid: problem.classes[int(problem.y[rows[0]])] for sid, rows in problem.synth_rows.items()}
@@ -144,10 +153,18 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
     for k, phase in enumerate(phases):
         taken = set().union(*accepted.values()) if accepted else set()
         rows = {sid: r for sid, r in problem.synth_rows.items() if labels_of[sid] == phase.source and sid not in taken}
+        if k < len(completed):
+            done = completed[k]
+            if done:
+                base_rows = np.concatenate([base_rows, *[rows[i] for i in sorted(done)]])
+                accepted[phase.source] = accepted.get(phase.source, frozenset()) | done
+            continue
         phase_problem = replace(problem, synth_rows=rows, target=code[phase.source], base_rows=base_rows)
         objective = make_objective(phase.objective, phase.source)
         evaluator = Evaluator(phase_problem, objective, budget(), executor or SerialExecutor(),
-                              on_evaluation=(lambda e, k=k: on_evaluation(k, e)) if on_evaluation else None)
+                              on_evaluation=(lambda e, k=k: on_evaluation(k, e)) if on_evaluation else None,
+                              known=known(k) if known else None,
+                              on_raw=(lambda sel, raw, k=k: on_raw(k, sel, raw)) if on_raw else None)
         result = run_strategy(make_strategy(phase.strategy, seed=seed + k), views[phase.source], evaluator)
         reference = result.baseline
         if m0 is None:
@@ -161,7 +178,7 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
             accepted[phase.source] = accepted.get(phase.source, frozenset()) | result.best.selection
             current = result.best
         decision = Decision(phase, ok, why, before, after, len(result.best.selection) if ok else 0, added,
-                            result.evaluations, result)
+                            result.evaluations, result, evaluator.reused)
         decisions.append(decision)
         if on_decision:
             on_decision(decision)

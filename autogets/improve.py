@@ -1,5 +1,9 @@
-"""The main job, ``autogets improve``: diagnose → plan → generate (cached) → phases → test report vs M0 →
-register a candidate model version (and promote it if asked). Structured result; progress via callbacks.
+"""The main job, ``autogets improve``, in one process: the steps of :mod:`autogets.steps` in order
+(create → diagnose → plan → generate → review → search → report → register), the same functions the agent's
+graph nodes call. Without a reviewer every cleaned text is approved (``--review none``, the default for scripts);
+with one, each page of samples is shown and decided before any text reaches training.
+
+Structured result; progress via callbacks; nothing is printed here.
 """
 
 from __future__ import annotations
@@ -8,30 +12,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from autogets.data import Dataset, split_dataset
-from autogets.diagnose import diagnose
-from autogets.ensemble import Decision, EnsembleOutcome, Phase, plan_phases, run_phases
-from autogets.executor import Executor, using
+from autogets import steps
+from autogets.data import Dataset
+from autogets.ensemble import Phase
+from autogets.executor import Executor
 from autogets.generators import Generator
-from autogets.generators.cache import GenerationCache
-from autogets.knowledge import cells, record_result
 from autogets.metrics import Metrics
-from autogets.pipeline import (
-    Progress,
-    build_problem,
-    check_class,
-    class_views,
-    fit_model,
-    synthesize_class,
-    test_metrics,
-)
-from autogets.registry import Registry
-from autogets.search import Budget
-from autogets.search.objectives import MetricObjective, Objective, make_objective, parse_goal
-from autogets.workspace import Workspace, atomic_folder, new_run_id, now_iso, write_json_atomic
+from autogets.pipeline import Progress
+from autogets.textfmt import escape_markdown
+from autogets.workspace import Workspace, atomic_folder
+
+Reviewer = Callable[[dict], dict]
+"""Shown a review page (:func:`autogets.steps.review_page`), returns a decision
+``{"action": ..., "ids": [sample keys], "hint": "..."}``."""
 
 
 @dataclass(frozen=True)
@@ -42,175 +39,183 @@ class ImproveReport:
     goal: str
     plan_source: str
     phases: list[Phase]
-    decisions: list[Decision]
     m0_test: Metrics
     final_test: Metrics
-    m0_validation: Metrics
-    final_validation: Metrics
-    model_id: str
+    model_id: str | None
     promoted: bool
     generation: dict
     report_dir: Path
+    data: dict = field(default_factory=dict, repr=False)
     files: dict[str, Path] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
+    status: str = "done"
 
     def goal_gain_test(self) -> float:
         return self.final_test.value("cba", self.target) - self.m0_test.value("cba", self.target)
 
+    @property
+    def interval(self) -> tuple[float, float]:
+        lo, hi = self.data["test"]["interval"]
+        return float(lo), float(hi)
+
+    @property
+    def support(self) -> int:
+        return int(self.data["test"]["support"])
+
     def to_dict(self) -> dict:
-        return {
-            "run_id": self.run_id, "dataset": self.dataset, "class": self.target, "goal": self.goal,
-            "plan_source": self.plan_source, "plan": [{"phase": p.label(), "why": p.reason} for p in self.phases],
-            "decisions": [d.to_dict() for d in self.decisions], "model_id": self.model_id,
-            "promoted": self.promoted, "generation": self.generation, "elapsed_seconds": round(self.elapsed_seconds, 1),
-            "validation": {"m0": self.m0_validation.to_dict(), "final": self.final_validation.to_dict()},
-            "test": {"m0": self.m0_test.to_dict(), "final": self.final_test.to_dict(),
-                     "class_cba_gain": self.goal_gain_test(),
-                     "accuracy_gain": self.final_test.accuracy - self.m0_test.accuracy},
-            "files": {k: str(v) for k, v in self.files.items()},
-        }
+        return {**{k: v for k, v in self.data.items() if k not in ("recipe",)}, "model_id": self.model_id,
+                "promoted": self.promoted, "status": self.status, "generation": self.generation,
+                "elapsed_seconds": round(self.elapsed_seconds, 1)}
 
 
-def improve(ws: Workspace, dataset: Dataset, *, target: str | None = None, objective: str = "cba",
-            goal: str | None = None, budget: int = 200, generator: Generator, n_per_example: int = 5, seed: int = 42,
-            classifier: str = "linear", executor: str | Executor = "local", promote: bool = False, actor: str = "cli",
-            max_phases: int = 3, progress: Progress | None = None,
+class Cancelled(Exception):
+    """A reviewer cancelled the run."""
+
+
+def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpec | None = None,
+            target: str | None = None, objective: str = "cba", goal: str | None = None, budget: int = 200,
+            generator: Generator, n_per_example: int = 5, seed: int = 42, classifier: str = "linear",
+            executor: str | Executor = "local", promote: bool = False, actor: str = "cli", max_phases: int = 3,
+            progress: Progress | None = None, reviewer: Reviewer | None = None, page_size: int = 10,
             on_plan: Callable[[list[Phase], str, str], None] | None = None,
-            on_decision: Callable[[Decision], None] | None = None) -> ImproveReport:
-    started, started_at = time.perf_counter(), now_iso()
-    split = split_dataset(dataset, seed=seed)
-    diagnosis = diagnose(dataset, seed=seed, classifier=classifier, split=split)
-    goal_obj: Objective
-    if goal:
-        goal_obj = parse_goal(goal, target)
-        target = goal_obj.target
-    else:
-        if target is None:
-            order = diagnosis.weak_classes or [diagnosis.validation.classes[int(np.argmin(diagnosis.validation.cba))]]
-            target = order[0]
-        check_class(split, target)
-        goal_obj = make_objective(objective, target)
-    goal_text = goal or f"{objective}:{target}"
-    val = diagnosis.validation
-    recall = {c: float(val.recall[i]) for i, c in enumerate(val.classes)}
-    knowledge = cells(ws, dataset.name)
-    goal_classes = [c for _, c in goal_obj.goals] if not isinstance(goal_obj, MetricObjective) else [target]
-    phases: list[Phase] = []
-    plan_source = "default rules"
-    for cls in dict.fromkeys(goal_classes):
-        check_class(split, cls)
-        metric = objective if isinstance(goal_obj, MetricObjective) else dict(
-            (c, m) for m, c in goal_obj.goals)[cls]
-        more, plan_source = plan_phases(cls, metric, train_counts=diagnosis.train_counts, val_recall=recall,
-                                        knowledge=knowledge, max_phases=max_phases)
-        phases.extend(more)
-    if on_plan:
-        on_plan(phases, plan_source, target)
+            on_decision: Callable[[dict], None] | None = None) -> ImproveReport:
+    """Run every step. ``spec`` describes the request (or ``dataset`` plus the keyword arguments for a bundled
+    data set); ``reviewer`` decides review pages (None approves every cleaned text)."""
+    started = time.perf_counter()
+    if spec is None:
+        if dataset is None:
+            raise ValueError("improve needs a dataset or a spec")
+        from autogets.data import BUNDLED, bundled_path
 
-    cache = GenerationCache(ws.db())
-    synthetic, summaries = [], {}
-    for cls in dict.fromkeys(p.source for p in phases):
-        result = synthesize_class(cache, generator, split, cls, n_per_example=n_per_example, seed=seed,
-                                  progress=progress)
-        synthetic.extend(result.synthetic)
-        summaries[cls] = result.summary()
-    prepared = build_problem(split, synthetic, target, classifier=classifier)
-    m0 = fit_model(prepared, frozenset())
-    views = class_views(split, m0, [target, *(p.source for p in phases)])
-    run_id = new_run_id()
-
-    def on_eval(k: int, e) -> None:
-        if progress:
-            progress(f"phase {k + 1}: {phases[k].label()}", e.index + 1, budget)
-
-    with using(executor) as pool:
-        outcome: EnsembleOutcome = run_phases(
-            prepared.problem, views, goal_obj, phases, budget=lambda: Budget(max_evaluations=budget), executor=pool,
-            seed=seed, on_evaluation=on_eval, on_decision=on_decision)
-    first = outcome.decisions[0] if outcome.decisions else None
-    if first is not None:  # a production run fills the knowledge map too (method Part A §10)
-        record_result(ws, first.result, dataset=dataset.name, target=first.phase.source,
-                      objective=first.phase.objective, seed=seed, generator=generator.name, budget=budget,
-                      test_gain=None, run_id=run_id)
-    final = fit_model(prepared, frozenset(), base_rows=outcome.base_rows)
-    m0_test, final_test = test_metrics(m0, split), test_metrics(final, split)
-    cba_gain = final_test.value("cba", target) - m0_test.value("cba", target)
-
-    n_real = len(split.train)
-    synth_index = {n_real + len(split.validation) + k: s for k, s in enumerate(prepared.synthetic)}
-    chosen = [synth_index[r] for r in outcome.base_rows[n_real:]]
-    recipe = {"split_seed": seed, "real_train_ids": split.train["id"].tolist(),
-              "synthetic": [{"source_id": s.source_id, "sample_index": s.sample_index, "label": s.label,
-                             "generator": s.generator, "model": s.model, "prompt_version": s.prompt_version,
-                             "text": s.text} for s in chosen]}
-    registry = Registry(ws)
-    version = registry.register(final, dataset=dataset.name, recipe=recipe,
-                                metrics_validation=outcome.final_validation.to_dict(),
-                                metrics_test=final_test.to_dict(), actor=actor,
-                                summary={"goal": goal_text, "run_id": run_id, "class": target,
-                                         "test_cba_gain": cba_gain,
-                                         "test_accuracy": final_test.accuracy, "synthetic_texts": len(chosen)})
-    if promote:
-        registry.promote(version.id, actor=actor)
-    report = ImproveReport(run_id=run_id, dataset=dataset.name, target=target, goal=goal_text,
-                           plan_source=plan_source, phases=phases, decisions=outcome.decisions, m0_test=m0_test,
-                           final_test=final_test, m0_validation=outcome.m0_validation,
-                           final_validation=outcome.final_validation, model_id=version.id, promoted=promote,
-                           generation=summaries, report_dir=ws.report_dir("improve", dataset.name, run_id),
-                           elapsed_seconds=time.perf_counter() - started)
-    files = write_improve_report(report, views[target], chosen)
-    report = ImproveReport(**{**report.__dict__, "files": files})
-    write_json_atomic(report.report_dir / "report.json", report.to_dict())
-    ws.record_run(run_id, "improve", dataset.name, started_at=started_at, report_dir=report.report_dir,
-                  params={"goal": goal_text, "budget": budget, "seed": seed, "generator": generator.name,
-                          "n_per_example": n_per_example},
-                  result={"model_id": version.id, "test_cba_gain": cba_gain})
-    return report
+        bundled = dataset.name in BUNDLED and dataset.source == str(bundled_path(dataset.name))
+        spec = steps.RunSpec(dataset=dataset.name if bundled else None, data_path=None if bundled else dataset.source,
+                             target=target, objective=objective, goal=goal, budget=budget,
+                             generator=generator.name, n_per_example=n_per_example, seed=seed,
+                             classifier=classifier, max_phases=max_phases, requester=actor)
+    run_id = steps.create_run(ws, spec)
+    try:
+        steps.diagnose_step(ws, run_id)
+        plan = steps.plan_step(ws, run_id)
+        if on_plan:
+            on_plan([Phase(**p) for p in plan["phases"]], plan["plan_source"], plan["target"])
+        steps.generate_step(ws, run_id, generator, progress=progress)
+        review_all(ws, run_id, generator, reviewer=reviewer, actor=actor, page_size=page_size, progress=progress)
+        steps.search_step(ws, run_id, executor=executor, progress=progress, on_phase=on_decision)
+        steps.report_step(ws, run_id)
+        steps.register_step(ws, run_id, actor=actor, promote=promote)
+    except Cancelled:
+        steps.cancel_run(ws, run_id)
+        raise
+    except BaseException as exc:
+        steps.fail_run(ws, run_id, str(exc) or type(exc).__name__)
+        raise
+    return load_report(ws, run_id, elapsed=time.perf_counter() - started)
 
 
-def write_improve_report(report: ImproveReport, view, chosen) -> dict[str, Path]:
+def review_all(ws: Workspace, run_id: str, generator: Generator, *, reviewer: Reviewer | None, actor: str,
+               page_size: int = 10, progress: Progress | None = None) -> None:
+    """Decide every generated text: all approved without a reviewer, else page by page."""
+    if reviewer is None:
+        steps.approve_all(ws, run_id, actor=actor)
+        return
+    page, round_ = 1, steps.latest_round(ws, run_id)
+    while steps.pending_count(ws, run_id):
+        shown = steps.review_page(ws, run_id, page, page_size)
+        shown["regenerations_left"] = steps.MAX_REGENERATIONS - round_
+        decision = reviewer(shown)
+        nxt = steps.apply_review(ws, run_id, action=decision["action"], ids=decision.get("ids", ()),
+                                 page_keys=[s["key"] for s in shown["samples"]], actor=actor)
+        if nxt == "cancel":
+            raise Cancelled(run_id)
+        if nxt == "regenerate" and round_ < steps.MAX_REGENERATIONS:
+            round_ += 1
+            steps.generate_step(ws, run_id, generator, round=round_, hint=decision.get("hint", ""),
+                                progress=progress)
+            page = 1
+        elif nxt == "next_page":
+            page = shown["page"] + 1
+
+
+def load_report(ws: Workspace, run_id: str, elapsed: float = 0.0) -> ImproveReport:
+    """The finished run's report, from the workspace."""
+    data = steps.step_result(ws, run_id, "report")
+    plan = steps.step_result(ws, run_id, "plan")
+    reg = steps.step_result(ws, run_id, "register") or {"model_id": None, "promoted": False}
+    if data is None or plan is None:
+        raise steps.RunStateError(f"run {run_id} has no report yet")
+    m0_test, final_test = steps.metrics_of(data)
+    rounds = steps.latest_round(ws, run_id)
+    generation = steps.step_result(ws, run_id, f"generate:{rounds}") or {}
+    return ImproveReport(run_id=run_id, dataset=data["dataset"], target=data["class"], goal=data["goal"],
+                         plan_source=data["plan_source"], phases=[Phase(**p) for p in plan["phases"]],
+                         m0_test=m0_test, final_test=final_test, model_id=reg["model_id"],
+                         promoted=reg["promoted"], generation=generation, report_dir=Path(data["report_dir"]),
+                         data=data, files={k: Path(v) for k, v in data.get("files", {}).items()},
+                         elapsed_seconds=elapsed, status="done" if reg["model_id"] else "no_gain")
+
+
+def gain_sentence(data: dict) -> str:
+    """The test gain of the class with its uncertainty, in words (CLI, report.md, chat)."""
+    t = data["test"]
+    lo, hi = t["interval"]
+    text = (f"{data['class']} test CBA {t['rows'][_row(t, data['class'])]['cba_m0']:.3f} → "
+            f"{t['rows'][_row(t, data['class'])]['cba_new']:.3f} ({t['class_cba_gain']:+.3f}; 95% bootstrap "
+            f"interval {lo:+.3f} to {hi:+.3f}, {t['support']} test examples)")
+    if t["few_examples"]:
+        text += (f"; too few test examples to confirm (under {steps.FEW_TEST_EXAMPLES}): read the interval, "
+                 "not the point estimate")
+    return text
+
+
+def _row(t: dict, cls: str) -> int:
+    return next(i for i, r in enumerate(t["rows"]) if r["class"] == cls)
+
+
+def write_run_report(folder: Path, data: dict, m0_test: Metrics, final_test: Metrics, chosen: list,
+                     pca: tuple[Any, dict | None] | None) -> dict[str, Path]:
+    """report.md and the PNGs of method Part A §12, written atomically into ``folder``."""
     from autogets.plots import best_so_far, pca_pair_map, per_class_bars
 
-    with atomic_folder(report.report_dir) as tmp:
-        per_class_bars({"M0 (test)": report.m0_test, "improved (test)": report.final_test}, tmp / "per_class.png",
-                       metric="cba", highlight=(report.target,),
-                       title=f"{report.dataset}: per-class CBA on test, M0 vs improved")
-        best_so_far({f"{i + 1}. {d.phase.label()}": d.result.gains() for i, d in enumerate(report.decisions)},
+    target = data["class"]
+    with atomic_folder(folder) as tmp:
+        per_class_bars({"M0 (test)": m0_test, "improved (test)": final_test}, tmp / "per_class.png",
+                       metric="cba", highlight=(target,),
+                       title=f"{data['dataset']}: per-class CBA on test, M0 vs improved")
+        best_so_far({f"{i + 1}. {d['phase']}": d["best_so_far"] for i, d in enumerate(data["decisions"])},
                     tmp / "best_so_far.png", title="Best gain so far per phase (validation, phase objective)")
-        accepted_ids = {s.source_id for s in chosen if s.label == report.target}
-        choice = None
-        for d in report.decisions:
-            if d.phase.source == report.target and d.result.best_window():
-                choice = d.result.best_window()
-                break
-        pair = choice.pair if choice else (0, 1)
-        pca_pair_map(view.xy(pair), view.correct, tmp / "pca_map.png", pair=pair,
-                     window=choice.window if choice else None, others=view.other_coords[:, list(pair)],
-                     selected=np.isin(view.pool_ids, sorted(accepted_ids)),
-                     title=f"{report.target} training points, PCA pair {pair}\n(red = M0 wrong, circled = used)")
-        (tmp / "report.md").write_text(render_markdown(report, chosen))
-    return {"markdown": report.report_dir / "report.md", "per_class": report.report_dir / "per_class.png",
-            "best_so_far": report.report_dir / "best_so_far.png", "pca_map": report.report_dir / "pca_map.png"}
+        files = {"markdown": folder / "report.md", "per_class": folder / "per_class.png",
+                 "best_so_far": folder / "best_so_far.png"}
+        if pca is not None:
+            view, choice = pca
+            pair = tuple(choice["pair"]) if choice else (0, 1)
+            used = sorted({s.source_id for s in chosen if s.label == target})
+            pca_pair_map(view.xy(pair), view.correct, tmp / "pca_map.png", pair=pair,
+                         window=tuple(choice["window"]) if choice else None, others=view.other_coords[:, list(pair)],
+                         selected=np.isin(view.pool_ids, used),
+                         title=f"{target} training points, PCA pair {pair}\n(red = M0 wrong, circled = used)")
+            files["pca_map"] = folder / "pca_map.png"
+        (tmp / "report.md").write_text(render_markdown(data, chosen, has_map=pca is not None))
+    return files
 
 
-def render_markdown(report: ImproveReport, chosen) -> str:
-    lines = [f"# AutoGeTS improve: {report.dataset}, goal {report.goal}", "",
-             f"Model version **{report.model_id}** ({'promoted to production' if report.promoted else 'candidate'}).",
-             f"Plan from the {report.plan_source}.", "", "## Phases", "",
+def render_markdown(data: dict, chosen: list, *, has_map: bool = True) -> str:
+    t = data["test"]
+    lines = [f"# AutoGeTS improve: {escape_markdown(data['dataset'])}, goal {escape_markdown(data['goal'])}", "",
+             f"Run {data['run_id']}. Plan from the {data['plan_source']}.", "", "## Phases", "",
              "| # | phase | why | decision | evaluations | texts added |", "|---|---|---|---|---|---|"]
-    for i, d in enumerate(report.decisions):
-        lines.append(f"| {i + 1} | {d.phase.label()} | {d.phase.reason} | {d.reason} | {d.evaluations} | "
-                     f"{d.added_texts} |")
-    lines += ["", "## Test split: M0 vs improved", "",
-              "| class | support | CBA M0 | CBA new | Δ | recall M0 | recall new | precision new | F1 new |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    a, b = report.m0_test, report.final_test
-    for i, c in enumerate(a.classes):
-        lines.append(f"| {c} | {a.support[i]} | {a.cba[i]:.3f} | {b.cba[i]:.3f} | {b.cba[i] - a.cba[i]:+.3f} | "
-                     f"{a.recall[i]:.3f} | {b.recall[i]:.3f} | {b.precision[i]:.3f} | {b.f1[i]:.3f} |")
-    lines += [f"| overall | {a.support.sum()} | OBA {a.oba:.3f} | OBA {b.oba:.3f} | {b.oba - a.oba:+.3f} | "
-              f"acc {a.accuracy:.3f} | acc {b.accuracy:.3f} | | |", "",
+    for i, d in enumerate(data["decisions"]):
+        lines.append(f"| {i + 1} | {escape_markdown(d['phase'])} | {escape_markdown(d['why'])} | "
+                     f"{escape_markdown(d['decision'])} | {d['evaluations']} | {d['added_texts']} |")
+    lines += ["", "## Test split: M0 vs improved", "", gain_sentence(data) + ".", "",
+              "| class | support | CBA M0 | CBA new | Δ |", "|---|---|---|---|---|"]
+    for r in t["rows"]:
+        lines.append(f"| {escape_markdown(r['class'])} | {r['support']} | {r['cba_m0']:.3f} | {r['cba_new']:.3f} | "
+                     f"{r['delta']:+.3f} |")
+    lines += [f"| accuracy | | {t['accuracy_m0']:.3f} | {t['accuracy_new']:.3f} | "
+              f"{t['accuracy_new'] - t['accuracy_m0']:+.3f} |", "",
               f"{len(chosen)} synthetic texts in the final training set. A sample:", ""]
-    lines += [f"- {s.text} *(from example {s.source_id})*" for s in chosen[:10]]
-    lines += ["", "![per-class CBA](per_class.png)", "![best so far](best_so_far.png)", "![PCA map](pca_map.png)", ""]
-    return "\n".join(lines)
+    lines += [f"- {escape_markdown(s.text, max_len=300)} *(from example {s.source_id})*" for s in chosen[:10]]
+    lines += ["", "![per-class CBA](per_class.png)", "![best so far](best_so_far.png)"]
+    if has_map:
+        lines.append("![PCA map](pca_map.png)")
+    return "\n".join([*lines, ""])

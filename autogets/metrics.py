@@ -140,3 +140,31 @@ def compare(before: Metrics, after: Metrics) -> pd.DataFrame:
     cols = ["cba", "recall", "precision", "f1"]
     out = (a[cols] - b[cols]).add_prefix("delta_")
     return pd.concat([b[cols].add_prefix("before_"), a[cols].add_prefix("after_"), out, a[["support"]]], axis=1)
+
+
+def cba_gain_interval(y_true, pred_before, pred_after, cls: str, *, n_boot: int = 2000, level: float = 0.95,
+                      seed: int = 0) -> tuple[float, float]:
+    """Paired bootstrap interval of ``cls``'s CBA gain (after − before) over the same examples.
+
+    The examples are resampled with replacement ``n_boot`` times; both models are scored on each resample, so the
+    interval reflects how much the gain could move with another sample of the same size (a class with few test
+    examples gets a wide interval).
+    """
+    yt = np.asarray(y_true) == cls
+    before, after = np.asarray(pred_before) == cls, np.asarray(pred_after) == cls
+    n = len(yt)
+    if n == 0 or not yt.any() or yt.all():
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+
+    def cba(pred: np.ndarray) -> np.ndarray:
+        pos, neg = weights @ yt, weights @ ~yt
+        sens = np.divide(weights @ (yt & pred), pos, out=np.zeros(n_boot), where=pos > 0)
+        spec = np.divide(weights @ (~yt & ~pred), neg, out=np.zeros(n_boot), where=neg > 0)
+        return (sens + spec) / 2
+
+    gains = cba(after) - cba(before)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(gains, [tail, 100 - tail])
+    return (float(lo), float(hi))

@@ -42,7 +42,7 @@ def select_sources(examples: Sequence[SourceExample], max_sources: int | None) -
 
 def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
                      n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
-                     progress: Progress | None = None) -> GenerationResult:
+                     progress: Progress | None = None, variant: str = "", hint: str = "") -> GenerationResult:
     """Synthetic texts for the training examples of ``target`` (all, or ``max_sources`` of them; cached; method
     Part A §6)."""
     check_class(split, target)
@@ -52,7 +52,8 @@ def synthesize_class(cache: GenerationCache, generator: Generator, split: Split,
     real = [*split.train["text"], *split.validation["text"], *split.test["text"]]
     return synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
                       real_texts=real, context=list(rows["text"]), seed=seed,
-                      progress=(lambda d, t: progress("generate", d, t)) if progress else None)
+                      progress=(lambda d, t: progress("generate", d, t)) if progress else None, variant=variant,
+                      hint=hint)
 
 
 @dataclass(frozen=True)

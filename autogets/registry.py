@@ -55,6 +55,9 @@ def _save_atomic(obj: Any, path: Path) -> None:
         raise
 
 
+save_artifact = _save_atomic
+
+
 class Registry:
     def __init__(self, ws: Workspace):
         self.ws = ws
@@ -138,6 +141,15 @@ class Registry:
                 "'rollback') ORDER BY id DESC LIMIT 1", [dataset, previous]).fetchone()
             self._event(previous, dataset, "rollback", actor, prior[0] if prior else None)
         return self.get(previous)
+
+    def for_run(self, run_id: str) -> ModelVersion | None:
+        """The version an ``improve`` run registered, if any (a re-run of the register step finds it)."""
+        rows = list(self._db.query("SELECT * FROM models WHERE json_extract(summary, '$.run_id') = ?", [run_id]))
+        return ModelVersion.from_row(rows[0]) if rows else None
+
+    def register_file(self, path: Path, **kwargs: Any) -> ModelVersion:
+        """Register a model saved at ``path`` (see :meth:`register`)."""
+        return self.register(joblib.load(path), **kwargs)
 
     def events(self, dataset: str | None = None) -> list[dict]:
         sql = "SELECT * FROM model_events" + (" WHERE dataset = ?" if dataset else "") + " ORDER BY id"

@@ -69,7 +69,22 @@ def _v5(db: sqlite_utils.Database) -> None:
     }, pk=("config", "dataset", "seed", "class", "generator", "objective", "method"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v7_runs(db: sqlite_utils.Database) -> None:
+    """The main job in steps (autogets.steps): each step's result, the samples shown for review, review decisions
+    (per synthetic text, kept across runs of a data set) and raw candidate evaluations (for resuming a search)."""
+    db["run_steps"].create({"run_id": str, "step": str, "data": str, "at": str}, pk=("run_id", "step"))
+    db["run_samples"].create({
+        "run_id": str, "key": str, "round": int, "position": int, "source_id": int, "sample_index": int,
+        "label": str, "text": str, "source_text": str, "generator": str, "model": str, "prompt_version": str,
+    }, pk=("run_id", "key"))
+    db["reviews"].create({"run_id": str, "dataset": str, "key": str, "text_key": str, "decision": str,
+                          "actor": str, "at": str}, pk=("run_id", "key"))
+    db["reviews"].create_index(["dataset", "decision"])
+    db["evaluations"].create({"run_id": str, "phase": int, "selection": str, "raw": str}, pk=("run_id", "phase",
+                                                                                               "selection"))
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v7_runs]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import openai._base_client
 import pytest
 
+from autogets.errors import GenerationError
 from autogets.generators.base import SourceExample
 from autogets.generators.cache import GenerationCache, synthesize
 from autogets.generators.openai_compat import OpenAICompatibleGenerator
@@ -81,3 +82,57 @@ def test_empty_content_is_cleaned_away_and_cached_once(workspace):
 
 def test_key_never_in_repr():
     assert "sk-" not in repr(OpenAICompatibleGenerator(api_key="sk-secret", base_url="http://x"))
+
+
+LLAMA_N_ERROR = "Field 'n': Value must be between 1 <= value <= 4, but got 5"
+
+
+def test_server_capping_n_gets_all_texts_and_pays_the_refusal_once():
+    """llama.cpp with 4 slots refuses n=5: ask for the cap it states, then for the rest; remember the cap."""
+    with fake_openai_server(default="cap_n:4") as server:
+        g = gen(server)
+        outs = run(g, n=5)
+        later = run(g, [SourceExample(id=9, text="What is NATO short for ?", label="ABBR")], n=5)
+    assert all(o.error is None and len(o.texts) == 5 for o in [*outs.values(), *later.values()])
+    refused = [r for r in server.chat_requests if r.body["n"] > 4]
+    assert len(refused) == 1  # the first request only; every later one fits the cap
+    assert sorted(r.body["n"] for r in server.chat_requests) == [1, 1, 1, 1, 4, 4, 4, 4, 5]
+
+
+def test_server_ignoring_n_is_asked_again_with_new_seeds():
+    """Ollama returns one choice whatever n says: repeat (with distinct seeds, or a seeded server repeats itself)."""
+    with fake_openai_server(default="ignore_n") as server:
+        outs = run(gen(server), n=3)
+    assert all(o.error is None and len(o.texts) == 3 for o in outs.values())
+    assert len(server.chat_requests) == 9
+    assert [r.body["n"] for r in server.chat_requests].count(3) == 1  # n=1 once the first reply showed the limit
+    per_prompt: dict[str, list[int]] = {}
+    for r in server.chat_requests:
+        per_prompt.setdefault(r.body["messages"][-1]["content"], []).append(r.body["seed"])
+    assert all(len(set(seeds)) == 3 for seeds in per_prompt.values())
+
+
+def test_refusal_of_every_n_is_an_error_with_the_servers_message(workspace):
+    with fake_openai_server(default=f"400:{LLAMA_N_ERROR}") as server:
+        outs = run(gen(server), n=5)
+        with pytest.raises(GenerationError, match="Field 'n': Value must be between 1 <= value <= 4, but got 5"):
+            synthesize(gen(server), EXAMPLES, n_per_example=5, class_name="ABBR",
+                       cache=GenerationCache(Workspace(workspace).db()))
+    assert outs[0].error == f"BadRequestError (400): {LLAMA_N_ERROR}"
+    assert {r.body["n"] for r in server.chat_requests} == {5, 4, 1}  # tried the stated cap, then one; bounded
+
+
+def test_other_bad_request_is_not_retried_and_hides_the_key():
+    with fake_openai_server(default="400:model not loaded; key sk-test rejected") as server:
+        outs = run(gen(server), n=3)
+    assert outs[0].error == "BadRequestError (400): model not loaded; key *** rejected"
+    assert len(server.chat_requests) == 3
+
+
+def test_hint_adds_an_instruction_to_the_prompt():
+    with fake_openai_server() as server:
+        g = gen(server)
+        list(g.generate(EXAMPLES[:1], 1, class_name="ABBR", hint="shorter and more formal"))
+        list(g.generate(EXAMPLES[:1], 1, class_name="ABBR"))
+    hinted, plain = (r.body["messages"][-1]["content"] for r in server.chat_requests)
+    assert hinted == plain.rstrip() + "\n\nAlso make the new examples shorter and more formal."

@@ -7,7 +7,7 @@ from autogets.errors import GenerationError
 from autogets.generators import make_generator
 from autogets.generators.base import RawOutput, SourceExample
 from autogets.generators.cache import GenerationCache, synthesize
-from autogets.generators.cleaning import Cleaner, strip_decoration
+from autogets.generators.cleaning import CHATTER_RULES, Cleaner, chatter_rule, strip_decoration
 from autogets.generators.eda import EDAGenerator, augment
 from autogets.workspace import Workspace
 
@@ -103,6 +103,95 @@ def test_cleaner_counts_drops_by_reason():
     assert [k for k in kept if k] == ["What is the UN short for ?"]
     assert cleaner.report.dropped == {"empty": 1, "too_short": 1, "copy_of_source": 1, "copy_of_real_text": 1,
                                       "duplicate": 1, "too_long": 1}
+
+
+CHATTER = [
+    # seen from SmolLM2 behind llama.cpp (the issue)
+    "I'm ready to assist. What is it?",
+    "Here is a different example that belongs to the same class:",
+    "Here's a revised version of the original example:",
+    # other assistants' habits
+    "Sure! Here are 5 examples:",
+    "Certainly, here is a new question:",
+    "1. Here is a paraphrased version of the question:",
+    "Here's another one:",
+    "Here you go:",
+    "Of course!",
+    "New example:",
+    '"Example 3:"',
+    "As an AI language model, I don't have personal opinions...",
+    "Sorry, but I can't help with that.",
+    "I'd be happy to help you with that.",
+    "I’m happy to help! Here’s a new one:",
+    "Please provide the example you would like me to rewrite.",
+    "I hope this helps!",
+    "Let me know if you need more",
+    "Is there anything else I can help you with?",
+    "Would you like me to generate more examples?",
+    "Note: the new question keeps the same structure.",
+    "This example belongs to the same class as the original.",
+    "I rephrased the question while keeping its meaning.",
+]
+
+KEPT = [
+    "What is the abbreviation for 'as soon as possible'?",
+    "Here is where NASA launched from?",
+    "What does AI stand for?",
+    "How do I let my manager know if I need more time off?",
+    "Who wrote the song 'I hope this helps'?",
+    "As an example of a mammal, what does a whale eat?",
+    "Sure Start is a programme for which age group?",
+    "Note the date: when did the Berlin Wall fall?",
+    "I can't access my email since the update, what should I do?",
+    "I kept getting an error when I logged in this morning.",
+    "The new version of Windows keeps crashing on start-up.",
+    "Please tell me the capital of Australia.",
+]
+
+
+@pytest.mark.parametrize("raw", CHATTER)
+def test_chatter_is_dropped_as_chatter(raw):
+    cleaner = Cleaner()
+    assert cleaner.clean(raw, "What does NASA stand for ?") is None
+    assert cleaner.report.dropped == {"chatter": 1}
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_real_texts_with_chatter_words_are_kept(text):
+    assert Cleaner().clean(text, "What does NASA stand for ?") == text
+
+
+def test_every_chatter_rule_is_named_once_and_exercised():
+    names = [rule.name for rule in CHATTER_RULES]
+    assert len(set(names)) == len(names)
+    assert {chatter_rule(line) for line in CHATTER} == set(names)
+    assert not any(chatter_rule(text) for text in KEPT)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("Here is a new example:\nWhat does NASA stand for?", "What does NASA stand for?"),
+    ("Sure! Here are 5 examples:\n\n1. What is IBM short for?\n2. What does BMW mean?", "What is IBM short for?"),
+    ("New example:\n\"What is the full form of UNESCO?\"", "What is the full form of UNESCO?"),
+    ("Question:\nWhat does CPU mean?", "What does CPU mean?"),
+    ("Here is a new example: What does NASA stand for?", "What does NASA stand for?"),
+    ("Here’s a new question: “What is the full form of AIDS?”", "What is the full form of AIDS?"),
+    ("Sure! What does LASER stand for?", "What does LASER stand for?"),
+    ("I hope this helps!\nLet me know if you need more", ""),
+])
+def test_strip_decoration_skips_chatter_lines(raw, expected):
+    assert strip_decoration(raw) == expected
+
+
+def test_chatter_is_its_own_drop_reason_and_applies_to_cached_raw_texts(cache):
+    class Chatty(CountingGenerator):
+        def generate(self, examples, n_per_example, **kw):
+            for ex in examples:
+                yield RawOutput(example=ex, texts=("Here you go:", f"Here is a new example:\nWhy is {ex.id} odd ?",
+                                                   "Here you go:")[:n_per_example])
+
+    result = synthesize(Chatty(), EXAMPLES, n_per_example=3, class_name="ABBR", cache=cache)
+    assert result.report.to_dict() == {"kept": 3, "dropped": {"chatter": 6}, "total": 9}
+    assert [s.text for s in result.synthetic] == ["Why is 0 odd ?", "Why is 1 odd ?", "Why is 2 odd ?"]
 
 
 def test_eda_is_seeded_and_changes_text():

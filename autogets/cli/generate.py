@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from autogets.cli.common import (
@@ -70,7 +71,8 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(c["dropped"].items())) or "none"
     out.print(f"{target}: {len(result.synthetic)} synthetic texts kept from {c['total']} outputs "
               f"(dropped: {dropped}); generated now for {result.generated} examples, "
-              f"{result.cached} from cache; {len(result.failed)} failed")
+              f"{result.cached} from cache; {len(result.failed)} failed"
+              + (f" (first: {escape(result.failed[0][1])})" if result.failed else ""))
 
 
 def samples(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",

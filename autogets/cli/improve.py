@@ -25,10 +25,12 @@ from autogets.cli.common import (
     _load,
     _seed,
     _workspace,
+    err,
     metrics_table,
     out,
     progress_bars,
 )
+from autogets.textfmt import escape_rich
 
 
 def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
@@ -40,49 +42,81 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
             goal: Annotated[str | None, typer.Option("--goal", help='Several goals, e.g. "recall:ABBR,recall:LOC".')]
             = None,
             budget: Annotated[int, typer.Option("--budget", help="Candidate evaluations per phase.", min=1)] = 200,
+            budget_seconds: Annotated[float | None, typer.Option(
+                "--budget-seconds", help="Also stop each phase after this many seconds of fit time.", min=0.001)]
+            = None,
+            max_phases: Annotated[int, typer.Option("--max-phases", help="At most this many phases.", min=1)] = 3,
+            max_sources: Annotated[int | None, typer.Option(
+                "--max-sources", help="Generate for at most this many source examples per class.", min=1)] = None,
             generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
             classifier: ClassifierOpt = "linear",
             executor: Annotated[str, typer.Option("--executor", help="local | serial | ray")] = "local",
+            review: Annotated[str, typer.Option("--review", help="none (approve every cleaned text) | ask (review "
+                                                "each page in the terminal)")] = "none",
             promote: Annotated[bool, typer.Option("--promote", help="Promote the new version to production.")]
             = False,
             actor: ActorOpt = "cli", workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
-    """The main job: diagnose, plan, generate, search in phases, report on test vs M0, register the model.
+    """The main job: diagnose, plan, generate, review, search in phases, report on test vs M0, register the model.
 
     Example: autogets improve --dataset trec6 --class ABBR
     """
+    from autogets.cli.review import ask_terminal
+    from autogets.errors import ConfigError
+    from autogets.improve import Cancelled
     from autogets.improve import improve as run_improve
+    from autogets.steps import RunSpec
 
+    if review not in ("none", "ask"):
+        raise ConfigError(f"--review must be none or ask, not {review!r}")
     ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+    spec = RunSpec(dataset=dataset, data_path=str(data) if data else None, text_col=text_col, label_col=label_col,
+                   id_col=id_col, min_class_size=min_class_size, target=target, objective=objective, goal=goal,
+                   budget=budget, budget_seconds=budget_seconds, max_phases=max_phases, max_sources=max_sources,
+                   generator=generator, n_per_example=n, seed=_seed(seed), classifier=classifier, requester=actor)
     ws = _workspace(workspace)
     gen = _generator(generator, ws, ds.name)
 
     def show_plan(phases, source, cls) -> None:
         if json_out:
             return
-        out.print(f"Goal: [bold]{goal or f'{objective}:{cls}'}[/] on {ds.name}. Plan from the {source}:")
+        out.print(f"Goal: [bold]{escape_rich(goal or f'{objective}:{cls}')}[/] on {escape_rich(ds.name)}. "
+                  f"Plan from the {source}:")
         for i, p in enumerate(phases):
-            out.print(f"  {i + 1}. {p.label()}  [dim]— {p.reason}[/]")
+            out.print(f"  {i + 1}. {escape_rich(p.label())}  [dim]— {escape_rich(p.reason)}[/]")
 
-    def show_decision(d) -> None:
+    def show_decision(d: dict) -> None:
         if not json_out:
-            colour = "green" if d.accepted else "yellow"
-            out.print(f"  [{colour}]{d.phase.label()}: {d.reason}[/] ({d.evaluations} evaluations, "
-                      f"{d.added_texts} texts added)")
+            colour = "green" if d["accepted"] else "yellow"
+            reused = f", {d['reused']} reused" if d.get("reused") else ""
+            out.print(f"  [{colour}]{escape_rich(d['phase'])}: {escape_rich(d['decision'])}[/] ({d['evaluations']} "
+                      f"evaluations{reused}, {d['added_texts']} texts added)")
 
-    with progress_bars(not json_out) as progress:
-        report = run_improve(ws, ds, target=target, objective=objective, goal=goal, budget=budget, generator=gen,
-                             n_per_example=n, seed=_seed(seed), classifier=classifier, executor=executor,
-                             promote=promote, actor=actor, progress=progress, on_plan=show_plan,
-                             on_decision=show_decision)
+    reviewer = ask_terminal(err) if review == "ask" else None
+    try:
+        with progress_bars(not json_out) as progress:
+            report = run_improve(ws, spec=spec, generator=gen, executor=executor, promote=promote, actor=actor,
+                                 progress=progress, reviewer=reviewer, on_plan=show_plan, on_decision=show_decision)
+    except Cancelled as exc:
+        err.print(f"autogets: run {exc.args[0]} cancelled at review; nothing was trained or registered")
+        raise typer.Exit(1) from None
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
         return
-    out.print(metrics_table(f"Test split: improved vs M0 ({report.model_id})", report.final_test,
-                            baseline=report.m0_test, flagged=(report.target,)))
-    out.print(f"{report.target} test CBA {report.m0_test.value('cba', report.target):.3f} → "
-              f"{report.final_test.value('cba', report.target):.3f} ([bold]{report.goal_gain_test():+.3f}[/]); "
-              f"accuracy {report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
-    state = "promoted to production" if report.promoted else (f"candidate; promote with `autogets models promote "
-                                                               f"{report.model_id}`")
-    out.print(f"Model {report.model_id}: {state}")
+    print_report(report)
+
+
+def print_report(report) -> None:
+    """The test table, the gain with its interval, the model and where the report is (also used by chat)."""
+    from autogets.improve import gain_sentence
+
+    out.print(metrics_table(f"Test split: improved vs M0 ({report.model_id or 'model unchanged'})",
+                            report.final_test, baseline=report.m0_test, flagged=(report.target,)))
+    out.print(escape_rich(gain_sentence(report.data)) + "; accuracy "
+              f"{report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
+    if report.model_id is None:
+        out.print("No gain: no synthetic text was accepted, the model is unchanged (nothing registered).")
+    else:
+        state = "promoted to production" if report.promoted else (
+            f"candidate; promote with `autogets models promote {report.model_id}`")
+        out.print(f"Model {report.model_id}: {state}")
     out.print(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)")

@@ -47,8 +47,11 @@ class Generator(Protocol):
     """Produces ``n_per_example`` raw texts per real example of one class.
 
     ``context`` holds other real texts of the same class (from the training split) that a prompt may show as
-    style examples. Results are yielded per source example as soon as they exist, so a caller can store them
-    before the next batch starts (an interrupted generation keeps what was generated).
+    style examples. ``hint`` is a free-text wish for the new texts ("shorter", "more formal") that a prompt-based
+    generator adds to its prompt (EDA ignores it); it is not part of ``prompt_version``, so a caller caching by
+    that key must add it (``synthesize(variant=...)`` does). Results are yielded per source example as soon as they
+    exist, so a caller can store them before the next batch starts (an interrupted generation keeps what was
+    generated).
     """
 
     name: str
@@ -56,4 +59,4 @@ class Generator(Protocol):
     prompt_version: str
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
-                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]: ...
+                 context: Sequence[str] = (), seed: int = 0, hint: str = "") -> Iterator[RawOutput]: ...

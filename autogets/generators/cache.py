@@ -24,6 +24,14 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
+def prompt_key(generator: Generator, variant: str = "") -> str:
+    """The prompt part of the cache key: the generator's prompt version, plus a regeneration variant (a round and
+    a hint such as "shorter") when one is asked for, so a regeneration never returns the texts it replaces."""
+    if not variant:
+        return generator.prompt_version
+    return f"{generator.prompt_version}~{hashlib.sha256(variant.encode('utf-8')).hexdigest()[:8]}"
+
+
 class GenerationCache:
     """The ``generations`` table of a workspace database."""
 
@@ -31,7 +39,8 @@ class GenerationCache:
         self.db = db
         self.table = db["generations"]
 
-    def lookup(self, generator: Generator, examples: Sequence[SourceExample], n: int) -> dict[tuple[str, int], str]:
+    def lookup(self, generator: Generator, examples: Sequence[SourceExample], n: int, variant: str = ""
+               ) -> dict[tuple[str, int], str]:
         """Cached raw texts for these examples' first ``n`` samples, keyed by (source hash, sample index)."""
         hashes = list({text_hash(e.text) for e in examples})
         found: dict[tuple[str, int], str] = {}
@@ -41,13 +50,13 @@ class GenerationCache:
             rows = self.db.execute(
                 f"SELECT source_hash, sample_index, raw FROM generations WHERE generator = ? AND model = ? "
                 f"AND prompt_version = ? AND sample_index < ? AND source_hash IN ({marks})",
-                [generator.name, generator.model, generator.prompt_version, n, *chunk]).fetchall()
+                [generator.name, generator.model, prompt_key(generator, variant), n, *chunk]).fetchall()
             found.update({(h, i): raw for h, i, raw in rows})
         return found
 
-    def store(self, generator: Generator, example: SourceExample, texts: Sequence[str]) -> None:
-        h = text_hash(example.text)
-        rows = [{"generator": generator.name, "model": generator.model, "prompt_version": generator.prompt_version,
+    def store(self, generator: Generator, example: SourceExample, texts: Sequence[str], variant: str = "") -> None:
+        h, prompt = text_hash(example.text), prompt_key(generator, variant)
+        rows = [{"generator": generator.name, "model": generator.model, "prompt_version": prompt,
                  "source_hash": h, "sample_index": i, "source_id": example.id, "label": example.label,
                  "text": strip_decoration(raw), "raw": raw, "status": "ok", "created_at": now_iso()}
                 for i, raw in enumerate(texts)]
@@ -90,15 +99,18 @@ class GenerationResult:
 
 def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per_example: int, class_name: str,
                cache: GenerationCache, real_texts: Sequence[str] = (), context: Sequence[str] = (), seed: int = 0,
-               batch_size: int = 16, progress: Callable[[int, int], None] | None = None) -> GenerationResult:
+               batch_size: int = 16, progress: Callable[[int, int], None] | None = None, variant: str = "",
+               hint: str = "") -> GenerationResult:
     """``n_per_example`` cleaned synthetic texts per example (fewer where cleaning drops some), cached.
+
+    ``variant`` names a regeneration (part of the cache key); ``hint`` (e.g. "shorter") is passed to the generator.
 
     Only examples missing from the cache reach the model, in batches of ``batch_size``; each batch's outputs are
     stored before the next one starts. Raises :class:`GenerationError` if every example that needed the model failed.
     """
     if n_per_example < 1:
         raise GenerationError("n_per_example must be at least 1")
-    stored = cache.lookup(generator, examples, n_per_example)
+    stored = cache.lookup(generator, examples, n_per_example, variant)
     missing = [e for e in examples if any((text_hash(e.text), i) not in stored for i in range(n_per_example))]
     cached = len(examples) - len(missing)
     failed: list[tuple[int, str]] = []
@@ -107,18 +119,19 @@ def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per
         progress(done, len(examples))
     for start in range(0, len(missing), batch_size):
         batch = missing[start:start + batch_size]
+        extra = {"hint": hint} if hint else {}
         for out in generator.generate(batch, n_per_example, class_name=class_name, context=context,
-                                      seed=seed + start):
+                                      seed=seed + start, **extra):
             if out.error is not None:
                 failed.append((out.example.id, out.error))
             else:
-                cache.store(generator, out.example, out.texts)
+                cache.store(generator, out.example, out.texts, variant)
             done += 1
             if progress:
                 progress(done, len(examples))
     if missing and len(failed) == len(missing):
         raise GenerationError(f"all {len(missing)} examples failed to generate (first error: {failed[0][1]})")
-    stored = cache.lookup(generator, examples, n_per_example)
+    stored = cache.lookup(generator, examples, n_per_example, variant)
     cleaner = Cleaner(real_texts=real_texts)
     synthetic = []
     for example in examples:
@@ -130,6 +143,6 @@ def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per
             if text is not None:
                 synthetic.append(Synthetic(source_id=example.id, sample_index=i, text=text, label=example.label,
                                            generator=generator.name, model=generator.model,
-                                           prompt_version=generator.prompt_version))
+                                           prompt_version=prompt_key(generator, variant)))
     return GenerationResult(synthetic=synthetic, report=cleaner.report, generated=len(missing) - len(failed),
                             cached=cached, failed=failed)

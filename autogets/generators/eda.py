@@ -101,7 +101,8 @@ class EDAGenerator:
         self.prompt_version = f"alpha{alpha:g}"
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
-                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]:
+                 context: Sequence[str] = (), seed: int = 0, hint: str = "") -> Iterator[RawOutput]:
+        """EDA has no notion of style: ``hint`` is ignored (a regeneration differs by its seed)."""
         for example in examples:
             digest = hashlib.sha256(f"{seed}\x00{example.text}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))

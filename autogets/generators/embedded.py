@@ -44,6 +44,17 @@ def gguf_location() -> tuple[Path, str]:
     return folder, names[0]
 
 
+def _quiet_gguf_conversion() -> None:
+    """Silence transformers' GGUF conversion bar (ours is on stderr). TQDM_DISABLE only works if set before tqdm
+    is first imported, which another library may already have done."""
+    import functools
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    if not isinstance(gguf_utils.tqdm, functools.partial):
+        gguf_utils.tqdm = functools.partial(gguf_utils.tqdm, disable=True)
+
+
 class EmbeddedGenerator:
     """Parameters: sampling ``temperature``/``top_p``, ``max_new_tokens``, ``n_shots`` other real examples per
     prompt, ``batch_size`` prompts per forward pass, ``threads`` for torch, ``cache_dir`` for the converted copy,
@@ -98,6 +109,7 @@ class EmbeddedGenerator:
             self.load_source = "converted"
         else:
             folder, file = self._gguf
+            _quiet_gguf_conversion()
             tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
             self._save_converted(model, tok, target)
@@ -132,7 +144,7 @@ class EmbeddedGenerator:
             log.warning("could not save converted model", extra={"error": str(exc)})
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def render(self, example: SourceExample, class_name: str, context: Sequence[str]) -> str:
+    def render(self, example: SourceExample, class_name: str, context: Sequence[str], hint: str = "") -> str:
         """Few-shot prompt: ``n_shots`` other real examples (chosen deterministically), then the source, then ``-``."""
         others = [t for t in context if t != example.text]
         shots = []
@@ -141,16 +153,18 @@ class EmbeddedGenerator:
             shots = [others[(start + k) % len(others)] for k in range(min(self.n_shots, len(others)))]
         lines = "".join(f"- {' '.join(t.split())}\n" for t in [*shots, example.text])
         description = self.descriptions.get(class_name) or f'examples of "{class_name}" texts'
+        if hint:  # the model follows instructions poorly; a hint is best placed in the header it continues
+            description = f"{description}, {' '.join(hint.split())[:60]}"
         return self.prompt.render(class_name=class_name, description=description, shots=lines)
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
-                 context: Sequence[str] = (), seed: int = 0) -> Iterator[RawOutput]:
+                 context: Sequence[str] = (), seed: int = 0, hint: str = "") -> Iterator[RawOutput]:
         import torch
 
         model, tok, newline_ids = self.load()
         for start in range(0, len(examples), self.batch_size):
             batch = examples[start:start + self.batch_size]
-            prompts = [self.render(e, class_name, context) for e in batch]
+            prompts = [self.render(e, class_name, context, hint) for e in batch]
             torch.manual_seed(seed + start)
             enc = tok(prompts, return_tensors="pt", padding=True)
             with torch.inference_mode():

@@ -123,6 +123,11 @@ class Evaluator:
 
     ``on_evaluation`` is called with every newly charged evaluation (e.g. to log it or report progress).
     The executor belongs to the caller (who closes it), so one process pool can serve many evaluators.
+
+    ``known`` holds raw results of :func:`fit_candidate` from an earlier, interrupted attempt at the same search
+    (selection → (confusion, margin, fit seconds, #synthetic)): such a candidate is charged to the budget as before,
+    so a seeded strategy takes the same path, but it is not refitted (counted in :attr:`reused`). ``on_raw`` is
+    called with each newly computed raw result, so a caller can store it.
     """
 
     problem: Problem
@@ -130,9 +135,12 @@ class Evaluator:
     budget: Budget
     executor: Executor = field(default_factory=SerialExecutor)
     on_evaluation: Callable[[Evaluation], None] | None = None
+    known: dict[frozenset[int], tuple] | None = None
+    on_raw: Callable[[frozenset[int], tuple], None] | None = None
 
     def __post_init__(self) -> None:
         self.history: list[Evaluation] = []
+        self.reused = 0
         self._cache: dict[frozenset[int], Evaluation] = {}
         self.executor.start(self.problem)
         base = fit_candidate(self.problem, ())
@@ -170,8 +178,7 @@ class Evaluator:
             if self.budget.exhausted:
                 break
             chunk = pending[start:start + step]
-            outs = self.executor.map(fit_candidate, [tuple(sorted(k)) for k in chunk])
-            for k, (matrix, margin, seconds, n_syn) in zip(chunk, outs, strict=True):
+            for k, (matrix, margin, seconds, n_syn) in zip(chunk, self._fit(chunk), strict=True):
                 e = self._scored(Evaluation(k, n_syn, metrics_from_confusion(matrix, self.problem.classes), margin,
                                             seconds, len(self.history)))
                 self.budget.evaluations += 1
@@ -181,6 +188,17 @@ class Evaluator:
                 if self.on_evaluation is not None:
                     self.on_evaluation(e)
         return [self._cache.get(k) for k in keys]
+
+    def _fit(self, chunk: list[frozenset[int]]) -> list[tuple]:
+        """Raw results for ``chunk``: from :attr:`known` where an earlier attempt computed them, else fitted."""
+        known = self.known or {}
+        todo = [k for k in chunk if k not in known]
+        fitted = dict(zip(todo, self.executor.map(fit_candidate, [tuple(sorted(k)) for k in todo]), strict=True))
+        if self.on_raw is not None:
+            for k, raw in fitted.items():
+                self.on_raw(k, raw)
+        self.reused += len(chunk) - len(todo)
+        return [known[k] if k in known else fitted[k] for k in chunk]
 
     def best(self) -> Evaluation:
         """The best evaluation so far by the objective's key, the baseline ("none") included."""

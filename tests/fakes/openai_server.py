@@ -19,6 +19,11 @@ Behaviours (strings, optionally "name:param"):
                     (used for both client-timeout tests and concurrency measurement)
     "garbage"       200 with non-JSON body, Content-Type application/json
     "garbage_text"  200 with non-JSON body, Content-Type text/plain
+    "cap_n:K"       like llama.cpp with K slots: n > K gets llama.cpp's own 400 body
+                    ("Field 'n': Value must be between 1 <= value <= K, but got N"), else "ok"
+    "ignore_n"      like Ollama: "ok" with one choice whatever n asks
+    "400:MESSAGE"   400 with a llama.cpp-style body carrying MESSAGE (may contain ':')
+    "reply:TEXT"    "ok" with every choice's content = TEXT (may contain ':'), e.g. a chat model's chatter
 
 `script` may be:
     * a list of behaviours consumed in request order; once exhausted, `default`
@@ -214,6 +219,19 @@ class FakeOpenAIServer:
         elif name == "sleep":
             self._stop.wait(float(param or 5))
             self._send_json(h, 200, self._completion(body))
+        elif name == "cap_n":
+            cap, n = int(param), int(body.get("n") or 1)
+            if n > cap:
+                self._send_json(h, 400, _llama_err(f"Field 'n': Value must be between 1 <= value <= {cap}, "
+                                                   f"but got {n}"))
+            else:
+                self._send_json(h, 200, self._completion(body))
+        elif name == "ignore_n":
+            self._send_json(h, 200, self._completion({**body, "n": 1}))
+        elif name == "reply":
+            self._send_json(h, 200, self._completion(body, content=param))
+        elif name == "400":
+            self._send_json(h, 400, _llama_err(param or "bad request"))
         elif name in ("garbage", "garbage_text"):
             ctype = "application/json" if name == "garbage" else "text/plain"
             self._send_raw(h, 200, b"<html>this is {not json", ctype)
@@ -257,6 +275,11 @@ class FakeOpenAIServer:
 
 def _err(msg: str, typ: str) -> dict:
     return {"error": {"message": msg, "type": typ, "param": None, "code": typ}}
+
+
+def _llama_err(msg: str) -> dict:
+    """llama.cpp server's error body (its shape differs from OpenAI's: numeric code, no param)."""
+    return {"error": {"code": 400, "message": msg, "type": "invalid_request_error"}}
 
 
 @contextlib.contextmanager

@@ -1,0 +1,57 @@
+"""Run configuration of the agent (react-agent's ``context.py``): nodes receive it, they never read the environment.
+
+Built once by a front-end from :class:`autogets.config.Settings` plus the agent's own variables:
+``AUTOGETS_APPROVERS`` (comma-separated user ids, or a user-group id, who may review, promote and roll back
+besides the requester), ``AUTOGETS_PROMOTE_APPROVAL=1`` (promotion to production needs a second approval),
+``AUTOGETS_REVIEW_PAGE_SIZE``, ``AUTOGETS_BUDGET``, ``AUTOGETS_GENERATOR``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agent.api import Notifier, NullNotifier
+from autogets.config import LLMSettings, Settings, load_settings
+from autogets.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentContext:
+    workspace: Path
+    generator: str = "embedded"
+    budget: int = 200
+    n_per_example: int = 5
+    max_sources: int | None = None
+    page_size: int = 10
+    executor: str = "local"
+    classifier: str = "linear"
+    seed: int = 42
+    approvers: frozenset[str] = frozenset()
+    promote_approval: bool = False
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    progress_interval: float = 0.5      # seconds between progress events of one step (throttle)
+    notifier: Notifier = field(default_factory=NullNotifier, repr=False, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, env: dict[str, str] | None = None,
+                      **overrides) -> AgentContext:
+        settings = settings or load_settings(env)
+        env = dict(os.environ) if env is None else env
+        approvers = frozenset(a.strip() for a in env.get("AUTOGETS_APPROVERS", "").split(",") if a.strip())
+        try:
+            page_size = int(env.get("AUTOGETS_REVIEW_PAGE_SIZE", "10"))
+            budget = int(env.get("AUTOGETS_BUDGET", "200"))
+        except ValueError:
+            raise ConfigError("AUTOGETS_REVIEW_PAGE_SIZE and AUTOGETS_BUDGET must be integers") from None
+        if not 1 <= page_size <= 50 or budget < 1:
+            raise ConfigError("AUTOGETS_REVIEW_PAGE_SIZE must be 1–50 and AUTOGETS_BUDGET at least 1")
+        base = cls(workspace=Path(settings.workspace), seed=settings.seed, llm=settings.llm, approvers=approvers,
+                   promote_approval=env.get("AUTOGETS_PROMOTE_APPROVAL", "") in ("1", "true", "yes"),
+                   page_size=page_size, budget=budget, generator=env.get("AUTOGETS_GENERATOR", "embedded"))
+        return replace(base, **overrides)
+
+    def may_act(self, user: str, requester: str | None) -> bool:
+        """Review, promote and roll back: the requester, or a listed approver."""
+        return user == requester or user in self.approvers

@@ -1,0 +1,78 @@
+"""The agent's graph: wiring only (react-agent's ``graph.py``). ``build_graph(checkpointer)`` compiles it; nothing
+is compiled at import.
+
+    parse_request → answer (help, diagnose, status, models, promote, rollback) [→ approve_promotion]
+                  → start → diagnose → plan → generate → review ⟲ → search → report → register → notify
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from agent import nodes
+from agent.context import AgentContext
+from agent.state import AgentState
+
+RUN_INTENTS = ("improve",)
+
+
+def route_request(state: AgentState) -> Literal["answer", "start", "__end__"]:
+    if state.get("intent") == "clarify":
+        return END
+    if state.get("intent") in RUN_INTENTS:
+        return "start"
+    if state.get("intent"):
+        return "answer"
+    raise ValueError(f"parse_request left no intent: {state!r}")
+
+
+def route_answer(state: AgentState) -> Literal["approve_promotion", "__end__"]:
+    return "approve_promotion" if state.get("status") == "awaiting_promotion" else END
+
+
+def _after(next_node: str):
+    def route(state: AgentState) -> str:
+        return END if state.get("status") in ("failed", "cancelled") else next_node
+
+    route.__name__ = f"after_to_{next_node}"
+    return route
+
+
+def route_review(state: AgentState) -> Literal["review", "generate", "search", "__end__"]:
+    nxt = state.get("review_next", "review")
+    if state.get("status") in ("failed", "cancelled") or nxt == "end":
+        return END
+    if nxt in ("review", "generate", "search"):
+        return nxt  # type: ignore[return-value]
+    raise ValueError(f"impossible review outcome {nxt!r}")
+
+
+def build_graph(checkpointer: Any = None):
+    """The compiled graph; ``checkpointer`` (e.g. SqliteSaver) makes it durable and enables the review pause."""
+    g = StateGraph(AgentState, context_schema=AgentContext)
+    g.add_node("parse_request", nodes.parse)
+    g.add_node("answer", nodes.answer)
+    g.add_node("approve_promotion", nodes.approve_promotion)
+    for name in ("start", "diagnose", "plan", "generate", "review", "search", "report", "register", "notify"):
+        g.add_node(name, getattr(nodes, name))
+    g.add_edge(START, "parse_request")
+    g.add_conditional_edges("parse_request", route_request, ["answer", "start", END])
+    g.add_conditional_edges("answer", route_answer, ["approve_promotion", END])
+    g.add_edge("approve_promotion", END)
+    chain = ["start", "diagnose", "plan", "generate"]
+    for a, b in zip(chain, chain[1:], strict=False):
+        g.add_conditional_edges(a, _after(b), [b, END])
+    g.add_conditional_edges("generate", _after("review"), ["review", END])
+    g.add_conditional_edges("review", route_review, ["review", "generate", "search", END])
+    tail = ["search", "report", "register", "notify"]
+    for a, b in zip(tail, tail[1:], strict=False):
+        g.add_conditional_edges(a, _after(b), [b, END])
+    g.add_edge("notify", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def mermaid() -> str:
+    """The graph as a Mermaid diagram (README, ``autogets chat --graph``)."""
+    return build_graph().get_graph().draw_mermaid()

@@ -1,0 +1,201 @@
+"""The agent as front-ends use it: ask, review, resume; one durable thread per conversation.
+
+The graph is checkpointed by ``SqliteSaver`` in ``<workspace>/checkpoints.db`` (apart from the data database), so
+a process that dies while a run waits for review, or during search, can be replaced by a new one that continues
+the same thread (:meth:`Agent.resume`). The thread id is a uuid5 of the front-end's conversation key. Permissions
+(review, promote, roll back: the requester or an approver) are checked here, before the graph is resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
+from agent.context import AgentContext
+from agent.graph import build_graph
+from agent.state import fresh
+from autogets import steps
+from autogets.workspace import Workspace, now_iso
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = uuid.UUID("6f1c6d52-3d0c-4a55-9a55-0a7e6c1b2d10")
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class Agent:
+    """Parameters: the run configuration (``context``), with its notifier."""
+
+    def __init__(self, context: AgentContext):
+        self.ctx = context
+        self.workspace = Path(context.workspace)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.workspace / "checkpoints.db", check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS agent_threads (thread_id TEXT PRIMARY KEY, conversation TEXT, "
+                           "requester TEXT, run_id TEXT, status TEXT, command TEXT, updated_at TEXT)")
+        self._conn.commit()
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        self.saver = SqliteSaver(self._conn)
+        self.graph = build_graph(self.saver)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @staticmethod
+    def thread_for(conversation: str) -> str:
+        return str(uuid.uuid5(NAMESPACE, conversation))
+
+    # --- the front-end's calls ----------------------------------------------------------------------------------
+
+    def ask(self, conversation: str, text: str, *, user: str, on_event: EventSink | None = None) -> Turn:
+        """Handle a message: a command starts a run or gets an answer; inside a thread that waits for review,
+        "cancel", "approve all" and "status" act on that run."""
+        thread_id = self.thread_for(conversation)
+        with self._lock(thread_id):
+            waiting = self._waiting(thread_id)
+            if waiting is not None:
+                word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
+                if word in ("cancel", "approve all", "approve"):
+                    action = "cancel" if word == "cancel" else "approve_all"
+                    return self._decide(thread_id, waiting, ReviewDecision(action=action), user, on_event)
+                if word == "status":
+                    return self._turn(thread_id, note="A run in this thread waits for review.")
+                return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"),
+                            text="A run in this thread waits for review: answer the page, or say cancel.")
+            self._remember(thread_id, conversation=conversation, requester=user, command=text)
+            return self._stream(thread_id, fresh(text, user, conversation), on_event)
+
+    def review(self, thread_id: str, decision: ReviewDecision, *, user: str, on_event: EventSink | None = None
+               ) -> Turn:
+        """Resume the run waiting in ``thread_id`` with a person's decision (applied once; permission checked)."""
+        with self._lock(thread_id):
+            waiting = self._waiting(thread_id)
+            if waiting is None:
+                return Turn(thread_id=thread_id, status="answer", text="Nothing in this thread waits for a decision "
+                                                                       "(already decided, or finished).")
+            return self._decide(thread_id, waiting, decision, user, on_event)
+
+    def resume(self, thread_id: str, *, on_event: EventSink | None = None) -> Turn:
+        """Continue a thread from its last checkpoint (after a crash), or show what it waits for."""
+        with self._lock(thread_id):
+            config = self._config(thread_id)
+            snapshot = self.graph.get_state(config)
+            if not snapshot.values:
+                return Turn(thread_id=thread_id, status="answer", text=f"No thread {thread_id}.")
+            if snapshot.next and not snapshot.interrupts:
+                return self._stream(thread_id, None, on_event)
+            return self._turn(thread_id)
+
+    def pending_reviews(self) -> list[ReviewPage]:
+        pages = []
+        for (thread_id,) in self._conn.execute("SELECT thread_id FROM agent_threads").fetchall():
+            waiting = self._waiting(thread_id)
+            if waiting is not None and waiting.get("kind") == "review":
+                pages.append(_page(waiting))
+        return pages
+
+    def threads(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute("SELECT thread_id, conversation, requester, run_id, status, command, updated_at "
+                                  "FROM agent_threads ORDER BY updated_at DESC").fetchall()
+        keys = ("thread_id", "conversation", "requester", "run_id", "status", "command", "updated_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # --- internals ----------------------------------------------------------------------------------------------
+
+    def _lock(self, thread_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(thread_id, threading.Lock())
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": 200}
+
+    def _waiting(self, thread_id: str) -> dict[str, Any] | None:
+        snapshot = self.graph.get_state(self._config(thread_id))
+        return snapshot.interrupts[0].value if snapshot.interrupts else None
+
+    def _decide(self, thread_id: str, waiting: dict, decision: ReviewDecision, user: str,
+                on_event: EventSink | None) -> Turn:
+        if decision.token and decision.token != waiting.get("token"):
+            return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"),
+                        text="That page was already decided; the current page is shown below.",
+                        review=_page(waiting) if waiting.get("kind") == "review" else None)
+        if waiting.get("kind") == "promotion":
+            allowed = user in self.ctx.approvers and user != waiting.get("requester")
+        else:
+            allowed = self.ctx.may_act(user, waiting.get("requester"))
+        if not allowed:
+            log.warning("refused", extra={"user": user, "thread_id": thread_id, "action": decision.action})
+            who = "an approver other than the requester" if waiting.get("kind") == "promotion" else (
+                "the requester or an approver (AUTOGETS_APPROVERS)")
+            return Turn(thread_id=thread_id, status="refused", run_id=waiting.get("run_id"),
+                        text=f"Only {who} may decide this.")
+        from langgraph.types import Command
+
+        resume = {**decision.to_dict(), "user": user}
+        if waiting.get("kind") == "promotion":
+            resume["action"] = "approve" if decision.action in ("approve_all", "approve_page") else "reject"
+        return self._stream(thread_id, Command(resume=resume), on_event)
+
+    def _stream(self, thread_id: str, graph_input: Any, on_event: EventSink | None) -> Turn:
+        config = self._config(thread_id)
+        for mode, chunk in self.graph.stream(graph_input, config, context=self.ctx,
+                                             stream_mode=["custom", "updates"]):
+            if mode == "custom" and on_event is not None:
+                on_event(chunk)
+        return self._turn(thread_id)
+
+    def _turn(self, thread_id: str, note: str = "") -> Turn:
+        snapshot = self.graph.get_state(self._config(thread_id))
+        values = snapshot.values or {}
+        run_id, requester = values.get("run_id"), values.get("user")
+        waiting = snapshot.interrupts[0].value if snapshot.interrupts else None
+        if waiting is not None:
+            kind = waiting.get("kind")
+            status = "review" if kind == "review" else "awaiting_promotion"
+            text = note or (values.get("message") or waiting.get("description", ""))
+            turn = Turn(thread_id=thread_id, status=status, text=text, run_id=run_id, requester=requester,
+                        review=_page(waiting) if kind == "review" else None,
+                        data={"model_id": waiting.get("model_id"), "token": waiting.get("token")})
+        else:
+            status = values.get("status", "answer")
+            if snapshot.next:  # stopped between nodes (a crash): resumable
+                status, text = "running", f"The run stopped before {snapshot.next[0]}; resume the thread to continue."
+            else:
+                text = values.get("message", "")
+            report = None
+            if run_id and status in ("done", "no_gain"):
+                report = steps.step_result(Workspace(self.workspace), run_id, "report")
+                if report is not None:
+                    report = {k: v for k, v in report.items() if k != "recipe"}
+                    report["model_id"] = values.get("model_id")
+            turn = Turn(thread_id=thread_id, status=status, text=note or text, run_id=run_id, requester=requester,
+                        report=report, data={"model_id": values.get("model_id"), "command": values.get("command")})
+        self._remember(thread_id, run_id=run_id, status=turn.status)
+        return turn
+
+    def _remember(self, thread_id: str, **fields: Any) -> None:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        with self._conn:
+            self._conn.execute("INSERT OR IGNORE INTO agent_threads (thread_id, updated_at) VALUES (?, ?)",
+                               [thread_id, now_iso()])
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self._conn.execute(f"UPDATE agent_threads SET {sets}{', ' if sets else ''}updated_at = ? "
+                               "WHERE thread_id = ?", [*fields.values(), now_iso(), thread_id])
+
+
+def _page(payload: dict[str, Any]) -> ReviewPage:
+    return ReviewPage(run_id=payload["run_id"], dataset=payload["dataset"], target=payload["target"],
+                      page=payload["page"], pages=payload["pages"],
+                      samples=tuple(ReviewSample(**s) for s in payload["samples"]), totals=payload["totals"],
+                      regenerations_left=payload["regenerations_left"], requester=payload.get("requester"),
+                      token=payload.get("token", ""))
