@@ -7,7 +7,6 @@ before serving (:func:`bot.run.check_token`).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 from typing import Any
@@ -56,8 +55,9 @@ def create_app(settings: BotSettings, client: WebClient | None = None, agent: Ag
 
 
 def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:
-    """The real agent, notifying the team through Slack. ``AUTOGETS_BOT_AGENT_FACTORY=module:callable`` (called
-    with ``(settings, notifier)``) swaps in another implementation (the HTTP-mode tests use a fake)."""
+    """The real agent (:class:`agent.service.Agent`), notifying the team through Slack, with the approvers the bot
+    resolved (user groups expanded). ``AUTOGETS_BOT_AGENT_FACTORY=module:callable`` (called with ``(settings,
+    notifier)``) swaps in another implementation: the HTTP-mode subprocess tests use the FakeAgent."""
     notifier = SlackNotifier.from_settings(client, settings)
     factory = os.environ.get(AGENT_FACTORY_ENV)
     if factory:
@@ -66,7 +66,7 @@ def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:
     from agent.context import AgentContext
     from agent.service import Agent
 
-    context = AgentContext.from_settings(settings.core)
-    if settings.approvers and not any(a.startswith("S") for a in settings.approvers):
-        context = dataclasses.replace(context, approvers=settings.approvers)
-    return Agent(context, notifier=notifier)
+    overrides: dict[str, Any] = {"notifier": notifier}
+    if not any(a.startswith("S") for a in settings.approvers):  # resolved by bot.run.prepare
+        overrides["approvers"] = settings.approvers
+    return Agent(AgentContext.from_settings(settings.core, **overrides))

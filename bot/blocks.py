@@ -244,12 +244,14 @@ def progress_message(*, request: str, user: str, event: dict[str, Any] | None = 
 
 
 def progress_line(event: dict[str, Any] | None) -> str:
-    """``{"step": "search", "phase": "2/3 SW on LOC", "done": 120, "total": 200, "best_gain": 0.031}`` →
-    ``Searching (2/3 SW on LOC): 120/200 · best validation gain +0.031``."""
+    """An agent progress event in one line, e.g. ``{"step": "search", "phase": "2/3 SW on LOC", "done": 120,
+    "total": 200, "best_gain": 0.031}`` → ``Searching (2/3 SW on LOC): 120/200 · best validation gain +0.031``."""
     if not event:
         return "Starting…"
     step = str(event.get("step", "working"))
     line = safe(_STEP_LABELS.get(step, step.capitalize()), 60)
+    if event.get("command"):
+        line = f"Understood: `{code(event['command'])[:300]}`"
     if event.get("phase"):
         line += f" ({safe(event['phase'], 120)})"
     if event.get("done") is not None:
@@ -257,9 +259,15 @@ def progress_line(event: dict[str, Any] | None) -> str:
         line += f": {safe(event['done'], 12)}" + (f"/{safe(total, 12)}" if total is not None else "")
     if event.get("best_gain") is not None:
         line += f" · best validation gain {signed(event['best_gain'])}"
+    if event.get("decision") is not None:
+        kept = "accepted" if event.get("accepted") else "reverted"
+        line += f": {kept}" + (f", {safe(event.get('added_texts'), 8)} texts added" if event.get("accepted") else "")
+    phases = event.get("phases")
+    if isinstance(phases, list) and phases:
+        line += ": " + " → ".join(safe(p, 120) for p in phases[:4])
     if event.get("message"):
         line += f" · {safe(event['message'], 300)}"
-    return line
+    return line[:MAX_TEXT]
 
 
 def review_message(page: ReviewPage, thread_id: str) -> Message:
@@ -275,7 +283,7 @@ def review_message(page: ReviewPage, thread_id: str) -> Message:
         blocks.append(section("\n\n".join(
             f"*{s.number}.* {safe(s.text, sample_chars)}\n_from:_ {safe(s.source_text, source_chars)}"
             for s in chunk)))
-    value = f"{thread_id}|{page.run_id}|{page.page}"
+    value = decision_value(thread_id, page.run_id, page.page, getattr(page, "token", ""))
     if samples:
         blocks.append(context("Tick the samples to reject, then *Approve page* (the others are kept)."))
         groups = [samples[i: i + MAX_OPTIONS] for i in range(0, len(samples), MAX_OPTIONS)]
@@ -292,6 +300,34 @@ def review_message(page: ReviewPage, thread_id: str) -> Message:
     blocks.append({"type": "actions", "block_id": "review_buttons", "elements": buttons})
     text = f"Review page {page.page}/{page.pages} of {page.target} on {page.dataset}: {len(samples)} samples"
     return {"text": fallback(text), "blocks": blocks}
+
+
+def decision_value(thread_id: str, run_id: str | None, page: int, token: str) -> str:
+    """What a decision button carries: the agent thread, the run, the page and the page's token."""
+    return f"{thread_id}|{run_id or ''}|{page}|{token}"[:MAX_VALUE]
+
+
+def parse_decision_value(value: str) -> tuple[str, str, str]:
+    """``(thread_id, page, token)`` from :func:`decision_value`."""
+    thread_id, _, rest = value.partition("|")
+    _run, _, rest = rest.partition("|")
+    page, _, token = rest.partition("|")
+    return thread_id, page, token
+
+
+def promotion_message(turn: Turn, thread_id: str) -> Message:
+    """A promotion waiting for a second approver: Approve / Decline (answered like a review decision)."""
+    model_id = str(turn.data.get("model_id") or "the model")
+    token = str(turn.data.get("token") or "")
+    value = decision_value(thread_id, turn.run_id, 0, token)
+    text = turn.text or f"{model_id} waits for a second approval before production."
+    return {"text": fallback(text), "blocks": [
+        section(f":lock: {safe(text, 2000)}"),
+        context("An approver other than the requester decides."),
+        {"type": "actions", "block_id": "promotion_buttons", "elements": [
+            button(f"Approve {model_id}", f"{REVIEW_ACTION_PREFIX}approve_all", value, "primary",
+                   confirm_dialog("Approve?", f"Put {model_id} in production?", "Approve")),
+            button("Decline", f"{REVIEW_ACTION_PREFIX}reject_all", value, "danger")]}]}
 
 
 def _totals_line(page: ReviewPage) -> str:
@@ -317,7 +353,10 @@ _DECISION_WORDS = {"approve_page": "Page approved", "approve_all": "Everything a
 
 def decision_line(decision: ReviewDecision, user: str, rejected_numbers: Iterable[int] = ()) -> str:
     """``:ballot_box_with_check: Page approved by <@U1> · rejected #2, #5``."""
-    line = f":ballot_box_with_check: {_DECISION_WORDS.get(decision.action, decision.action)} by {mention(user)}"
+    words = _DECISION_WORDS.get(decision.action, decision.action)
+    if str(getattr(decision, "token", "")).startswith("promote:"):
+        words = "Promotion approved" if decision.action.startswith("approve") else "Promotion declined"
+    line = f":ballot_box_with_check: {words} by {mention(user)}"
     numbers = sorted(rejected_numbers)
     if numbers:
         line += " · rejected " + ", ".join(f"#{n}" for n in numbers)
@@ -350,13 +389,18 @@ def report_message(turn: Turn, thread_id: str) -> Message:
     if gain is not None:
         interval = test.get("interval") or []
         span = f" (interval {signed(interval[0])} to {signed(interval[1])})" if len(interval) == 2 else ""
-        facts.append(f"*Class CBA gain on test*\n{signed(gain)}{span}")
+        support = test.get("support")
+        few = " (few: read the gain with care)" if test.get("few_examples") else ""
+        facts.append(f"*Class CBA gain on test*\n{signed(gain)}{span}"
+                     + (f"\n{safe(support, 12)} test examples{few}" if support is not None else ""))
     if test.get("accuracy_m0") is not None:
         facts.append(f"*Accuracy on test*\n{number(test.get('accuracy_m0'))} → {number(test.get('accuracy_new'))}")
     budget = report.get("budget") or {}
     if budget:
-        facts.append(f"*Budget spent*\n{safe(budget.get('evaluations', '?'), 12)} evaluations, "
-                     f"{number(budget.get('seconds'), 0)} s")
+        seconds = budget.get("seconds", budget.get("fit_seconds"))
+        reused = f" ({safe(budget['reused'], 12)} reused)" if budget.get("reused") else ""
+        facts.append(f"*Budget spent*\n{safe(budget.get('evaluations', '?'), 12)} evaluations{reused}, "
+                     f"{number(seconds, 0)} s")
     model_id = report.get("model_id")
     if model_id:
         facts.append(f"*Model*\n`{code(model_id)[:100]}`")
@@ -425,32 +469,36 @@ def notification_message(kind: str, payload: dict[str, Any], permalink: str | No
     return {"text": fallback(line.replace("`", "")), "blocks": [section(line), context(" · ".join(details))]}
 
 
-def home_view(models: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]],
+def home_view(models: Sequence[dict[str, Any]], threads: Sequence[dict[str, Any]],
               pending: Sequence[ReviewPage]) -> dict[str, Any]:
-    """App Home: per data set its production model and key numbers, the last runs, and runs waiting for review."""
+    """App Home: per data set its production model and key numbers, the runs waiting for review, the last runs."""
     blocks: list[Block] = [header("AutoGeTS"),
-                           context("Mention me or DM me: `improve ABBR on trec6`, `status`, `help`.")]
-    datasets = sorted({str(m.get("dataset")) for m in models} | {str(r.get("dataset")) for r in runs
-                                                                    if r.get("dataset")})
-    for dataset in datasets[:12]:
+                           context("Mention me or DM me: `improve ABBR on trec6`, `status`, `models trec6`, `help`.")]
+    datasets = sorted({str(m.get("dataset")) for m in models} | {p.dataset for p in pending})
+    for dataset in datasets[:15]:
         blocks.append(divider())
         prod = next((m for m in models if m.get("dataset") == dataset and m.get("status") == "production"), None)
+        candidates = sum(1 for m in models if m.get("dataset") == dataset and m.get("status") == "candidate")
         if prod:
             summary = prod.get("summary") or {}
-            line = (f"*{safe(dataset, 80)}* · production `{code(prod.get('id', '?'))[:60]}` · "
-                    f"{safe(summary.get('class', '?'), 40)} {signed(summary.get('test_cba_gain'))} class CBA, "
+            line = (f"*{safe(dataset, 80)}* · production `{code(prod.get('id', '?'))[:60]}`: "
+                    f"{safe(summary.get('class', '?'), 40)} {signed(summary.get('test_cba_gain'))} class CBA on test, "
                     f"accuracy {number(summary.get('test_accuracy'))}")
         else:
             line = f"*{safe(dataset, 80)}* · no production model yet"
+        if candidates:
+            line += f" · {candidates} candidate(s)"
         blocks.append(section(line))
-        recent = [r for r in runs if r.get("dataset") == dataset][:5]
-        if recent:
-            blocks.append(context(*[f"{safe(r.get('target') or '?', 40)} · {safe(r.get('status', '?'), 30)} · "
-                                    f"{safe(r.get('updated_at', ''), 30)}" for r in recent]))
-        waiting = [p for p in pending if p.dataset == dataset][:5]
-        for p in waiting:
+        for p in [p for p in pending if p.dataset == dataset][:5]:
             blocks.append(section(f":eyes: {safe(p.target, 40)}: page {p.page}/{p.pages} waits for review "
                                   f"(run {safe(p.run_id, 60)}, requested by {mention(p.requester)})"))
-    if not datasets:
-        blocks.append(section("No runs yet."))
+    recent = [t for t in threads if t.get("command") or t.get("run_id")][:8]
+    if recent:
+        blocks.append(divider())
+        blocks.append(section("*Last requests*"))
+        blocks.append(context(*[f"`{code(t.get('command') or t.get('run_id') or '?')[:120]}` · "
+                                f"{safe(t.get('status') or '?', 30)} · {safe(t.get('updated_at') or '', 30)}"
+                                for t in recent]))
+    if not datasets and not recent:
+        blocks.append(section("Nothing yet: try `improve ABBR on trec6`."))
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}

@@ -186,14 +186,15 @@ class Bridge:
 
     def on_review_click(self, *, user: str, action: str, value: str, message_ts: str,
                         message_blocks: Sequence[dict[str, Any]], state_values: dict[str, Any]) -> None:
-        thread_id = value.split("|", 1)[0]
+        """A decision button on a review page (or on a promotion waiting for approval)."""
+        thread_id, _, token = blocks.parse_decision_value(value)
         row = self.threads.by_thread_id(thread_id)
         if row is None:
             log.warning("click on an unknown thread", extra={"thread_id": thread_id, "user": user})
             return
         rejected = rejected_from_state(state_values)
         self.jobs.submit(row.conversation, self._guarded(row.where, user, lambda: self._decide(
-            row.conversation, user, action, message_ts, list(message_blocks), rejected)))
+            row.conversation, user, action, message_ts, list(message_blocks), rejected, token)))
 
     def on_promote_click(self, *, user: str, value: str, message_ts: str,
                          message_blocks: Sequence[dict[str, Any]], discard: bool = False) -> None:
@@ -240,7 +241,7 @@ class Bridge:
         self._show(self.threads.get(where.conversation) or row, turn, user, progress, text=text)
 
     def _decide(self, conversation: str, user: str, action: str, message_ts: str,
-                message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]]) -> None:
+                message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]], token: str = "") -> None:
         row = self.threads.get(conversation)
         if row is None or row.review_ts != message_ts:
             log.info("stale review click", extra={"conversation": conversation, "user": user, "action": action})
@@ -250,12 +251,12 @@ class Bridge:
             self._refuse(row, user, action)
             return
         decision = ReviewDecision(action=action, ids=tuple(k for _, k in rejected)
-                                  if action in ("approve_page", "reject") else ())
+                                  if action in ("approve_page", "reject") else (), token=token)
         numbers = [n for n, _ in rejected] if decision.ids else []
         self.threads.update(conversation, review_ts=None)
         self._update(row, message_ts, blocks.closed(message_blocks, blocks.decision_line(decision, user, numbers)),
                      text="Review decided")
-        progress = self._progress(row) if row.progress_ts else None
+        progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
         try:
             turn = self.agent.review(row.thread_id, decision, user=user,
                                      on_event=progress.update if progress else None)
@@ -271,7 +272,7 @@ class Bridge:
             else:
                 self._ephemeral(row.where, user, blocks.safe(turn.text, 2000))
             return
-        if turn.status == "answer":  # e.g. "already decided": applied once, told to the clicker only
+        if turn.status == "answer" and turn.review is not None:  # that page was decided; another is shown
             self._ephemeral(row.where, user, blocks.safe(turn.text, 2000))
             return
         self._show(self.threads.get(conversation) or row, turn, user, progress)
@@ -298,11 +299,10 @@ class Bridge:
         if turn.status == "refused":
             self._refuse(row, user, "promote", turn.text)
             return
-        if turn.status != "awaiting_promotion":  # done: nobody can click twice
-            self.threads.update(conversation, report_ts=None)
-            self._update(row, message_ts, blocks.closed(message_blocks, f":rocket: Promote asked by "
-                                                        f"{blocks.mention(user)}"), text="Promote asked")
-        self._post(row.where, blocks.answer_message(turn.text))
+        self.threads.update(conversation, report_ts=None)          # nobody can click twice
+        self._update(row, message_ts, blocks.closed(message_blocks, f":rocket: Promote asked by "
+                                                    f"{blocks.mention(user)}"), text="Promote asked")
+        self._show(self.threads.get(conversation) or row, turn, user, None)
 
     def _publish_home(self, user: str) -> None:
         try:
@@ -328,15 +328,24 @@ class Bridge:
                 else blocks.answer_message(turn.text)
             self._post(where, message)
             return
+        token = getattr(turn.review, "token", "") if turn.review else str(turn.data.get("token") or "")
+        if row.review_ts and token and token == row.review_token:  # the same page is still on show ("status")
+            self._post(where, blocks.answer_message(turn.text or "The page above still waits for a decision."))
+            return
         if progress is not None:
             progress.finish(turn.status)
         if row.review_ts:  # a page still showing buttons was decided another way (typed "approve all", cancel)
             self._update(row, row.review_ts, blocks.closed([], f"Decided in the thread by {blocks.mention(user)}."),
                          text="Review decided")
+            self.threads.update(conversation, review_ts=None)
         if turn.status == "review" and turn.review is not None:
             posted = self._post(where, blocks.review_message(turn.review, row.thread_id))
             self.threads.update(conversation, state="review", run_id=turn.review.run_id or turn.run_id,
-                                review_ts=posted, review_page=turn.review.page)
+                                review_ts=posted, review_page=turn.review.page, review_token=token)
+            return
+        if turn.status == "awaiting_promotion" and not turn.report:  # "promote X" needs a second approver
+            posted = self._post(where, blocks.promotion_message(turn, row.thread_id))
+            self.threads.update(conversation, review_ts=posted, review_token=token, review_page=None)
             return
         # The run ended: free its data set first, so a failing post cannot hold it.
         self.threads.update(conversation, state="finished", review_ts=None, run_id=turn.run_id or row.run_id)

@@ -50,6 +50,7 @@ class ThreadRow:
     request: str | None = None        # the text that started the run (for the progress message)
     review_ts: str | None = None      # the review message waiting for a decision (None: nothing to decide)
     review_page: int | None = None
+    review_token: str | None = None   # the agent's token of that page (a promotion request has one too)
     report_ts: str | None = None      # the report message whose Promote/Discard buttons are still live
     model_id: str | None = None
     updated_at: str = ""
@@ -94,7 +95,7 @@ class ThreadStore:
         with self._lock:
             table = self._table()
             with table.db.conn:
-                table.upsert(asdict(row), pk="conversation")
+                table.upsert(asdict(row), pk="conversation", alter=True)
         return row
 
     def update(self, conversation: str, **changes: Any) -> ThreadRow:

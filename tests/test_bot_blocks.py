@@ -27,7 +27,7 @@ def _page(n: int = 4, *, hostile: bool = True, page: int = 1, pages: int = 3) ->
     return ReviewPage(run_id="run1", dataset="trec6", target="ABBR <!here>", page=page, pages=pages,
                       samples=samples, regenerations_left=1, requester="U1",
                       totals={"generated": 55, "kept": 50, "dropped": {"duplicate": 3, "<b>": 2}, "approved": 0,
-                              "rejected": 0, "pending": 50})
+                              "rejected": 0, "pending": 50}, token="3f9a0c1d2e4b5a69")
 
 
 def _report(status: str = "done", hostile: bool = True) -> Turn:
@@ -38,10 +38,10 @@ def _report(status: str = "done", hostile: bool = True) -> Turn:
                                 {"class": HOSTILE[3] if hostile else "HUM", "support": 260, "cba_m0": 0.93,
                                  "cba_new": 0.931, "delta": 0.001},
                                 {"class": "a`b`c", "support": 5, "cba_m0": 0.5, "cba_new": 0.4, "delta": -0.1}],
-                       "class_cba_gain": 0.028, "interval": [-0.01, 0.06], "accuracy_m0": 0.853,
-                       "accuracy_new": 0.854},
+                       "class_cba_gain": 0.028, "interval": [-0.01, 0.06], "support": 17, "few_examples": True,
+                       "accuracy_m0": 0.853, "accuracy_new": 0.854},
               "model_id": "trec6-v3" if status != "no_gain" else None,
-              "budget": {"evaluations": 200, "seconds": 34.2}, "files": {}}
+              "budget": {"evaluations": 200, "reused": 12, "fit_seconds": 34.2}, "files": {}}
     return Turn(THREAD, status, "ABBR: +0.028 " + (HOSTILE[1] if hostile else ""), run_id="run1", report=report)
 
 
@@ -51,6 +51,12 @@ CASES = {
         request="improve ABBR on trec6", user="U1",
         event={"step": "search", "phase": "2/3 SW on <@U9>", "done": 120, "total": 200, "best_gain": 0.031}),
     "progress_review": lambda: blocks.progress_message(request="improve ABBR on trec6", user="U1", outcome="review"),
+    "progress_plan": lambda: blocks.progress_message(request="improve ABBR on trec6", user="U1", event={
+        "step": "plan", "phases": ["GA on ABBR (cba): small class <!here>", "SW on ABBR (cba): refine"]}),
+    "promotion": lambda: blocks.promotion_message(Turn(THREAD, "awaiting_promotion", "trec6-v3 waits for a second "
+                                                       "approval <!channel>.", data={"model_id": "trec6-v3",
+                                                                                     "token": "promote:trec6-v3"}),
+                                                  THREAD),
     "review_page": lambda: blocks.review_message(_page(), THREAD),
     "review_page_23": lambda: blocks.review_message(_page(23, hostile=False, page=3, pages=3), THREAD),
     "review_page_120": lambda: blocks.review_message(_page(120, hostile=False), THREAD),
@@ -76,8 +82,10 @@ CASES = {
         [{"id": "trec6-v2", "dataset": "trec6", "status": "production",
           "summary": {"class": "ABBR", "test_cba_gain": 0.028, "test_accuracy": 0.854}},
          {"id": "trec6-v3", "dataset": "trec6", "status": "candidate", "summary": {}}],
-        [{"dataset": "trec6", "target": "ABBR", "status": "review", "updated_at": "2026-11-25T10:00:00Z"},
-         {"dataset": "sms_spam", "target": HOSTILE[0], "status": "done", "updated_at": "2026-11-24T10:00:00Z"}],
+        [{"thread_id": "t1", "command": "improve ABBR on trec6", "run_id": "run1", "status": "review",
+          "updated_at": "2026-11-25T10:00:00Z"},
+         {"thread_id": "t2", "command": f"improve {HOSTILE[0]} on sms_spam", "run_id": "run2", "status": "done",
+          "updated_at": "2026-11-24T10:00:00Z"}],
         [_page()]),
 }
 
@@ -95,14 +103,16 @@ def test_payload_matches_fixture_and_slack_limits(name):
     assert rendered == path.read_text(encoding="utf-8"), f"{name} changed: AUTOGETS_UPDATE_FIXTURES=1 to accept"
 
 
-@pytest.mark.parametrize("name", ["review_page", "report_done", "notification_registered", "home", "failure"])
+@pytest.mark.parametrize("name", ["review_page", "report_done", "notification_registered", "home", "failure",
+                                  "promotion", "progress_plan"])
 def test_hostile_texts_are_shown_escaped(name):
     dumped = json.dumps(CASES[name](), ensure_ascii=False)
     for raw in ("<!channel>", "<@U1> there", "<http://evil.example|here>", "&<>", "<!here>", "<!everyone>"):
         assert raw not in dumped
     escaped = {"review_page": "&lt;!channel&gt;", "report_done": "&lt;!channel&gt;",
                "notification_registered": "&lt;http://evil.example|here&gt;", "home": "&lt;!channel&gt;",
-               "failure": "&lt;!everyone&gt; &amp; more"}
+               "failure": "&lt;!everyone&gt; &amp; more", "promotion": "&lt;!channel&gt;",
+               "progress_plan": "&lt;!here&gt;"}
     assert escaped[name] in dumped
 
 
@@ -123,7 +133,8 @@ def test_buttons_and_values_carry_the_thread_run_and_page():
     buttons = message["blocks"][-1]["elements"]
     labels = [b["text"]["text"] for b in buttons]
     assert labels == ["Approve page", "Approve all", "Reject all", "Regenerate", "Cancel"]  # last page: no "Next"
-    assert {b["value"] for b in buttons} == {f"{THREAD}|run1|3"}
+    assert {b["value"] for b in buttons} == {f"{THREAD}|run1|3|3f9a0c1d2e4b5a69"}
+    assert blocks.parse_decision_value(buttons[0]["value"]) == (THREAD, "3", "3f9a0c1d2e4b5a69")
 
 
 def test_safe_truncates_without_splitting_an_escape():

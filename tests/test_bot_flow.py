@@ -36,13 +36,15 @@ def test_mention_to_report_exact_sequence_of_web_api_calls(bot, slack):
     assert response.status == 200
     assert slack.methods() == ["auth.test",
                                "chat.postMessage",                 # the one progress message
-                               "chat.update", "chat.update", "chat.update",   # three progress events
+                               "chat.update",                      # "understood: improve ABBR on trec6"
+                               "chat.update", "chat.update", "chat.update",   # three generation events
                                "chat.update",                      # final state: waiting for review
                                "chat.postMessage"]                 # review page 1
     progress, page1 = slack.calls_to("chat.postMessage")
     assert progress.args["thread_ts"] == MENTION_TS and page1.args["thread_ts"] == MENTION_TS
     assert {c.args["ts"] for c in slack.calls_to("chat.update")} == {progress.response["ts"]}
-    assert "Generating synthetic texts: 30/30" in str(slack.calls_to("chat.update")[2].args["blocks"])
+    assert "Understood: `improve ABBR on trec6`" in str(slack.calls_to("chat.update")[0].args["blocks"])
+    assert "Generating synthetic texts: 30/30" in str(slack.calls_to("chat.update")[3].args["blocks"])
     assert bot.agent.calls[0] == ("ask", {"conversation": f"slack:T1:C1:{MENTION_TS}",
                                           "text": "improve ABBR on trec6", "user": "U1"})
 
@@ -57,7 +59,7 @@ def test_mention_to_report_exact_sequence_of_web_api_calls(bot, slack):
     assert all(b["type"] != "actions" for b in closed["blocks"])
     assert "Page approved by <@U1> · rejected #2" in str(closed["blocks"][-1])
     assert bot.agent.decisions()[0] == {"action": "approve_page", "ids": ["run1-p1-r2-1"], "hint": "", "page": 1,
-                                        "user": "U1"}
+                                        "user": "U1", "token": "run1-p1-r2"}   # the page's token goes back
 
     page = bot.posted()
     slack.clear()
@@ -172,9 +174,10 @@ def test_unknown_command_answers_with_help(bot, slack):
     assert slack.methods() == ["auth.test", "chat.postMessage"]
     answer = slack.calls_to("chat.postMessage")[0].args
     assert answer["thread_ts"] == MENTION_TS
-    assert "improve CLASS on DATASET" in str(answer["blocks"]) and "/autogets" in str(answer["blocks"])
+    assert "I did not understand" in str(answer["blocks"]) and "improve CLASS on DATASET" in str(answer["blocks"])
     bot.mention("help", ts="1699999999.000200")
-    assert HELP.split(":")[0] in str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
+    help_blocks = str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
+    assert HELP.split(":")[0] in help_blocks and "/autogets" in help_blocks      # plus how to reach the bot
 
 
 def test_review_and_promote_survive_a_restart(bot, slack):
@@ -213,7 +216,7 @@ def test_direct_message_and_replies_in_a_runs_thread(bot, slack):
     bot.dispatch(payloads.message("status", channel="C1", channel_type="channel", ts="1699999971.000100",
                                   thread_ts=run_thread))
     assert slack.methods() == ["chat.postMessage"]
-    assert "page 1/2" in slack.calls_to("chat.postMessage")[0].args["text"]
+    assert "waits for review" in slack.calls_to("chat.postMessage")[0].args["text"]   # the page is not re-posted
 
     slack.clear()
     bot.dispatch(payloads.message("status", channel="C1", channel_type="channel", ts="1699999972.000100",
@@ -399,3 +402,25 @@ def test_an_agent_failure_on_a_click_puts_the_page_back(bot, slack, monkeypatch)
     monkeypatch.undo()
     bot.click(page, "review:approve_page")                          # the page still works
     assert bot.agent.decisions()[0]["page"] == 1
+
+
+def test_promotion_waiting_for_a_second_approver(slack, tmp_path):
+    bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"promote_approval": True})
+    page = _start_run(bot)
+    bot.click(page, "review:approve_all")
+    report = bot.posted()
+    slack.clear()
+    bot.click(report, "report:promote")                              # the requester asks for promotion
+    request = bot.posted()
+    assert "waits for a second approval" in request["text"]
+    assert [e["text"]["text"] for e in request["blocks"][-1]["elements"]] == ["Approve trec6-v1", "Decline"]
+    slack.clear()
+    bot.click(request, "review:approve_all", user="U1")             # the requester may not approve it
+    assert slack.methods() == ["chat.update", "chat.update", "chat.postEphemeral"]   # closed, reopened, told
+    assert slack.calls_to("chat.update")[-1].args["blocks"] == request["blocks"]
+    slack.clear()
+    bot.click(request, "review:approve_all", user="UAPPROVER")
+    assert slack.methods() == ["chat.update", "chat.getPermalink", "chat.postMessage", "chat.postMessage"]
+    assert "Promotion approved by <@UAPPROVER>" in str(slack.calls_to("chat.update")[0].args["blocks"])
+    assert "now in production" in slack.calls_to("chat.postMessage")[-1].args["text"]
+    assert bot.payload_problems() == []

@@ -1,10 +1,12 @@
 """FakeAgent: the agent service API (``agent.service.Agent``) without LangGraph, search or generation.
 
-Only for the bot's tests, until the real agent lands. Same methods and values (``agent.api``): ``thread_for``,
-``ask``, ``review``, ``pending_reviews``, ``threads``, and the same rules the bot relies on: only the requester or
-an approver may review, promote or roll back (else ``status="refused"``); a decision on a page that is no longer
-waiting returns ``status="answer"`` with ``already decided …`` (applied once). Its state is a JSON file in the
-workspace, so a new FakeAgent on the same workspace continues where the last one stopped (like checkpoints).
+For the bot's tests (fast, deterministic). Same methods and values (``agent.api``): ``thread_for``, ``ask``,
+``review``, ``pending_reviews``, ``threads``, and the same rules as the real agent: only the requester or an
+approver may review, promote or roll back (else ``status="refused"``); a decision carrying the token of a page that
+is no longer waiting is answered ``status="answer"`` (applied once); ``status`` in a thread that waits for review
+shows the same page again; with ``promote_approval`` a ``promote`` waits for an approver other than the requester
+(``awaiting_promotion``, decided with ``review``). Its state is a JSON file in the workspace, so a new FakeAgent on
+the same workspace continues where the last one stopped (like the real agent's checkpoints).
 
 ``improve CLASS on DATASET`` emits ``events`` progress events and returns page 1 of ``pages`` review pages of
 ``page_size`` samples; approving the last page (or ``approve all``) finishes the run with a report, three PNGs and
@@ -29,15 +31,18 @@ HELP = ("Commands: improve CLASS on DATASET [objective recall] [budget N] [gener
 HOSTILE = ("<!channel> ping everyone", "hi <@U1> there", "click <http://evil.example|here>", "fish &<> chips")
 DATASETS = ("trec6", "sms_spam")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+Sink = Callable[[dict], None] | None
 
 
 class FakeAgent:
     def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
-                 pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False):
+                 pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False,
+                 promote_approval: bool = False):
         self.workspace = Path(workspace)
         self.notifier = notifier or NullNotifier()
         self.approvers = approvers
         self.pages, self.page_size, self.events, self.hostile = pages, page_size, events, hostile
+        self.promote_approval = promote_approval
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._path = self.workspace / "fake_agent.json"
@@ -49,55 +54,59 @@ class FakeAgent:
     def thread_for(conversation: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, conversation))
 
-    def ask(self, conversation: str, text: str, *, user: str,
-            on_event: Callable[[dict], None] | None = None) -> Turn:
+    def ask(self, conversation: str, text: str, *, user: str, on_event: Sink = None) -> Turn:
         thread_id = self.thread_for(conversation)
         self.calls.append(("ask", {"conversation": conversation, "text": text, "user": user}))
         words = text.strip().split()
         low = [w.lower() for w in words]
+        run = self._thread(thread_id)
+        waiting = run.get("waiting") if run else None
+        if waiting:  # like the real agent: a waiting thread only takes cancel / approve all / status
+            if low in (["cancel"], ["approve", "all"]):
+                action = "cancel" if low == ["cancel"] else "approve_all"
+                return self._decide(thread_id, ReviewDecision(action), user, on_event)
+            if low == ["status"] and waiting["kind"] == "review":
+                return Turn(thread_id, "review", "A run in this thread waits for review.", run_id=run["run_id"],
+                            review=self._page(run), requester=run["requester"])
+            return Turn(thread_id, "answer", "A run in this thread waits for review: answer the page, or say cancel.")
+        if on_event and words:  # a new command is streamed: the agent echoes what it understood
+            on_event({"step": "parse", "command": " ".join(words)})
         if not words or low == ["help"]:
-            return Turn(thread_id, "answer", HELP, data={"kind": "help"})
+            return Turn(thread_id, "answer", HELP)
         if low[0] == "explode":
             raise RuntimeError("the fake agent exploded")
         if low[0] == "improve":
             return self._improve(conversation, thread_id, words, user, on_event)
         if low == ["status"]:
-            run = self._thread(thread_id)
-            text = (f"Run {run['run_id']} ({run['target']} on {run['dataset']}): {run['status']}, page "
-                    f"{run['page']}/{run['pages']}") if run else "No run in this thread."
+            text = f"Run {run['run_id']} ({run['target']} on {run['dataset']}): {run['status']}" if run else \
+                "No run in this thread."
             return Turn(thread_id, "answer", text, run_id=run and run["run_id"])
-        if low == ["cancel"]:
-            run = self._thread(thread_id)
-            if not run or run["status"] != "review":
-                return Turn(thread_id, "answer", "Nothing to cancel here.")
-            return self._decide(thread_id, ReviewDecision("cancel"), user, on_event)
-        if low == ["approve", "all"]:
-            return self.review(thread_id, ReviewDecision("approve_all"), user=user, on_event=on_event)
+        if low in (["cancel"], ["approve", "all"]):
+            return Turn(thread_id, "answer", "Nothing in this thread waits for review.")
         if low[0] == "promote" and len(words) == 2:
             return self._promote(thread_id, conversation, words[1], user)
         if low[0] == "rollback" and len(words) == 2:
             return self._rollback(thread_id, conversation, words[1], user)
-        return Turn(thread_id, "answer", f"I did not understand {text!r}. {HELP}", data={"kind": "help"})
+        return Turn(thread_id, "answer", f"I did not understand {text!r}. {HELP}")
 
-    def review(self, thread_id: str, decision: ReviewDecision, *, user: str,
-               on_event: Callable[[dict], None] | None = None) -> Turn:
+    def review(self, thread_id: str, decision: ReviewDecision, *, user: str, on_event: Sink = None) -> Turn:
         self.calls.append(("review", {"thread_id": thread_id, "decision": decision.to_dict(), "user": user}))
         return self._decide(thread_id, decision, user, on_event)
 
     def pending_reviews(self) -> list[ReviewPage]:
         with self._lock:
-            return [self._page(t) for t in self._state["threads"].values() if t["status"] == "review"]
+            return [self._page(t) for t in self._state["threads"].values()
+                    if (t.get("waiting") or {}).get("kind") == "review"]
 
     def threads(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"thread_id": tid, "conversation": t["conversation"], "status": t["status"],
-                     "run_id": t["run_id"], "dataset": t["dataset"], "target": t["target"],
+            return [{"thread_id": tid, "conversation": t["conversation"], "requester": t.get("requester"),
+                     "run_id": t.get("run_id"), "status": t["status"], "command": t.get("command"),
                      "updated_at": t["updated_at"]} for tid, t in self._state["threads"].items()]
 
     # -- behaviour -----------------------------------------------------------------------------------------------
 
-    def _improve(self, conversation: str, thread_id: str, words: list[str], user: str,
-                 on_event: Callable[[dict], None] | None) -> Turn:
+    def _improve(self, conversation: str, thread_id: str, words: list[str], user: str, on_event: Sink) -> Turn:
         low = [w.lower() for w in words]
         if "on" in low and low.index("on") + 1 < len(words):
             target, dataset = words[1], words[low.index("on") + 1]
@@ -107,15 +116,14 @@ class FakeAgent:
             return Turn(thread_id, "answer", "Which data set? e.g. improve ABBR on trec6")
         if dataset not in DATASETS:
             return Turn(thread_id, "answer", f"Unknown data set {dataset!r}; bundled: {', '.join(DATASETS)}.")
-        existing = self._thread(thread_id)
-        if existing and existing["status"] == "review":
-            return Turn(thread_id, "answer", f"Run {existing['run_id']} is waiting for a review in this thread.")
         with self._lock:
             run_id = f"run{len(self._state['threads']) + 1}"
             self._state["threads"][thread_id] = {
                 "conversation": conversation, "run_id": run_id, "dataset": dataset, "target": target,
-                "requester": user, "status": "review", "page": 1, "pages": self.pages, "regenerations": 2,
-                "decisions": [], "updated_at": _now()}
+                "requester": user, "command": " ".join(words), "status": "review", "page": 1, "pages": self.pages,
+                "regenerations": 2, "decisions": [], "updated_at": _now()}
+            run = self._state["threads"][thread_id]
+            run["waiting"] = {"kind": "review", "token": self._token(run)}
             self._save()
         self.notifier.notify("run_started", self._payload(thread_id, actor=user))
         for i in range(self.events):
@@ -124,17 +132,20 @@ class FakeAgent:
         self.notifier.notify("review_needed", self._payload(thread_id, actor=user))
         return self._review_turn(thread_id)
 
-    def _decide(self, thread_id: str, decision: ReviewDecision, user: str,
-                on_event: Callable[[dict], None] | None) -> Turn:
+    def _decide(self, thread_id: str, decision: ReviewDecision, user: str, on_event: Sink) -> Turn:
         run = self._thread(thread_id)
-        if run is None:
-            return Turn(thread_id, "answer", "No run in this thread.")
+        waiting = (run or {}).get("waiting")
+        if not waiting:
+            return Turn(thread_id, "answer", "Nothing in this thread waits for a decision (already decided, or "
+                                             "finished).")
+        if decision.token and decision.token != waiting["token"]:
+            return Turn(thread_id, "answer", "That page was already decided; the current page is shown below.",
+                        run_id=run["run_id"], review=self._page(run) if waiting["kind"] == "review" else None)
+        if waiting["kind"] == "promotion":
+            return self._decide_promotion(thread_id, run, waiting, decision, user)
         if user != run["requester"] and user not in self.approvers:
             return Turn(thread_id, "refused", "Only the requester or an approver may review this run.",
                         run_id=run["run_id"], requester=run["requester"])
-        if run["status"] != "review":
-            return Turn(thread_id, "answer", f"already decided: run {run['run_id']} is {run['status']}.",
-                        run_id=run["run_id"])
         with self._lock:
             run["decisions"].append({**decision.to_dict(), "page": run["page"], "user": user})
             if decision.action == "cancel":
@@ -145,6 +156,7 @@ class FakeAgent:
                 run["status"] = "done"
             else:
                 run["page"] += 1
+            run["waiting"] = {"kind": "review", "token": self._token(run)} if run["status"] == "review" else None
             run["updated_at"] = _now()
             self._save()
         if run["status"] == "cancelled":
@@ -153,7 +165,7 @@ class FakeAgent:
             return self._review_turn(thread_id)
         return self._finish(thread_id, user, on_event)
 
-    def _finish(self, thread_id: str, user: str, on_event: Callable[[dict], None] | None) -> Turn:
+    def _finish(self, thread_id: str, user: str, on_event: Sink) -> Turn:
         run = self._thread(thread_id)
         for i in range(self.events):
             if on_event:
@@ -182,15 +194,15 @@ class FakeAgent:
             "test": {"rows": [{"class": c, "support": s, "cba_m0": m0, "cba_new": new, "delta": new - m0}
                               for c, s, m0, new in ((target, 17, 0.882, 0.910), ("HUM", 260, 0.930, 0.931),
                                                     ("LOC" if not self.hostile else HOSTILE[3], 170, 0.936, 0.935))],
-                     "class_cba_gain": 0.028, "interval": [-0.010, 0.060], "accuracy_m0": 0.853,
-                     "accuracy_new": 0.854},
-            "model_id": model_id, "budget": {"evaluations": 200, "seconds": 34.2}, "files": files}
+                     "class_cba_gain": 0.028, "interval": [-0.010, 0.060], "support": 17, "few_examples": True,
+                     "accuracy_m0": 0.853, "accuracy_new": 0.854},
+            "model_id": model_id, "budget": {"evaluations": 200, "reused": 12, "fit_seconds": 34.2}, "files": files}
         payload = self._payload(thread_id, actor=user, model_id=model_id, gain=0.028, interval=[-0.010, 0.060])
-        self.notifier.notify("model_registered", payload)
         self.notifier.notify("finished", payload)
+        self.notifier.notify("model_registered", payload)
         return Turn(thread_id, "done", f"{target} on {run['dataset']}: +0.028 class CBA on test; registered "
                                        f"{model_id}.", run_id=run["run_id"], report=report,
-                    requester=run["requester"])
+                    requester=run["requester"], data={"model_id": model_id})
 
     def _promote(self, thread_id: str, conversation: str, model_id: str, user: str) -> Turn:
         with self._lock:
@@ -203,19 +215,41 @@ class FakeAgent:
                 return Turn(thread_id, "refused", "Only the requester or an approver may promote this model.")
             if entry["production"] == model_id:
                 return Turn(thread_id, "answer", f"{model_id} is already in production.")
-            entry["production"] = model_id
+            if self.promote_approval:
+                run = self._state["threads"].setdefault(thread_id, {
+                    "conversation": conversation, "run_id": None, "status": "answer", "updated_at": _now()})
+                run["waiting"] = {"kind": "promotion", "token": f"promote:{model_id}", "model_id": model_id,
+                                  "requester": user, "dataset": dataset}
+                self._save()
+                return Turn(thread_id, "awaiting_promotion", f"{model_id} waits for a second approval before "
+                                                             "production.", data={"model_id": model_id,
+                                                                                  "token": f"promote:{model_id}"})
+        return self._production(thread_id, conversation, dataset, model_id, user)
+
+    def _decide_promotion(self, thread_id: str, run: dict, waiting: dict, decision: ReviewDecision,
+                          user: str) -> Turn:
+        if user not in self.approvers or user == waiting["requester"]:
+            return Turn(thread_id, "refused", "Only an approver other than the requester may decide this.")
+        with self._lock:
+            run["waiting"] = None
             self._save()
-        self.notifier.notify("promoted", {"dataset": dataset, "class": None, "run_id": None, "model_id": model_id,
-                                          "gain": None, "interval": None, "actor": user,
-                                          "conversation": conversation})
+        if not decision.action.startswith("approve"):
+            return Turn(thread_id, "answer", f"{waiting['model_id']} stays a candidate ({user} declined).")
+        return self._production(thread_id, run["conversation"], waiting["dataset"], waiting["model_id"], user)
+
+    def _production(self, thread_id: str, conversation: str, dataset: str, model_id: str, user: str) -> Turn:
+        with self._lock:
+            self._state["models"][dataset]["production"] = model_id
+            self._save()
+        self.notifier.notify("promoted", {"dataset": dataset, "model_id": model_id, "gain": 0.028,
+                                          "interval": [-0.010, 0.060], "actor": user, "conversation": conversation})
         return Turn(thread_id, "answer", f"{model_id} is now in production for {dataset}.")
 
     def _rollback(self, thread_id: str, conversation: str, dataset: str, user: str) -> Turn:
         if user not in self.approvers:
             return Turn(thread_id, "refused", "Only an approver may roll back.")
-        self.notifier.notify("rolled_back", {"dataset": dataset, "class": None, "run_id": None, "model_id": None,
-                                             "gain": None, "interval": None, "actor": user,
-                                             "conversation": conversation})
+        self.notifier.notify("rolled_back", {"dataset": dataset, "model_id": f"{dataset}-v0", "actor": user,
+                                             "previous": f"{dataset}-v1", "conversation": conversation})
         return Turn(thread_id, "answer", f"Rolled back {dataset}.")
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -225,18 +259,22 @@ class FakeAgent:
         return Turn(thread_id, "review", f"Page {page.page}/{page.pages} of {page.target} waits for a review.",
                     run_id=page.run_id, review=page, requester=page.requester)
 
+    @staticmethod
+    def _token(run: dict[str, Any]) -> str:
+        return f"{run['run_id']}-p{run['page']}-r{run['regenerations']}"
+
     def _page(self, run: dict[str, Any]) -> ReviewPage:
         samples = []
         for i in range(self.page_size):
             text = HOSTILE[i % len(HOSTILE)] if self.hostile else f"what does {run['target']} {i} stand for ?"
-            samples.append(ReviewSample(number=i + 1, key=f"{run['run_id']}-p{run['page']}-r{run['regenerations']}"
-                                                           f"-{i}", source_id=100 + i,
+            samples.append(ReviewSample(number=i + 1, key=f"{self._token(run)}-{i}", source_id=100 + i,
                                         source_text=f"What does source {i} mean ?", text=text))
         totals = {"generated": 55, "kept": 50, "dropped": {"duplicate": 3, "empty": 2}, "approved": 0,
                   "rejected": 0, "pending": 50}
         return ReviewPage(run_id=run["run_id"], dataset=run["dataset"], target=run["target"], page=run["page"],
                           pages=run["pages"], samples=tuple(samples), totals=totals,
-                          regenerations_left=run["regenerations"], requester=run["requester"])
+                          regenerations_left=run["regenerations"], requester=run["requester"],
+                          token=self._token(run))
 
     def _thread(self, thread_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -252,9 +290,9 @@ class FakeAgent:
         self._path.write_text(json.dumps(self._state))
 
     def decisions(self) -> list[dict[str, Any]]:
-        """Every decision applied, over all threads (for assertions)."""
+        """Every review decision applied, over all threads (for assertions)."""
         with self._lock:
-            return [d for t in self._state["threads"].values() for d in t["decisions"]]
+            return [d for t in self._state["threads"].values() for d in t.get("decisions", [])]
 
 
 def factory(settings: Any, notifier: Any) -> FakeAgent:
