@@ -7,8 +7,6 @@ before serving (:func:`bot.run.check_token`).
 
 from __future__ import annotations
 
-import importlib
-import os
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -21,8 +19,6 @@ from bot.listeners.common import CONTEXT_KEY
 from bot.notify import SlackNotifier
 from bot.settings import BotSettings
 from bot.threads import ThreadStore
-
-AGENT_FACTORY_ENV = "AUTOGETS_BOT_AGENT_FACTORY"
 
 
 class BotApp(App):
@@ -55,18 +51,12 @@ def create_app(settings: BotSettings, client: WebClient | None = None, agent: Ag
 
 
 def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:
-    """The real agent (:class:`agent.service.Agent`), notifying the team through Slack, with the approvers the bot
-    resolved (user groups expanded). ``AUTOGETS_BOT_AGENT_FACTORY=module:callable`` (called with ``(settings,
-    notifier)``) swaps in another implementation: the HTTP-mode subprocess tests use the FakeAgent."""
-    notifier = SlackNotifier.from_settings(client, settings)
-    factory = os.environ.get(AGENT_FACTORY_ENV)
-    if factory:
-        module, _, name = factory.partition(":")
-        return getattr(importlib.import_module(module), name)(settings, notifier)
+    """The agent (:class:`agent.service.Agent`), notifying the team through Slack, with the approvers the bot
+    resolved (user groups expanded by :func:`bot.run.prepare`)."""
     from agent.context import AgentContext
     from agent.service import Agent
 
-    overrides: dict[str, Any] = {"notifier": notifier}
-    if not any(a.startswith("S") for a in settings.approvers):  # resolved by bot.run.prepare
+    overrides: dict[str, Any] = {"notifier": SlackNotifier.from_settings(client, settings)}
+    if not any(a.startswith("S") for a in settings.approvers):
         overrides["approvers"] = settings.approvers
     return Agent(AgentContext.from_settings(settings.core, **overrides))

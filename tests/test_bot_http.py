@@ -1,4 +1,5 @@
-"""`autogets bot`: the HTTP mode as a real subprocess (signed requests, /healthz), and start-up errors."""
+"""`autogets bot`: the HTTP mode as a real subprocess with the real agent (signed requests, /healthz), and
+start-up errors."""
 
 from __future__ import annotations
 
@@ -23,13 +24,13 @@ BOT_TOKEN = "xoxb-9999-8888-subprocess-token"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """``autogets bot --http --port 0`` with the FakeAgent, talking to the fake Slack Web API."""
+    """``autogets bot --http --port 0`` (the real agent), talking to the fake Slack Web API."""
     with fake_slack() as slack:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": BOT_TOKEN,
                "SLACK_SIGNING_SECRET": payloads.SECRET, "SLACK_API_URL": slack.api_url,
-               "AUTOGETS_HOME": str(tmp_path_factory.mktemp("ws")), "AUTOGETS_NOTIFY_CHANNEL": "CNOTIFY",
-               "AUTOGETS_BOT_AGENT_FACTORY": "tests.fakes.fake_agent:factory"}
-        env.pop("SLACK_APP_TOKEN", None)
+               "AUTOGETS_HOME": str(tmp_path_factory.mktemp("ws")), "AUTOGETS_NOTIFY_CHANNEL": "CNOTIFY"}
+        for name in ("SLACK_APP_TOKEN", "AUTOGETS_LLM_BASE_URL", "AUTOGETS_APPROVERS"):
+            env.pop(name, None)
         proc = subprocess.Popen([sys.executable, "-m", "autogets", "bot", "--http", "--port", "0"], cwd=ROOT,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -76,7 +77,8 @@ def test_a_signed_mention_is_dispatched(served):
     status, _ = _request(port, "POST", "/slack/events", body, payloads.signed_headers(body))
     assert status == 200
     answer = slack.wait_for("chat.postMessage")[-1].args
-    assert answer["thread_ts"] == "1699999999.000900" and "improve CLASS on DATASET" in str(answer["blocks"])
+    assert answer["thread_ts"] == "1699999999.000900"
+    assert "Commands" in str(answer["blocks"]) and "/autogets" in str(answer["blocks"])   # the agent's help
 
 
 @pytest.mark.parametrize("case", ["bad signature", "stale timestamp", "missing headers", "oversized body"])

@@ -295,10 +295,5 @@ class FakeAgent:
             return [d for t in self._state["threads"].values() for d in t.get("decisions", [])]
 
 
-def factory(settings: Any, notifier: Any) -> FakeAgent:
-    """``AUTOGETS_BOT_AGENT_FACTORY=tests.fakes.fake_agent:factory`` (the HTTP-mode subprocess tests)."""
-    return FakeAgent(settings.workspace, notifier=notifier, approvers=settings.approvers)
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
