@@ -30,7 +30,7 @@ class BotApp(App):
 
 
 def create_app(settings: BotSettings, client: WebClient | None = None, agent: AgentLike | None = None) -> BotApp:
-    client = client or WebClient(token=settings.bot_token, base_url=settings.api_url)
+    client = client or make_client(settings)
     jobs = JobRunner(runs_per_dataset=settings.runs_per_dataset, queue_limit=settings.queue_limit)
     bridge = Bridge(agent=agent or build_agent(settings, client), client=client,
                     threads=ThreadStore(settings.workspace), jobs=jobs, approvers=settings.approvers,
@@ -48,6 +48,16 @@ def create_app(settings: BotSettings, client: WebClient | None = None, agent: Ag
     app.use(attach_bridge)
     register_listeners(app)
     return app
+
+
+def make_client(settings: BotSettings) -> WebClient:
+    """The Web API client: ``SLACK_API_URL``, and up to 3 retries when Slack says ``ratelimited`` (honouring its
+    ``Retry-After``; chat.update is rate-limited per channel)."""
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    client = WebClient(token=settings.bot_token, base_url=settings.api_url)
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    return client
 
 
 def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:

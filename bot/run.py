@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from autogets.errors import ConfigError
-from bot.app import BotApp, create_app
+from bot.app import BotApp, create_app, make_client
 from bot.settings import MANIFEST, BotSettings
 
 log = logging.getLogger("bot.run")
@@ -50,7 +50,7 @@ def resolve_approvers(client: WebClient, approvers: frozenset[str]) -> frozenset
 
 
 def prepare(settings: BotSettings) -> tuple[BotSettings, WebClient]:
-    client = WebClient(token=settings.bot_token, base_url=settings.api_url)
+    client = make_client(settings)
     identity = check_token(client)
     log.info("connected", extra={"team": identity.get("team_id"), "bot_user": identity.get("user_id")})
     if any(a.startswith("S") for a in settings.approvers):
@@ -67,7 +67,7 @@ def serve_socket_mode(settings: BotSettings) -> None:
     try:
         SocketModeHandler(app, settings.app_token).start()
     finally:
-        app.bridge.jobs.shutdown(wait=False)
+        _close(app)
 
 
 def serve_http(settings: BotSettings, *, host: str, port: int, on_ready: Callable[[str], None]) -> None:
@@ -79,7 +79,14 @@ def serve_http(settings: BotSettings, *, host: str, port: int, on_ready: Callabl
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-        app.bridge.jobs.shutdown(wait=False)
+        _close(app)
+
+
+def _close(app: BotApp) -> None:
+    app.bridge.jobs.shutdown(wait=False)
+    close = getattr(app.bridge.agent, "close", None)
+    if callable(close):
+        close()
 
 
 # -- HTTP ----------------------------------------------------------------------------------------------------------

@@ -424,3 +424,12 @@ def test_promotion_waiting_for_a_second_approver(slack, tmp_path):
     assert "Promotion approved by <@UAPPROVER>" in str(slack.calls_to("chat.update")[0].args["blocks"])
     assert "now in production" in slack.calls_to("chat.postMessage")[-1].args["text"]
     assert bot.payload_problems() == []
+
+
+def test_rate_limited_calls_are_retried(slack, tmp_path):
+    from bot.app import make_client
+
+    settings = bot_settings(tmp_path / "ws", api_url=slack.api_url)
+    slack.fail("chat.postMessage", "ratelimited")
+    response = make_client(settings).chat_postMessage(channel="C1", text="hi")
+    assert response["ok"] and slack.methods() == ["chat.postMessage", "chat.postMessage"]

@@ -13,7 +13,8 @@ strings), and whether a bot token was presented (the token itself is never store
 chat.postMessage / update / postEphemeral / getPermalink, files.getUploadURLExternal + the upload URL it returns
 (served here) + files.completeUploadExternal, views.publish, conversations.info, users.info,
 usergroups.users.list; POSTs to ``/hooks/...`` (response_url) are recorded as method ``response_url``.
-``slack.fail(method, error)`` makes the next call of ``method`` answer ``{"ok": false, "error": error}``.
+``slack.fail(method, error)`` makes the next call of ``method`` answer ``{"ok": false, "error": error}``;
+``slack.fail(method, "ratelimited")`` answers HTTP 429 with ``Retry-After: 0``, as Slack does.
 """
 
 from __future__ import annotations
@@ -142,6 +143,16 @@ class FakeSlack:
         with self._lock:
             failures = self._failures.get(method)
             error = failures.pop(0) if failures else None
+        if error == "ratelimited":
+            self._record(Call(method, args, authorized, {"ok": False, "error": error}))
+            h.send_response(429)
+            h.send_header("Retry-After", "0")
+            h.send_header("Content-Type", "application/json")
+            data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
         if not authorized:
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif error:
