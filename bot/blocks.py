@@ -70,7 +70,8 @@ def safe(text: object, limit: int) -> str:
 
 
 def code(text: str) -> str:
-    """Untrusted text inside a code span or block: escaped, backticks neutralised."""
+    """Untrusted text inside a code span or block: escaped, backticks neutralised (cut the text before, never
+    the result, so no escape is split)."""
     return escape(text).replace("`", "ˋ")
 
 
@@ -217,7 +218,7 @@ def queued_message(dataset: str, position: int, running: int) -> Message:
 
 
 def slash_parent_message(user: str, text: str) -> Message:
-    line = f"{mention(user)} asked: `/autogets {code(text)[:500]}`"
+    line = f"{mention(user)} asked: `/autogets {code(text[:500])}`"
     return {"text": line, "blocks": [section(line)]}
 
 
@@ -237,7 +238,7 @@ _OUTCOME_LINES = {"review": ":eyes: Waiting for a review: the page is below.",
 def progress_message(*, request: str, user: str, event: dict[str, Any] | None = None,
                      outcome: str | None = None) -> Message:
     """The one progress message of a run: what was asked, by whom, and the latest step (or the outcome)."""
-    head = f":gear: Working on `{code(request)[:300]}` for {mention(user)}"
+    head = f":gear: Working on `{code(request[:300])}` for {mention(user)}"
     line = _OUTCOME_LINES.get(outcome or "", "") if outcome else progress_line(event)
     blocks = [section(head), context(line or "Starting…")]
     return {"text": f"Working on {safe(request, 200)}", "blocks": blocks}
@@ -251,7 +252,7 @@ def progress_line(event: dict[str, Any] | None) -> str:
     step = str(event.get("step", "working"))
     line = safe(_STEP_LABELS.get(step, step.capitalize()), 60)
     if event.get("command"):
-        line = f"Understood: `{code(event['command'])[:300]}`"
+        line = f"Understood: `{code(str(event['command'])[:300])}`"
     if event.get("phase"):
         line += f" ({safe(event['phase'], 120)})"
     if event.get("done") is not None:
@@ -403,7 +404,7 @@ def report_message(turn: Turn, thread_id: str) -> Message:
                      f"{number(seconds, 0)} s")
     model_id = report.get("model_id")
     if model_id:
-        facts.append(f"*Model*\n`{code(model_id)[:100]}`")
+        facts.append(f"*Model*\n`{code(str(model_id)[:100])}`")
     if facts:
         blocks.append({"type": "section", "fields": [mrkdwn(f) for f in facts[:10]]})
     if model_id and turn.status in ("done", "awaiting_promotion"):
@@ -481,7 +482,7 @@ def home_view(models: Sequence[dict[str, Any]], threads: Sequence[dict[str, Any]
         candidates = sum(1 for m in models if m.get("dataset") == dataset and m.get("status") == "candidate")
         if prod:
             summary = prod.get("summary") or {}
-            line = (f"*{safe(dataset, 80)}* · production `{code(prod.get('id', '?'))[:60]}`: "
+            line = (f"*{safe(dataset, 80)}* · production `{code(str(prod.get('id', '?'))[:60])}`: "
                     f"{safe(summary.get('class', '?'), 40)} {signed(summary.get('test_cba_gain'))} class CBA on test, "
                     f"accuracy {number(summary.get('test_accuracy'))}")
         else:
@@ -496,7 +497,7 @@ def home_view(models: Sequence[dict[str, Any]], threads: Sequence[dict[str, Any]
     if recent:
         blocks.append(divider())
         blocks.append(section("*Last requests*"))
-        blocks.append(context(*[f"`{code(t.get('command') or t.get('run_id') or '?')[:120]}` · "
+        blocks.append(context(*[f"`{code(str(t.get('command') or t.get('run_id') or '?')[:120])}` · "
                                 f"{safe(t.get('status') or '?', 30)} · {safe(t.get('updated_at') or '', 30)}"
                                 for t in recent]))
     if not datasets and not recent:

@@ -50,6 +50,7 @@ CASES = {
     "progress_event": lambda: blocks.progress_message(
         request="improve ABBR on trec6", user="U1",
         event={"step": "search", "phase": "2/3 SW on <@U9>", "done": 120, "total": 200, "best_gain": 0.031}),
+    "progress_long_request": lambda: blocks.progress_message(request="improve " + "<&>" * 400, user="U1"),
     "progress_review": lambda: blocks.progress_message(request="improve ABBR on trec6", user="U1", outcome="review"),
     "progress_plan": lambda: blocks.progress_message(request="improve ABBR on trec6", user="U1", event={
         "step": "plan", "phases": ["GA on ABBR (cba): small class <!here>", "SW on ABBR (cba): refine"]}),
@@ -78,6 +79,9 @@ CASES = {
     "answer_long": lambda: blocks.answer_message("\n".join(f"line {i} " + "x" * 200 for i in range(400))),
     "failure": lambda: blocks.failure_message("Sorry, that failed: RuntimeError: <!everyone> & more"),
     "queued": lambda: blocks.queued_message("trec6 <!here>", 2, 1),
+    "refusal_ephemeral": lambda: blocks.notice_message(
+        f":no_entry: Only {blocks.mention('U1')} (who asked for this run) or an approver can do that."),
+    "slash_parent": lambda: blocks.slash_parent_message("U1", "improve ABBR on trec6 `<!channel>`"),
     "home": lambda: blocks.home_view(
         [{"id": "trec6-v2", "dataset": "trec6", "status": "production",
           "summary": {"class": "ABBR", "test_cba_gain": 0.028, "test_accuracy": 0.854}},
