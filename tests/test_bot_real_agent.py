@@ -63,3 +63,38 @@ def test_a_run_with_the_real_agent_from_mention_to_promotion(bot):
         bot.click(message, "report:promote")
         assert "now in production" in bot.posted(channel="C1")["text"]
     assert bot.payload_problems() == []
+
+
+def _collapsed(methods: list[str]) -> list[str]:
+    """Consecutive repeats folded: the number of throttled progress updates depends on the machine's speed."""
+    import itertools
+
+    return [m for m, _ in itertools.groupby(methods)]
+
+
+def test_the_conversation_with_the_real_agent_makes_exactly_these_web_api_calls(bot):
+    slack = bot.slack
+    bot.mention("improve ABBR on trec6")
+    assert _collapsed(slack.methods()) == ["auth.test", "chat.postMessage",   # ack + the one progress message
+                                           "chat.update",                     # understood, generating, waiting
+                                           "chat.postMessage"]                # review page 1
+    page = bot.posted()
+    slack.clear()
+    bot.click(page, "review:approve_page", ticked=(1, 2))
+    assert _collapsed(slack.methods()) == ["chat.update",                     # page 1 closed, progress
+                                           "chat.postMessage"]                # review page 2
+    page = bot.posted()
+    slack.clear()
+    bot.click(page, "review:approve_all")
+    methods = _collapsed(slack.methods(include_uploads=True))
+    registered = ["chat.update",                                  # page 2 closed, search progress
+                  "chat.getPermalink", "chat.postMessage",        # team notification: model registered
+                  "chat.update",                                  # progress: finished
+                  "chat.postMessage",                             # the report with Promote / Discard
+                  "files.getUploadURLExternal", "upload", "files.completeUploadExternal"]   # the PNGs
+    unchanged = ["chat.update", "chat.postMessage", "files.getUploadURLExternal", "upload",   # no gain: no
+                 "files.completeUploadExternal"]                                           # notification
+    assert methods in (registered, unchanged)
+    uploads = slack.calls_to("files.completeUploadExternal")[0].args
+    assert uploads["thread_ts"] == page["thread_ts"] and len(uploads["files"]) == 3
+    assert bot.payload_problems() == []
