@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 
 import pytest
 
 from autogets.config import load_settings
 from autogets.errors import ConfigError, WorkspaceError
+from autogets.knowledge import record_result
 from autogets.workspace import SCHEMA_VERSION, Workspace, atomic_folder, migrate, write_json_atomic
+from tests.workers import open_and_migrate, run_processes, search_result, write_rows
 
 
 def test_workspace_is_lazy_and_schema_created_on_first_use(workspace):
@@ -74,3 +77,55 @@ def test_sqlite_file_is_real_sqlite(workspace):
     Workspace(workspace).db()
     with sqlite3.connect(workspace / "autogets.db") as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path):
+    root = str(tmp_path / "ws")
+    results = run_processes(open_and_migrate, [(root,)] * 8)
+    errors = [v for status, v in results if status == "error"]
+    assert not errors, errors[0]
+    assert sorted(v for _, v in results) == [0] + [SCHEMA_VERSION] * 7  # one process applied the migrations
+    db = Workspace(root).db()
+    assert db.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_concurrent_writer_processes_on_a_fresh_workspace(tmp_path):
+    root = str(tmp_path / "ws")
+    results = run_processes(write_rows, [(root, w, 15) for w in range(8)])
+    errors = [v for status, v in results if status == "error"]
+    assert not errors, errors[0]
+    db = Workspace(root).db()
+    assert db["runs"].count == 8 * 15
+    assert db.execute("SELECT count(*) FROM knowledge").fetchone()[0] >= 1
+
+
+def test_threads_sharing_one_workspace_each_get_their_own_connection(workspace):
+    ws = Workspace(workspace)
+    ws.db()
+    errors: list[BaseException] = []
+    connections: dict[int, list[sqlite3.Connection]] = {}
+
+    def work(t: int) -> None:
+        try:
+            for i in range(20):
+                connections.setdefault(t, []).append(ws.db().conn)
+                ws.record_run(f"t{t}-{i}", "test", "d", started_at="t", params={}, result={}, report_dir=workspace)
+                record_result(ws, search_result(gain=t + i / 100), dataset="d", target="a", objective="cba",
+                              seed=t, generator="eda", budget=10, test_gain=None, run_id=f"t{t}-{i}")
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, repr(errors[0])
+    assert all(len({id(c) for c in conns}) == 1 for conns in connections.values())  # one per thread, reused
+    assert len({id(conns[0]) for conns in connections.values()}) == 8  # all kept alive here: ids are unique
+    db = ws.db()
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+    assert db["runs"].count == 8 * 20
+    assert {r["seed"] for r in db.query("SELECT DISTINCT seed FROM knowledge")} == set(range(8))
+    ws.close()
