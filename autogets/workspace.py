@@ -75,7 +75,26 @@ def _v5(db: sqlite_utils.Database) -> None:
     }, pk=("config", "dataset", "seed", "class", "generator", "objective", "method"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+_KNOWLEDGE_COLUMNS = ("dataset", "seed", "class", "strategy", "objective", "generator", "budget", "val_gain",
+                      "test_gain", "evaluations", "fit_seconds", "class_size", "m0_recall", "m0_cba", "effects",
+                      "run_id", "created_at")
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    """Knowledge map: every observation of a cell is kept (an ``id`` key instead of the cell as primary key)."""
+    cols = ", ".join(f'"{c}"' for c in _KNOWLEDGE_COLUMNS)
+    db.execute('CREATE TABLE "knowledge_v6" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "dataset" TEXT, "seed" INTEGER, '
+               '"class" TEXT, "strategy" TEXT, "objective" TEXT, "generator" TEXT, "budget" INTEGER, '
+               '"val_gain" REAL, "test_gain" REAL, "evaluations" INTEGER, "fit_seconds" REAL, "class_size" INTEGER, '
+               '"m0_recall" REAL, "m0_cba" REAL, "effects" TEXT, "run_id" TEXT, "created_at" TEXT)')
+    db.execute(f'INSERT INTO "knowledge_v6" ({cols}) SELECT {cols} FROM "knowledge" ORDER BY "created_at", rowid')
+    db.execute('DROP TABLE "knowledge"')
+    db.execute('ALTER TABLE "knowledge_v6" RENAME TO "knowledge"')
+    db.execute('CREATE INDEX "idx_knowledge_cell" ON "knowledge" ("dataset", "seed", "class", "strategy", '
+               '"objective", "generator", "budget")')
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""
