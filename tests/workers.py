@@ -4,6 +4,7 @@ and a small real :class:`SearchResult` to record in the knowledge map."""
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,55 +32,61 @@ def search_result(gain: float = 0.01, strategy: str = "sw") -> SearchResult:
 
 
 def run_worker(fn: Any, queue: Any, barrier: Any, *args: Any) -> None:
-    """Wait for every worker at ``barrier``, run ``fn(*args)`` and put ``("ok", value)`` or ``("error", traceback)``
-    on ``queue``. The library is imported before the barrier, so that the workers really start together."""
+    """Run ``fn(start, *args)`` and put ``("ok", value)`` or ``("error", traceback)`` on ``queue``. ``fn`` imports
+    what it needs, then calls ``start()``, which waits for every worker: the racing part starts together."""
     try:
-        import autogets.knowledge  # noqa: F401
-        import autogets.registry  # noqa: F401
-
-        barrier.wait(timeout=60)
-        queue.put(("ok", fn(*args)))
+        queue.put(("ok", fn(lambda: barrier.wait(timeout=120), *args)))
     except BaseException:  # the test reports whatever went wrong in the child
         queue.put(("error", traceback.format_exc()))
 
 
-def open_and_migrate(root: str) -> int:
-    """Migrate the workspace database over a plain connection; returns the schema version ``migrate`` found."""
+def open_and_migrate(start: Callable[[], Any], roots: list[str]) -> list[int | str]:
+    """For each workspace in ``roots`` in turn, all workers together: migrate its new database over a plain
+    connection. Returns the schema version ``migrate`` found in each, or the error it raised."""
     import sqlite3
 
     import sqlite_utils
 
     from autogets.workspace import migrate
 
-    Path(root).mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(sqlite3.connect(Path(root) / "autogets.db", timeout=30))
-    try:
-        return migrate(db)
-    finally:
-        db.close()
+    found = []
+    for root in roots:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        start()
+        db = sqlite_utils.Database(sqlite3.connect(Path(root) / "autogets.db", timeout=30))
+        try:
+            found.append(migrate(db))
+        except Exception as exc:  # reported by the test; the next round still starts together
+            found.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            db.close()
+    return found
 
 
-def write_rows(root: str, worker: int, n: int) -> int:
-    """Open the workspace (fresh or not) and record ``n`` runs and ``n`` knowledge observations."""
-    from autogets.knowledge import record_result
+def write_rows(start: Callable[[], Any], root: str, worker: int, n: int) -> int:
+    """Open the workspace (fresh or not) and insert ``n`` runs and ``n`` knowledge observations. (The knowledge rows
+    are inserted directly: importing :mod:`autogets.knowledge` in 8 processes would cost more than the test.)"""
     from autogets.workspace import Workspace
 
+    start()
     ws = Workspace(root)
     try:
         for i in range(n):
             ws.record_run(f"w{worker}-{i}", "test", "d", started_at="t", params={}, result={}, report_dir=Path("."))
-            record_result(ws, search_result(gain=worker + i / 100), dataset="d", target="a", objective="cba",
-                          seed=42, generator="eda", budget=10, test_gain=None, run_id=f"w{worker}-{i}")
+            ws.db()["knowledge"].insert({"dataset": "d", "seed": worker, "class": "a", "strategy": "sw",
+                                         "objective": "cba", "generator": "eda", "budget": i, "val_gain": i / 100,
+                                         "effects": "{}", "run_id": f"w{worker}-{i}"})
     finally:
         ws.close()
     return n
 
 
-def register_model(root: str, worker: int) -> str:
+def register_model(start: Callable[[], Any], root: str, worker: int) -> str:
     """Register one model for data set ``d``; returns its id."""
     from autogets.registry import Registry
     from autogets.workspace import Workspace
 
+    start()
     ws = Workspace(root)
     try:
         version = Registry(ws).register({"worker": worker}, dataset="d", recipe={}, metrics_validation={},
@@ -89,10 +96,11 @@ def register_model(root: str, worker: int) -> str:
         ws.close()
 
 
-def promote_model(root: str, model_id: str) -> str:
+def promote_model(start: Callable[[], Any], root: str, model_id: str) -> str:
     from autogets.registry import Registry
     from autogets.workspace import Workspace
 
+    start()
     ws = Workspace(root)
     try:
         return Registry(ws).promote(model_id).id
@@ -107,9 +115,15 @@ def run_processes(fn: Any, args: list[tuple], timeout: float = 120) -> list[tupl
     ctx = multiprocessing.get_context("spawn")
     queue, barrier = ctx.Queue(), ctx.Barrier(len(args))
     procs = [ctx.Process(target=run_worker, args=(fn, queue, barrier, *a)) for a in args]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=timeout) for _ in procs]
-    for p in procs:
-        p.join(timeout=timeout)
+    try:
+        for p in procs:
+            p.start()
+        results = [queue.get(timeout=timeout) for _ in procs]
+        for p in procs:
+            p.join(timeout=timeout)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join()
     return results
