@@ -126,6 +126,8 @@ def heatmap(frame: pd.DataFrame, path, *, value: str = "val_gain", objective: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from autogets.plots import save_figure
+
     sub = frame[frame["objective"] == objective]
     table = sub.pivot_table(index="class", columns="strategy", values=value, aggfunc="max")
     fig, ax = plt.subplots(figsize=(1.4 * len(table.columns) + 2, 0.6 * len(table.index) + 1.5))
@@ -137,6 +139,4 @@ def heatmap(frame: pd.DataFrame, path, *, value: str = "val_gain", objective: st
     ax.set_title(f"Knowledge map: best {objective.upper()} {value.replace('_', ' ')}")
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

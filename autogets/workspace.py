@@ -12,6 +12,7 @@ Concurrency: every thread gets its own SQLite connection (WAL journal, busy time
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -254,7 +255,10 @@ def new_run_id() -> str:
 
 @contextlib.contextmanager
 def atomic_folder(final: Path) -> Iterator[Path]:
-    """Build a folder under a temporary name and rename it to ``final`` only if the block succeeds."""
+    """Build a folder under a unique temporary name and rename it to ``final`` only if the block succeeds.
+
+    An existing ``final`` is replaced: it is first renamed aside (to a unique name) and deleted after the new folder is
+    in place, so several processes writing the same folder at once all succeed and the last one wins, whole."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
@@ -262,9 +266,24 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    _move_into_place(tmp, final)
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    while True:
+        try:
+            os.rename(tmp, final)  # replaces nothing but an empty folder
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        aside = final.with_name(f".{final.name}.old-{os.getpid()}-{os.urandom(4).hex()}")
+        try:
+            os.rename(final, aside)
+        except FileNotFoundError:  # another writer moved it aside first: try again
+            continue
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

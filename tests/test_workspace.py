@@ -10,7 +10,7 @@ from autogets.config import load_settings
 from autogets.errors import ConfigError, WorkspaceError
 from autogets.knowledge import record_result
 from autogets.workspace import SCHEMA_VERSION, Workspace, atomic_folder, migrate, write_json_atomic
-from tests.workers import open_and_migrate, run_processes, search_result, write_rows
+from tests.workers import fill_folder, open_and_migrate, run_processes, search_result, write_rows
 
 
 def test_workspace_is_lazy_and_schema_created_on_first_use(workspace):
@@ -131,3 +131,13 @@ def test_threads_sharing_one_workspace_each_get_their_own_connection(workspace):
     assert db["runs"].count == 8 * 20
     assert {r["seed"] for r in db.query("SELECT DISTINCT seed FROM knowledge")} == set(range(8))
     ws.close()
+
+
+def test_processes_replacing_one_folder_at_once_all_succeed(tmp_path):
+    final = tmp_path / "report"
+    results = run_processes(fill_folder, [(str(final), w, 30) for w in range(4)])
+    errors = [v for status, v in results if status == "error"]
+    assert not errors, errors[0]
+    contents = {(final / name).read_text() for name in ("a.txt", "b.txt", "c.txt")}
+    assert len(contents) == 1  # one writer's complete folder, never a mix
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary or set-aside folder left

@@ -127,3 +127,15 @@ def run_processes(fn: Any, args: list[tuple], timeout: float = 120) -> list[tupl
                 p.terminate()
                 p.join()
     return results
+
+
+def fill_folder(start: Callable[[], Any], final: str, worker: int, rounds: int) -> int:
+    """Replace the folder ``final`` ``rounds`` times through :func:`atomic_folder`, with files naming ``worker``."""
+    from autogets.workspace import atomic_folder
+
+    start()
+    for r in range(rounds):
+        with atomic_folder(Path(final)) as tmp:
+            for name in ("a.txt", "b.txt", "c.txt"):
+                (tmp / name).write_text(f"{worker}-{r}")
+    return rounds
