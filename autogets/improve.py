@@ -31,6 +31,7 @@ from autogets.pipeline import (
 from autogets.registry import Registry
 from autogets.search import Budget
 from autogets.search.objectives import MetricObjective, Objective, make_objective, parse_goal
+from autogets.textfmt import escape_markdown as md
 from autogets.workspace import Workspace, atomic_folder, new_run_id, now_iso, write_json_atomic
 
 
@@ -199,18 +200,18 @@ def render_markdown(report: ImproveReport, chosen) -> str:
              f"Plan from the {report.plan_source}.", "", "## Phases", "",
              "| # | phase | why | decision | evaluations | texts added |", "|---|---|---|---|---|---|"]
     for i, d in enumerate(report.decisions):
-        lines.append(f"| {i + 1} | {d.phase.label()} | {d.phase.reason} | {d.reason} | {d.evaluations} | "
+        lines.append(f"| {i + 1} | {md(d.phase.label())} | {md(d.phase.reason)} | {md(d.reason)} | {d.evaluations} | "
                      f"{d.added_texts} |")
     lines += ["", "## Test split: M0 vs improved", "",
               "| class | support | CBA M0 | CBA new | Δ | recall M0 | recall new | precision new | F1 new |",
               "|---|---|---|---|---|---|---|---|---|"]
     a, b = report.m0_test, report.final_test
     for i, c in enumerate(a.classes):
-        lines.append(f"| {c} | {a.support[i]} | {a.cba[i]:.3f} | {b.cba[i]:.3f} | {b.cba[i] - a.cba[i]:+.3f} | "
+        lines.append(f"| {md(c)} | {a.support[i]} | {a.cba[i]:.3f} | {b.cba[i]:.3f} | {b.cba[i] - a.cba[i]:+.3f} | "
                      f"{a.recall[i]:.3f} | {b.recall[i]:.3f} | {b.precision[i]:.3f} | {b.f1[i]:.3f} |")
     lines += [f"| overall | {a.support.sum()} | OBA {a.oba:.3f} | OBA {b.oba:.3f} | {b.oba - a.oba:+.3f} | "
               f"acc {a.accuracy:.3f} | acc {b.accuracy:.3f} | | |", "",
               f"{len(chosen)} synthetic texts in the final training set. A sample:", ""]
-    lines += [f"- {s.text} *(from example {s.source_id})*" for s in chosen[:10]]
+    lines += [f"- {md(s.text, max_len=300)} *(from example {s.source_id})*" for s in chosen[:10]]
     lines += ["", "![per-class CBA](per_class.png)", "![best so far](best_so_far.png)", "![PCA map](pca_map.png)", ""]
     return "\n".join(lines)

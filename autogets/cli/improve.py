@@ -29,6 +29,7 @@ from autogets.cli.common import (
     out,
     progress_bars,
 )
+from autogets.textfmt import escape_rich
 
 
 def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
@@ -59,15 +60,16 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     def show_plan(phases, source, cls) -> None:
         if json_out:
             return
-        out.print(f"Goal: [bold]{goal or f'{objective}:{cls}'}[/] on {ds.name}. Plan from the {source}:")
+        out.print(f"Goal: [bold]{escape_rich(goal or f'{objective}:{cls}')}[/] on {escape_rich(ds.name)}. "
+                  f"Plan from the {source}:")
         for i, p in enumerate(phases):
-            out.print(f"  {i + 1}. {p.label()}  [dim]— {p.reason}[/]")
+            out.print(f"  {i + 1}. {escape_rich(p.label())}  [dim]— {escape_rich(p.reason)}[/]")
 
     def show_decision(d) -> None:
         if not json_out:
             colour = "green" if d.accepted else "yellow"
-            out.print(f"  [{colour}]{d.phase.label()}: {d.reason}[/] ({d.evaluations} evaluations, "
-                      f"{d.added_texts} texts added)")
+            out.print(f"  [{colour}]{escape_rich(d.phase.label())}: {escape_rich(d.reason)}[/] "
+                      f"({d.evaluations} evaluations, {d.added_texts} texts added)")
 
     with progress_bars(not json_out) as progress:
         report = run_improve(ws, ds, target=target, objective=objective, goal=goal, budget=budget, generator=gen,
@@ -77,12 +79,12 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
         return
-    out.print(metrics_table(f"Test split: improved vs M0 ({report.model_id})", report.final_test,
+    out.print(metrics_table(f"Test split: improved vs M0 ({escape_rich(report.model_id)})", report.final_test,
                             baseline=report.m0_test, flagged=(report.target,)))
-    out.print(f"{report.target} test CBA {report.m0_test.value('cba', report.target):.3f} → "
+    out.print(f"{escape_rich(report.target)} test CBA {report.m0_test.value('cba', report.target):.3f} → "
               f"{report.final_test.value('cba', report.target):.3f} ([bold]{report.goal_gain_test():+.3f}[/]); "
               f"accuracy {report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
     state = "promoted to production" if report.promoted else (f"candidate; promote with `autogets models promote "
                                                                f"{report.model_id}`")
-    out.print(f"Model {report.model_id}: {state}")
-    out.print(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)")
+    out.print(escape_rich(f"Model {report.model_id}: {state}"))
+    out.print(escape_rich(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)"))

@@ -26,6 +26,7 @@ from autogets.cli.common import (
     out,
 )
 from autogets.errors import DataError
+from autogets.textfmt import escape_rich
 
 kb_app = typer.Typer(no_args_is_help=True, help="The knowledge map: which strategy works for which class.")
 
@@ -56,7 +57,7 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     gen = _generator(generator, ws, ds.name)
 
     def on_cell(cell, skipped) -> None:
-        label = f"{cell['class']:>6} {cell['strategy']:>6} {cell['objective']:>4}"
+        label = escape_rich(f"{cell['class']:>6} {cell['strategy']:>6} {cell['objective']:>4}")
         if skipped:
             out.print(f"  {label}: [dim]already in the map[/]")
         else:
@@ -86,11 +87,12 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
     if json_out:
         out.print_json(frame.drop(columns=["effects"]).to_json(orient="records"))
         return
-    table = Table(title=f"Knowledge map: {dataset}", title_justify="left")
+    table = Table(title=f"Knowledge map: {escape_rich(dataset)}", title_justify="left")
     for col in ("class", "strategy", "objective", "generator", "budget", "n", "val gain", "test gain", "evals"):
         table.add_column(col)
     for _, r in frame.sort_values(["class", "objective", "val_gain"], ascending=[True, True, False]).iterrows():
-        table.add_row(r["class"], r["strategy"], r["objective"], r["generator"], str(r["budget"]), str(r["n"]),
+        table.add_row(escape_rich(r["class"]), r["strategy"], r["objective"], escape_rich(r["generator"]),
+                      str(r["budget"]), str(r["n"]),
                       _gain(r["val_gain"]), _gain(r["test_gain"]), f"{r['evaluations']:.0f}")
     out.print(table)
     for objective in sorted(set(frame["objective"])):
