@@ -208,7 +208,8 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """Run the block in one transaction that holds the write lock from its start (``BEGIN IMMEDIATE``): what it
     reads cannot change before it writes, and taking the lock waits for other writers (busy timeout). Inside an
-    open transaction, the block becomes a savepoint of it."""
+    open transaction, the block becomes a savepoint of it. (sqlite-utils ≥ 4 writes join an open transaction; 3.x
+    would commit it early.)"""
     if db.conn.in_transaction:
         with db.atomic():
             yield db
@@ -216,11 +217,11 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.conn.execute("COMMIT")
     except BaseException:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
 
 
 def _schema_version(db: sqlite_utils.Database) -> int:

@@ -9,7 +9,14 @@ import pytest
 from autogets.config import load_settings
 from autogets.errors import ConfigError, WorkspaceError
 from autogets.knowledge import record_result
-from autogets.workspace import SCHEMA_VERSION, Workspace, atomic_folder, migrate, write_json_atomic
+from autogets.workspace import (
+    SCHEMA_VERSION,
+    Workspace,
+    atomic_folder,
+    migrate,
+    write_json_atomic,
+    write_transaction,
+)
 from tests.workers import fill_folder, open_and_migrate, run_processes, search_result, write_rows
 
 
@@ -141,3 +148,17 @@ def test_processes_replacing_one_folder_at_once_all_succeed(tmp_path):
     contents = {(final / name).read_text() for name in ("a.txt", "b.txt", "c.txt")}
     assert len(contents) == 1  # one writer's complete folder, never a mix
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary or set-aside folder left
+
+
+def test_write_transaction_commits_whole_or_nothing(workspace):
+    ws = Workspace(workspace)
+    run = {"id": "r1", "kind": "test", "dataset": "d"}
+    with pytest.raises(RuntimeError), write_transaction(ws.db()) as db:
+        db["runs"].insert(run)
+        with write_transaction(db):  # nested: a savepoint of the outer transaction
+            db["runs"].insert({**run, "id": "r2"})
+        raise RuntimeError("crash after both inserts")
+    assert ws.db()["runs"].count == 0 and not ws.db().conn.in_transaction
+    with write_transaction(ws.db()) as db:
+        db["runs"].insert(run)
+    assert ws.db()["runs"].count == 1
