@@ -4,12 +4,15 @@ the chosen synthetic data on every other class (validation CBA change), for cros
 
 Filled by ``autogets kb build`` (every class × strategy × objective, resumable) and by the first phase of every
 ``improve`` run (the phase that starts from M0's training set; later phases start from an augmented one).
+
+A cell is (dataset, seed, class, strategy, objective, generator, budget). Every search of a cell is kept as one
+observation (:func:`observations`); readers see one row per cell with the means and the count ``n`` (:func:`cells`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
 
@@ -18,14 +21,16 @@ from autogets.executor import using
 from autogets.generators import Generator
 from autogets.search import Budget, SearchResult
 from autogets.search.run import SearchReport, run_search
-from autogets.workspace import Workspace, now_iso
+from autogets.workspace import Workspace, now_iso, write_transaction
 
 KB_STRATEGIES = ("sw", "hsw", "ga", "random")
 KB_OBJECTIVES = ("cba", "oba")
+CELL = ["dataset", "seed", "class", "strategy", "objective", "generator", "budget"]
+"""The columns naming a cell of the map."""
 
 
 def record(ws: Workspace, report: SearchReport, *, seed: int, generator: str, budget: int) -> dict:
-    """Store one search's outcome as a knowledge-map cell (replacing an earlier one for the same cell)."""
+    """Add one search's outcome to the knowledge map as an observation of its cell."""
     return record_result(ws, report.result, dataset=report.dataset, target=report.target,
                          objective=report.objective, seed=seed, generator=generator, budget=budget,
                          test_gain=report.test_gain, run_id=report.run_id)
@@ -33,8 +38,9 @@ def record(ws: Workspace, report: SearchReport, *, seed: int, generator: str, bu
 
 def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: str, objective: str, seed: int,
                   generator: str, budget: int, test_gain: float | None, run_id: str) -> dict:
-    """Store a search result as a cell. ``test_gain`` is None when only a combined model was tested (an ensemble
-    phase); the validation numbers are relative to the search's baseline (M0 for a first phase)."""
+    """Add a search result as an observation of its cell (earlier observations are kept). ``test_gain`` is None
+    when only a combined model was tested (an ensemble phase); the validation numbers are relative to the search's
+    baseline (M0 for a first phase)."""
     base, best = result.baseline.metrics, result.best.metrics
     i = base.index(target)
     effects = {c: float(best.cba[j] - base.cba[j]) for j, c in enumerate(base.classes)}
@@ -43,18 +49,44 @@ def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: 
            "test_gain": test_gain, "evaluations": result.evaluations, "fit_seconds": result.fit_seconds,
            "class_size": int(base.support[i]), "m0_recall": float(base.recall[i]), "m0_cba": float(base.cba[i]),
            "effects": json.dumps(effects), "run_id": run_id, "created_at": now_iso()}
-    with ws.db().conn:
-        ws.db()["knowledge"].insert(row, replace=True)
+    with write_transaction(ws.db()) as db:
+        db["knowledge"].insert(row)
     return row
 
 
-def cells(ws: Workspace, dataset: str) -> pd.DataFrame:
-    """The map of ``dataset`` as a frame (empty if nothing is known)."""
-    rows = list(ws.db().query("SELECT * FROM knowledge WHERE dataset = ?", [dataset]))
-    frame = pd.DataFrame(rows)
+def observations(ws: Workspace, dataset: str) -> pd.DataFrame:
+    """Every observation of ``dataset``'s map, oldest first (empty frame if nothing is known)."""
+    frame = pd.DataFrame(list(ws.db().query("SELECT * FROM knowledge WHERE dataset = ? ORDER BY id", [dataset])))
     if not frame.empty:
         frame["effects"] = frame["effects"].map(json.loads)
+        frame["test_gain"] = pd.to_numeric(frame["test_gain"]).astype(float)
     return frame
+
+
+def cells(ws: Workspace, dataset: str) -> pd.DataFrame:
+    """The map of ``dataset``, one row per cell (empty frame if nothing is known): the mean over the cell's
+    observations of ``val_gain``, ``test_gain`` (NaN if none has one), ``evaluations``, ``fit_seconds`` and of each
+    class's effect; ``n`` observations; the latest observation's class size, M0 numbers, run and time."""
+    obs = observations(ws, dataset)
+    if obs.empty:
+        return obs
+    groups = obs.groupby(CELL, sort=True)
+    frame = groups.agg(val_gain=("val_gain", "mean"), test_gain=("test_gain", "mean"),
+                       evaluations=("evaluations", "mean"), fit_seconds=("fit_seconds", "mean"), n=("id", "size"),
+                       class_size=("class_size", "last"), m0_recall=("m0_recall", "last"), m0_cba=("m0_cba", "last"),
+                       run_id=("run_id", "last"), created_at=("created_at", "last"))
+    effects = {key: _mean_effects(group) for key, group in groups["effects"]}
+    frame["effects"] = [effects[key] for key in frame.index]
+    return frame.reset_index()
+
+
+def _mean_effects(effects: Iterable[dict[str, float]]) -> dict[str, float]:
+    """Per class, the mean effect over the observations that report one."""
+    seen: dict[str, list[float]] = {}
+    for effect in effects:
+        for cls, value in effect.items():
+            seen.setdefault(cls, []).append(float(value))
+    return {cls: sum(values) / len(values) for cls, values in seen.items()}
 
 
 def build(ws: Workspace, dataset: Dataset, *, budget: int, generator: Generator, classes: Sequence[str] | None = None,
@@ -94,6 +126,8 @@ def heatmap(frame: pd.DataFrame, path, *, value: str = "val_gain", objective: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from autogets.plots import save_figure
+
     sub = frame[frame["objective"] == objective]
     table = sub.pivot_table(index="class", columns="strategy", values=value, aggfunc="max")
     fig, ax = plt.subplots(figsize=(1.4 * len(table.columns) + 2, 0.6 * len(table.index) + 1.5))
@@ -105,6 +139,4 @@ def heatmap(frame: pd.DataFrame, path, *, value: str = "val_gain", objective: st
     ax.set_title(f"Knowledge map: best {objective.upper()} {value.replace('_', ' ')}")
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -1,7 +1,10 @@
-"""PNG plots (matplotlib, Agg backend): per-class bars, best-so-far curves, PCA-pair maps."""
+"""PNG plots (matplotlib, Agg backend): per-class bars, best-so-far curves, PCA-pair maps. Every plot is written
+to a unique temporary file and renamed into place (:func:`save_figure`), so a reader never sees half a PNG."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,6 +15,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from autogets.metrics import Metrics  # noqa: E402
+
+
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Save ``fig`` to ``path`` atomically (unique temporary file in the same folder, then rename) and close it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(6).hex()}.tmp")
+    try:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+    return path
 
 
 def per_class_bars(models: Mapping[str, Metrics], path: Path, *, metric: str = "cba", title: str = "",
@@ -35,9 +54,7 @@ def per_class_bars(models: Mapping[str, Metrics], path: Path, *, metric: str = "
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def best_so_far(curves: Mapping[str, Sequence[float]], path: Path, *, ylabel: str = "gain over M0 (validation)",
@@ -54,9 +71,7 @@ def best_so_far(curves: Mapping[str, Sequence[float]], path: Path, *, ylabel: st
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def pca_pair_map(points: np.ndarray, correct: np.ndarray, path: Path, *, pair: tuple[int, int],
@@ -79,6 +94,4 @@ def pca_pair_map(points: np.ndarray, correct: np.ndarray, path: Path, *, pair: t
     ax.set_title(title or f"PCA pair ({pair[0]}, {pair[1]})", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -4,12 +4,18 @@ Every accepted final model is a version: id ``<dataset>-v<N>``, parent version, 
 synthetic texts), metrics on validation and test, who created it and when. Artifacts are written atomically
 (temporary file, then rename), so a crash never leaves a half-written model. Exactly one version per dataset is in
 ``production``; promote and rollback are recorded with actor and time in ``model_events``.
+
+Concurrency: the version number, the artifact's final name and the row are settled in one write transaction
+(``BEGIN IMMEDIATE``), so processes registering at once get distinct versions and artifacts; promote and rollback
+read and change the production version in one write transaction too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +24,7 @@ from typing import Any
 import joblib
 
 from autogets.errors import RegistryError
-from autogets.workspace import Workspace, now_iso
+from autogets.workspace import Workspace, now_iso, write_transaction
 
 
 @dataclass(frozen=True)
@@ -42,20 +48,39 @@ class ModelVersion:
                                 ("recipe", "metrics_validation", "metrics_test", "summary")}})
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _dump_temp(obj: Any, folder: Path) -> Path:
+    """Write ``obj`` to a new, uniquely named temporary file in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".new-", suffix=".joblib.tmp", dir=folder)
     os.close(fd)
     try:
         joblib.dump(obj, tmp)
-        os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _unlink(Path(tmp))
         raise
+    return Path(tmp)
 
 
-save_artifact = _save_atomic
+def _free_path(folder: Path, model_id: str) -> Path:
+    """``<model_id>.joblib`` in ``folder``, or, if some file already has that name, ``<model_id>-<random>.joblib``.
+    Called under the registry's write lock, so no other registration can take the name before the rename."""
+    path = folder / f"{model_id}.joblib"
+    while path.exists():
+        path = folder / f"{model_id}-{secrets.token_hex(4)}.joblib"
+    return path
+
+
+def _unlink(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def save_artifact(obj: Any, path: Path) -> Path:
+    """Write ``obj`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(_dump_temp(obj, path.parent), path)
+    return path
 
 
 class Registry:
@@ -68,23 +93,53 @@ class Registry:
 
     def register(self, model: Any, *, dataset: str, recipe: dict, metrics_validation: dict, metrics_test: dict,
                  summary: dict | None = None, parent: str | None = None, actor: str = "cli") -> ModelVersion:
-        """Save the model's artifact atomically, then record it as a ``candidate`` version."""
-        row = self._db.execute("SELECT coalesce(max(version), 0) FROM models WHERE dataset = ?", [dataset]).fetchone()
-        version = int(row[0]) + 1
-        model_id = f"{dataset}-v{version}"
-        artifact = self.ws.root / "models" / dataset / f"{model_id}.joblib"
-        _save_atomic(model, artifact)
+        """Save the model's artifact and record it as a ``candidate`` version.
+
+        ``parent`` is the version the model was trained from, which must be or have been in production; by default,
+        the version in production at registration time (None if there is none). The model is written to a temporary
+        file first; the version number, the artifact's final path (naming the version; an existing file is never
+        replaced) and the row are settled in one write transaction.
+        """
+        folder = self.ws.root / "models" / dataset
+        tmp = _dump_temp(model, folder)
+        artifact: Path | None = None
+        try:
+            with write_transaction(self._db) as db:
+                row = db.execute("SELECT coalesce(max(version), 0) FROM models WHERE dataset = ?",
+                                 [dataset]).fetchone()
+                version = int(row[0]) + 1
+                model_id = f"{dataset}-v{version}"
+                parent_id = self._parent(dataset, parent)
+                final = _free_path(folder, model_id)
+                os.replace(tmp, final)
+                artifact = final
+                db["models"].insert({
+                    "id": model_id, "dataset": dataset, "version": version, "parent": parent_id,
+                    "status": "candidate", "recipe": json.dumps(recipe),
+                    "metrics_validation": json.dumps(metrics_validation), "metrics_test": json.dumps(metrics_test),
+                    "summary": json.dumps(summary or {}), "artifact": str(final), "created_at": now_iso(),
+                    "created_by": actor})
+                self._event(model_id, dataset, "register", actor, None)
+        except BaseException:
+            _unlink(tmp)
+            _unlink(artifact)
+            raise
+        return self.get(model_id)
+
+    def _parent(self, dataset: str, parent: str | None) -> str | None:
+        """The parent to record: ``parent`` checked, or the current production version (call under the lock)."""
         if parent is None:
             current = self.production(dataset)
-            parent = current.id if current else None
-        record = {"id": model_id, "dataset": dataset, "version": version, "parent": parent, "status": "candidate",
-                  "recipe": json.dumps(recipe), "metrics_validation": json.dumps(metrics_validation),
-                  "metrics_test": json.dumps(metrics_test), "summary": json.dumps(summary or {}),
-                  "artifact": str(artifact), "created_at": now_iso(), "created_by": actor}
-        with self._db.conn:
-            self._db["models"].insert(record)
-            self._event(model_id, dataset, "register", actor, None)
-        return self.get(model_id)
+            return current.id if current else None
+        model = self.get(parent)
+        if model.dataset != dataset:
+            raise RegistryError(f"parent {parent} is a model of {model.dataset!r}, not of {dataset!r}")
+        was_production = model.status == "production" or self._db.execute(
+            "SELECT 1 FROM model_events WHERE model_id = ? AND action IN ('promote', 'rollback') LIMIT 1",
+            [parent]).fetchone()
+        if not was_production:
+            raise RegistryError(f"{parent} was never in production; a parent must be a version that was")
+        return parent
 
     def _event(self, model_id: str, dataset: str, action: str, actor: str, previous: str | None) -> None:
         self._db["model_events"].insert({"model_id": model_id, "dataset": dataset, "action": action,
@@ -109,37 +164,31 @@ class Registry:
 
     def promote(self, model_id: str, actor: str = "cli") -> ModelVersion:
         """Make ``model_id`` the production version of its dataset (the previous one is archived)."""
-        target = self.get(model_id)
-        if not Path(target.artifact).exists():
-            raise RegistryError(f"artifact of {model_id} is missing: {target.artifact}")
-        current = self.production(target.dataset)
-        if current and current.id == model_id:
-            raise RegistryError(f"{model_id} is already in production")
-        with self._db.conn:
+        with write_transaction(self._db) as db:
+            target = self.get(model_id)
+            if not Path(target.artifact).exists():
+                raise RegistryError(f"artifact of {model_id} is missing: {target.artifact}")
+            current = self.production(target.dataset)
+            if current and current.id == model_id:
+                raise RegistryError(f"{model_id} is already in production")
             if current:
-                self._db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
-            self._db.execute("UPDATE models SET status = 'production' WHERE id = ?", [model_id])
+                db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
+            db.execute("UPDATE models SET status = 'production' WHERE id = ?", [model_id])
             self._event(model_id, target.dataset, "promote", actor, current.id if current else None)
         return self.get(model_id)
 
     def rollback(self, dataset: str, actor: str = "cli") -> ModelVersion:
         """Put back the version that was in production before the current one."""
-        current = self.production(dataset)
-        if current is None:
-            raise RegistryError(f"no production model for {dataset!r} to roll back")
-        rows = self._db.execute(
-            "SELECT previous FROM model_events WHERE dataset = ? AND model_id = ? AND action IN ('promote', "
-            "'rollback') ORDER BY id DESC LIMIT 1", [dataset, current.id]).fetchone()
-        previous = rows[0] if rows else None
-        if not previous:
-            raise RegistryError(f"{current.id} has no earlier production version to roll back to")
-        with self._db.conn:
-            self._db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
-            self._db.execute("UPDATE models SET status = 'production' WHERE id = ?", [previous])
-            prior = self._db.execute(
-                "SELECT previous FROM model_events WHERE dataset = ? AND model_id = ? AND action IN ('promote', "
-                "'rollback') ORDER BY id DESC LIMIT 1", [dataset, previous]).fetchone()
-            self._event(previous, dataset, "rollback", actor, prior[0] if prior else None)
+        with write_transaction(self._db) as db:
+            current = self.production(dataset)
+            if current is None:
+                raise RegistryError(f"no production model for {dataset!r} to roll back")
+            previous = self._previous(dataset, current.id)
+            if not previous:
+                raise RegistryError(f"{current.id} has no earlier production version to roll back to")
+            db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
+            db.execute("UPDATE models SET status = 'production' WHERE id = ?", [previous])
+            self._event(previous, dataset, "rollback", actor, self._previous(dataset, previous))
         return self.get(previous)
 
     def for_run(self, run_id: str) -> ModelVersion | None:
@@ -150,6 +199,13 @@ class Registry:
     def register_file(self, path: Path, **kwargs: Any) -> ModelVersion:
         """Register a model saved at ``path`` (see :meth:`register`)."""
         return self.register(joblib.load(path), **kwargs)
+
+    def _previous(self, dataset: str, model_id: str) -> str | None:
+        """The version that was in production before ``model_id`` last became production."""
+        row = self._db.execute(
+            "SELECT previous FROM model_events WHERE dataset = ? AND model_id = ? AND action IN ('promote', "
+            "'rollback') ORDER BY id DESC LIMIT 1", [dataset, model_id]).fetchone()
+        return row[0] if row else None
 
     def events(self, dataset: str | None = None) -> list[dict]:
         sql = "SELECT * FROM model_events" + (" WHERE dataset = ?" if dataset else "") + " ORDER BY id"

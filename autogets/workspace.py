@@ -2,18 +2,25 @@
 
 Default ``./.autogets``; ``AUTOGETS_HOME`` or ``--workspace`` override it. The folder and the database schema are
 created on first use (never by a command that fails validation). The schema is versioned: ``MIGRATIONS[i]``
-brings a database from version ``i`` to ``i + 1``, each in one transaction.
+brings a database from version ``i`` to ``i + 1``; pending migrations run under the database's write lock, so
+processes opening a new workspace at once apply each of them exactly once.
+
+Concurrency: every thread gets its own SQLite connection (WAL journal, busy timeout); a read-then-write step runs in
+:func:`write_transaction` (``BEGIN IMMEDIATE``), which waits for the write lock instead of failing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,7 +76,26 @@ def _v5(db: sqlite_utils.Database) -> None:
     }, pk=("config", "dataset", "seed", "class", "generator", "objective", "method"))
 
 
-def _v7_runs(db: sqlite_utils.Database) -> None:
+_KNOWLEDGE_COLUMNS = ("dataset", "seed", "class", "strategy", "objective", "generator", "budget", "val_gain",
+                      "test_gain", "evaluations", "fit_seconds", "class_size", "m0_recall", "m0_cba", "effects",
+                      "run_id", "created_at")
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    """Knowledge map: every observation of a cell is kept (an ``id`` key instead of the cell as primary key)."""
+    cols = ", ".join(f'"{c}"' for c in _KNOWLEDGE_COLUMNS)
+    db.execute('CREATE TABLE "knowledge_v6" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "dataset" TEXT, "seed" INTEGER, '
+               '"class" TEXT, "strategy" TEXT, "objective" TEXT, "generator" TEXT, "budget" INTEGER, '
+               '"val_gain" REAL, "test_gain" REAL, "evaluations" INTEGER, "fit_seconds" REAL, "class_size" INTEGER, '
+               '"m0_recall" REAL, "m0_cba" REAL, "effects" TEXT, "run_id" TEXT, "created_at" TEXT)')
+    db.execute(f'INSERT INTO "knowledge_v6" ({cols}) SELECT {cols} FROM "knowledge" ORDER BY "created_at", rowid')
+    db.execute('DROP TABLE "knowledge"')
+    db.execute('ALTER TABLE "knowledge_v6" RENAME TO "knowledge"')
+    db.execute('CREATE INDEX "idx_knowledge_cell" ON "knowledge" ("dataset", "seed", "class", "strategy", '
+               '"objective", "generator", "budget")')
+
+
+def _v7(db: sqlite_utils.Database) -> None:
     """The main job in steps (autogets.steps): each step's result, the samples shown for review, review decisions
     (per synthetic text, kept across runs of a data set) and raw candidate evaluations (for resuming a search)."""
     db["run_steps"].create({"run_id": str, "step": str, "data": str, "at": str}, pk=("run_id", "step"))
@@ -84,8 +110,10 @@ def _v7_runs(db: sqlite_utils.Database) -> None:
                                                                                                "selection"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v7_runs]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_MS = 60_000
+"""How long a connection waits for another writer's lock before failing with "database is locked"."""
 
 
 def now_iso() -> str:
@@ -93,11 +121,17 @@ def now_iso() -> str:
 
 
 class Workspace:
-    """A workspace folder. Cheap to construct: nothing touches the disk until :meth:`db` or an artifact call."""
+    """A workspace folder. Cheap to construct: nothing touches the disk until :meth:`db` or an artifact call.
+
+    One object may be shared by threads: :meth:`db` gives each thread (of each process) its own connection.
+    """
 
     def __init__(self, root: str | Path = ".autogets"):
         self.root = Path(root)
-        self._db: sqlite_utils.Database | None = None
+        self._local = threading.local()
+        self._open: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._migrated = False
 
     @property
     def db_path(self) -> Path:
@@ -110,23 +144,34 @@ class Workspace:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc.strerror}") from None
 
     def db(self) -> sqlite_utils.Database:
-        """The workspace database, migrated to the current schema."""
-        if self._db is None:
-            self._ensure_root()
+        """This thread's connection to the workspace database, migrated to the current schema."""
+        db = getattr(self._local, "db", None)
+        if db is not None and self._local.pid == os.getpid():
+            return db
+        self._ensure_root()
+        try:
+            db = connect(self.db_path)
             try:
-                conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                db = sqlite_utils.Database(conn)
-                migrate(db)
-            except sqlite3.DatabaseError as exc:
-                raise WorkspaceError(f"{self.db_path}: not a usable SQLite database ({exc})") from None
-            self._db = db
-        return self._db
+                if not self._migrated:
+                    migrate(db)
+                    self._migrated = True
+            except BaseException:
+                db.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{self.db_path}: not a usable SQLite database ({exc})") from None
+        self._local.db, self._local.pid = db, os.getpid()
+        with self._lock:
+            self._open.add(db)
+        return db
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.conn.close()
-            self._db = None
+        """Close every thread's connection (call it when no thread uses the workspace any more)."""
+        with self._lock:
+            dbs, self._open = list(self._open), weakref.WeakSet()
+        for db in dbs:
+            db.close()
+        self._local = threading.local()
 
     def path(self, *parts: str) -> Path:
         """A path inside the workspace (its parent folders are created)."""
@@ -146,15 +191,75 @@ class Workspace:
                                   "result": json.dumps(result, default=_json_default), "report_dir": str(report_dir)})
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Bring ``db`` to :data:`SCHEMA_VERSION`; returns the version it had."""
-    db.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT)")
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """A new connection to a workspace database: WAL journal and a busy timeout. Use it from one thread only
+    (``check_same_thread`` is off just so that :meth:`Workspace.close` can close every thread's connection)."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _enable_wal(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return sqlite_utils.Database(conn)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. The switch needs an exclusive lock and SQLite may refuse it at once (no busy wait) while
+    another process opens the new file, so retry until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Run the block in one transaction that holds the write lock from its start (``BEGIN IMMEDIATE``): what it
+    reads cannot change before it writes, and taking the lock waits for other writers (busy timeout). Inside an
+    open transaction, the block becomes a savepoint of it. (sqlite-utils ≥ 4 writes join an open transaction; 3.x
+    would commit it early.)"""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+
+
+def _schema_version(db: sqlite_utils.Database) -> int:
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_meta'").fetchone():
+        return 0
     row = db.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
     version = int(row[0]) if row else 0
     if version > SCHEMA_VERSION:
         raise WorkspaceError(f"workspace schema version {version} is newer than this autogets ({SCHEMA_VERSION})")
-    for target in range(version, SCHEMA_VERSION):
-        with db.conn:
+    return version
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring ``db`` to :data:`SCHEMA_VERSION`; returns the version it had. The pending migrations run in one write
+    transaction, and the version is read again once the lock is held: of several processes migrating a new
+    database at once, one applies the migrations and the others find them done."""
+    version = _schema_version(db)
+    if version == SCHEMA_VERSION:
+        return version
+    with write_transaction(db):
+        db.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT)")
+        version = _schema_version(db)
+        for target in range(version, SCHEMA_VERSION):
             MIGRATIONS[target](db)
             db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('schema_version', ?)", [str(target + 1)])
     return version
@@ -166,7 +271,10 @@ def new_run_id() -> str:
 
 @contextlib.contextmanager
 def atomic_folder(final: Path) -> Iterator[Path]:
-    """Build a folder under a temporary name and rename it to ``final`` only if the block succeeds."""
+    """Build a folder under a unique temporary name and rename it to ``final`` only if the block succeeds.
+
+    An existing ``final`` is replaced: it is first renamed aside (to a unique name) and deleted after the new folder is
+    in place, so several processes writing the same folder at once all succeed and the last one wins, whole."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
@@ -174,9 +282,24 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    _move_into_place(tmp, final)
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    while True:
+        try:
+            os.rename(tmp, final)  # replaces nothing but an empty folder
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        aside = final.with_name(f".{final.name}.old-{os.getpid()}-{os.urandom(4).hex()}")
+        try:
+            os.rename(final, aside)
+        except FileNotFoundError:  # another writer moved it aside first: try again
+            continue
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -55,7 +55,7 @@ class Harness:
 
     def dispatch(self, body: str, content_type: str = "application/json") -> BoltResponse:
         response = self.app.dispatch(payloads.request(body, content_type))
-        assert self.app.bridge.jobs.wait_idle(20), "the bot did not settle"
+        assert self.app.bridge.jobs.wait_idle(180), "the bot did not settle"  # a real agent run on a loaded machine
         return response
 
     def mention(self, text: str, **kwargs: Any) -> BoltResponse:

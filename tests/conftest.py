@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:

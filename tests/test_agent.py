@@ -50,7 +50,7 @@ def test_review_interrupt_carries_a_page_spread_over_sources_and_the_totals(agen
     assert totals["kept"] == totals["pending"] and page.pages == -(-totals["kept"] // 10)
     assert totals["generated"] == totals["kept"] + sum(totals["dropped"].values())
     assert all(s.text and s.source_text and s.text != s.source_text for s in page.samples)
-    assert [e["step"] for e in events][:2] == ["diagnose", "plan"]
+    assert [e["step"] for e in events][:3] == ["parse", "diagnose", "plan"]
     assert any(e["step"] == "generate" and e["done"] == e["total"] for e in events)
     assert [k for k, _ in notifier.sent] == ["run_started", "review_needed"]
 

@@ -124,3 +124,19 @@ def test_improve_multi_goal(workspace, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["goal"] == "recall:ABBR,recall:HUM"
     assert {d["source"] for d in report["decisions"]} == {"ABBR", "HUM"}
+
+
+def test_two_plain_improves_are_two_observations_and_kb_show_says_na(workspace, capsys):
+    args = ["improve", "--dataset", "trec6", "--class", "ABBR", "--generator", "eda", "--n", "2", "--budget", "4",
+            "--workspace", str(workspace), "--executor", "serial", "--json"]
+    assert main(args) == 0
+    assert main(args) == 0
+    from autogets.workspace import Workspace
+
+    kb = list(Workspace(workspace).db().query("SELECT class, strategy, budget, run_id FROM knowledge ORDER BY rowid"))
+    assert len(kb) == 2 and kb[0]["run_id"] != kb[1]["run_id"]
+    assert {(r["class"], r["strategy"], r["budget"]) for r in kb} == {(kb[0]["class"], kb[0]["strategy"], 4)}
+    capsys.readouterr()
+    assert main(["kb", "show", "--dataset", "trec6", "--workspace", str(workspace)]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "ABBR" in line]
+    assert "n/a" in row and " 2 " in row

@@ -13,6 +13,7 @@ from scipy import stats
 
 from autogets.bench import paper
 from autogets.bench.quality import Cell
+from autogets.textfmt import escape_markdown
 
 GEN_LABEL = {"embedded": "LLM", "openai": "LLM", "eda": "EDA", "-": "-"}
 
@@ -122,7 +123,7 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
         head = ["class"] + [f"{s.upper() if s != 'random' else 'Random'} {GEN_LABEL[g]}" for s, g in cols]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for cls in classes:
-            row = [cls]
+            row = [escape_markdown(cls)]
             for s, g in cols:
                 key = (cls, g, obj, s)
                 cell = _fmt(*summ.loc[key, ["gain_mean", "gain_std", "n"]]) if key in summ.index else "–"
@@ -137,7 +138,7 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                                 for m in others for g in (gens if m != "class-weighted" else ["-"])]
             lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for cls in classes:
-                row = [cls]
+                row = [escape_markdown(cls)]
                 for m in others:
                     for g in (gens if m != "class-weighted" else ["-"]):
                         key = (cls, g, obj, m)
@@ -167,7 +168,7 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                 lines += [f"{obj.upper()}:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
                 idx = per.set_index(["class", "generator", "objective", "method"])
                 for cls in classes:
-                    row = [cls]
+                    row = [escape_markdown(cls)]
                     for m, g in cols:
                         k = (cls, g, obj, m)
                         row.append(f"{idx.loc[k, 'diff_mean']:+.4f} (p {_p(idx.loc[k, 'p'])})" if k in idx.index
@@ -225,7 +226,7 @@ def _absolute(df: pd.DataFrame, classes: list[str], gens: list[str], is_trec: bo
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cls in classes:
         mine = sub[sub["class"] == cls]
-        row = [cls, f"{mine['m0_cba'].mean():.3f}"]
+        row = [escape_markdown(cls), f"{mine['m0_cba'].mean():.3f}"]
         row += [f"{mine[mine['method'] == m]['cba'].mean():.3f}" for m in methods]
         if is_trec:
             target, final = paper.cba_target(cls), mine[mine["method"] == "improve"]["cba"]

@@ -15,6 +15,7 @@ from autogets.config import Settings, load_settings
 from autogets.data import Dataset, load_dataset
 from autogets.errors import DataError, WorkspaceError
 from autogets.metrics import Metrics
+from autogets.textfmt import escape_rich
 from autogets.workspace import Workspace
 
 # Pipes and CI logs get 120 columns (rich would pick 80 and squeeze the per-class tables).
@@ -70,7 +71,8 @@ def metrics_table(title: str, metrics: Metrics, *, baseline: Metrics | None = No
         table.add_column("ΔCBA", justify="right")
         table.add_column("Δrecall", justify="right")
     for i, cls in enumerate(metrics.classes):
-        row = [f"[bold red]{cls} ⚑[/]" if cls in flagged else cls, str(metrics.support[i]),
+        name = escape_rich(cls)
+        row = [f"[bold red]{name} ⚑[/]" if cls in flagged else name, str(metrics.support[i]),
                f"{metrics.recall[i]:.3f}", f"{metrics.specificity[i]:.3f}", f"{metrics.cba[i]:.3f}",
                f"{metrics.precision[i]:.3f}", f"{metrics.f1[i]:.3f}"]
         if baseline is not None:
@@ -116,9 +118,9 @@ def progress_bars(enabled: bool = True):
         tasks: dict[str, int] = {}
 
         def update(phase: str, done: int, total: int | None, info: str = "") -> None:
-            if phase not in tasks:
-                tasks[phase] = bars.add_task(labels.get(phase, phase), total=total, info="")
-            bars.update(tasks[phase], completed=done, total=total, info=info)
+            if phase not in tasks:  # a phase label names a class: user text
+                tasks[phase] = bars.add_task(escape_rich(labels.get(phase, phase)), total=total, info="")
+            bars.update(tasks[phase], completed=done, total=total, info=escape_rich(info))
 
         yield update
 

@@ -26,6 +26,7 @@ from autogets.cli.common import (
     out,
 )
 from autogets.data import BUNDLED, load_dataset
+from autogets.textfmt import escape_rich
 from autogets.workspace import new_run_id, now_iso
 
 
@@ -81,13 +82,13 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
         return
     if ds.duplicates_dropped or ds.classes_dropped:
         out.print(f"[dim]{ds.duplicates_dropped} duplicate texts dropped; classes dropped: "
-                  f"{ds.classes_dropped or 'none'}[/]")
-    out.print(f"{ds.name}: {len(ds.frame)} examples, {len(diagnosis.validation.classes)} classes, split "
+                  f"{escape_rich(str(ds.classes_dropped or 'none'))}[/]")
+    out.print(f"{escape_rich(ds.name)}: {len(ds.frame)} examples, {len(diagnosis.validation.classes)} classes, split "
               f"train/validation/test = {'/'.join(str(v) for v in diagnosis.sizes.values())} (seed {seed})")
     out.print(metrics_table("M0 on validation", diagnosis.validation, flagged=diagnosis.weak_classes))
     out.print(metrics_table("M0 on test", diagnosis.test, flagged=diagnosis.weak_classes))
     out.print(f"M0 test accuracy: [bold]{diagnosis.test.accuracy:.4f}[/] (OBA {diagnosis.test.oba:.4f}); "
               f"fit {diagnosis.fit_seconds:.2f} s")
-    weak = ", ".join(diagnosis.weak_classes) or "none"
+    weak = escape_rich(", ".join(diagnosis.weak_classes) or "none")
     out.print(f"Weak classes ⚑: [bold red]{weak}[/]  [dim](rule: {diagnosis.rule})[/]")
     out.print(f"Report: {paths['report']}\nPlot:   {paths['plot']}")

@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from autogets.cli.common import (
@@ -31,6 +30,7 @@ from autogets.cli.common import (
     out,
     progress_bars,
 )
+from autogets.textfmt import escape_rich
 
 
 def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
@@ -56,7 +56,7 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
                                       seed=_seed(seed), progress=progress)
     except KeyboardInterrupt:
         kept = GenerationCache(ws.db()).count(gen.name, target)
-        err.print(f"autogets: interrupted; {kept} generated texts for {target} are kept in the cache")
+        err.print(f"autogets: interrupted; {kept} generated texts for {target} are kept in the cache", markup=False)
         raise typer.Exit(130) from None
     summary = {"dataset": ds.name, "class": target, "generator": gen.name, "model": gen.model,
                "prompt_version": gen.prompt_version, **result.summary(),
@@ -66,13 +66,13 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
         out.print_json(json.dumps(summary))
         return
     for s in result.synthetic[:8]:
-        out.print(f"  [dim]{s.source_id:>5}[/] {s.text}", highlight=False)
+        out.print(f"  [dim]{s.source_id:>5}[/] {escape_rich(s.text)}", highlight=False)
     c = result.report.to_dict()
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(c["dropped"].items())) or "none"
-    out.print(f"{target}: {len(result.synthetic)} synthetic texts kept from {c['total']} outputs "
+    out.print(f"{escape_rich(target)}: {len(result.synthetic)} synthetic texts kept from {c['total']} outputs "
               f"(dropped: {dropped}); generated now for {result.generated} examples, "
               f"{result.cached} from cache; {len(result.failed)} failed"
-              + (f" (first: {escape(result.failed[0][1])})" if result.failed else ""))
+              + (f" (first: {escape_rich(result.failed[0][1])})" if result.failed else ""), highlight=False)
 
 
 def samples(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
@@ -92,11 +92,12 @@ def samples(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     if json_out:
         out.print_json(json.dumps(rows[:limit]))
         return
-    table = Table(title=f"{len(rows)} cached {generator} texts for {target} (showing {min(limit, len(rows))})",
+    table = Table(title=f"{len(rows)} cached {escape_rich(generator)} texts for {escape_rich(target)} "
+                        f"(showing {min(limit, len(rows))})",
                   title_justify="left")
     table.add_column("source")
     table.add_column("#")
     table.add_column("synthetic text")
     for r in rows[:limit]:
-        table.add_row(str(r["source_id"]), str(r["sample_index"]), r["text"])
+        table.add_row(str(r["source_id"]), str(r["sample_index"]), escape_rich(r["text"]))
     out.print(table)

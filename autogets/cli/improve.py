@@ -109,7 +109,7 @@ def print_report(report) -> None:
     """The test table, the gain with its interval, the model and where the report is (also used by chat)."""
     from autogets.improve import gain_sentence
 
-    out.print(metrics_table(f"Test split: improved vs M0 ({report.model_id or 'model unchanged'})",
+    out.print(metrics_table(f"Test split: improved vs M0 ({escape_rich(report.model_id or 'model unchanged')})",
                             report.final_test, baseline=report.m0_test, flagged=(report.target,)))
     out.print(escape_rich(gain_sentence(report.data)) + "; accuracy "
               f"{report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
@@ -118,5 +118,5 @@ def print_report(report) -> None:
     else:
         state = "promoted to production" if report.promoted else (
             f"candidate; promote with `autogets models promote {report.model_id}`")
-        out.print(f"Model {report.model_id}: {state}")
-    out.print(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)")
+        out.print(escape_rich(f"Model {report.model_id}: {state}"))
+    out.print(escape_rich(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)"))

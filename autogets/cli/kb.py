@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -25,8 +26,14 @@ from autogets.cli.common import (
     out,
 )
 from autogets.errors import DataError
+from autogets.textfmt import escape_rich
 
 kb_app = typer.Typer(no_args_is_help=True, help="The knowledge map: which strategy works for which class.")
+
+
+def _gain(value: float | None) -> str:
+    """A signed gain, or ``n/a`` where there is none (e.g. no test gain: ``improve`` tests only its final model)."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:+.4f}"
 
 
 @kb_app.command("build")
@@ -50,11 +57,11 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     gen = _generator(generator, ws, ds.name)
 
     def on_cell(cell, skipped) -> None:
-        label = f"{cell['class']:>6} {cell['strategy']:>6} {cell['objective']:>4}"
+        label = escape_rich(f"{cell['class']:>6} {cell['strategy']:>6} {cell['objective']:>4}")
         if skipped:
             out.print(f"  {label}: [dim]already in the map[/]")
         else:
-            out.print(f"  {label}: validation gain {cell['val_gain']:+.4f}, test gain {cell['test_gain']:+.4f}")
+            out.print(f"  {label}: validation gain {_gain(cell['val_gain'])}, test gain {_gain(cell['test_gain'])}")
 
     frame = build(ws, ds, budget=budget, generator=gen, classes=target, strategies=strategy or KB_STRATEGIES,
                   objectives=objective or KB_OBJECTIVES, seed=_seed(seed), n_per_example=n, executor=executor,
@@ -64,7 +71,8 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
 
 @kb_app.command("show")
 def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
-    """Print the knowledge map of a data set and write a heat-map PNG.
+    """Print the knowledge map of a data set, one row per cell with the mean validation and test gains over the
+    cell's n observations (test gain n/a where none was tested), and write a heat-map PNG.
 
     Example: autogets kb show --dataset trec6
     """
@@ -79,12 +87,13 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
     if json_out:
         out.print_json(frame.drop(columns=["effects"]).to_json(orient="records"))
         return
-    table = Table(title=f"Knowledge map: {dataset}", title_justify="left")
-    for col in ("class", "strategy", "objective", "generator", "budget", "val gain", "test gain", "evals"):
+    table = Table(title=f"Knowledge map: {escape_rich(dataset)}", title_justify="left")
+    for col in ("class", "strategy", "objective", "generator", "budget", "n", "val gain", "test gain", "evals"):
         table.add_column(col)
     for _, r in frame.sort_values(["class", "objective", "val_gain"], ascending=[True, True, False]).iterrows():
-        table.add_row(r["class"], r["strategy"], r["objective"], r["generator"], str(r["budget"]),
-                      f"{r['val_gain']:+.4f}", f"{r['test_gain']:+.4f}", str(r["evaluations"]))
+        table.add_row(escape_rich(r["class"]), r["strategy"], r["objective"], escape_rich(r["generator"]),
+                      str(r["budget"]), str(r["n"]),
+                      _gain(r["val_gain"]), _gain(r["test_gain"]), f"{r['evaluations']:.0f}")
     out.print(table)
     for objective in sorted(set(frame["objective"])):
         path = heatmap(frame, ws.path("reports", f"kb-{dataset}-{objective}.png"), objective=objective)

@@ -16,6 +16,7 @@ from autogets.cli.common import (
     _existing_workspace,
     out,
 )
+from autogets.textfmt import escape_rich
 
 models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show, promote, rollback.")
 
@@ -34,9 +35,9 @@ def models_list(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json
     for col in ("id", "status", "parent", "goal", "test CBA gain", "synthetic", "created", "by"):
         table.add_column(col)
     for v in versions:
-        table.add_row(v.id, v.status, v.parent or "", v.summary.get("goal", ""),
+        table.add_row(escape_rich(v.id), v.status, escape_rich(v.parent or ""), escape_rich(v.summary.get("goal", "")),
                       f"{v.summary.get('test_cba_gain', 0):+.3f}", str(v.summary.get("synthetic_texts", "")),
-                      v.created_at, v.created_by)
+                      v.created_at, escape_rich(v.created_by))
     out.print(table)
 
 
@@ -62,7 +63,7 @@ def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")
     from autogets.registry import Registry
 
     v = Registry(_existing_workspace(workspace)).promote(model_id, actor=actor)
-    out.print(f"{v.id} is now in production for {v.dataset} (by {actor})")
+    out.print(f"{v.id} is now in production for {v.dataset} (by {actor})", markup=False)
 
 
 @models_app.command("rollback")
@@ -72,4 +73,4 @@ def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help
     from autogets.registry import Registry
 
     v = Registry(_existing_workspace(workspace)).rollback(dataset, actor=actor)
-    out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})")
+    out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})", markup=False)

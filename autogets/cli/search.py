@@ -29,6 +29,7 @@ from autogets.cli.common import (
     out,
     progress_bars,
 )
+from autogets.textfmt import escape_rich
 
 
 def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
@@ -67,12 +68,13 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
         out.print_json(json.dumps(payload))
         return
     r = report.result
-    out.print(f"{strategy.upper()} on {ds.name} {target}, objective {objective}: {r.evaluations} evaluations, "
+    out.print(f"{strategy.upper()} on {escape_rich(ds.name)} {escape_rich(target)}, objective {objective}: "
+              f"{r.evaluations} evaluations, "
               f"{r.fit_seconds:.1f} s of fit time, stopped: {r.stopped_because}")
     out.print(f"Best on validation: {r.best.gain:+.4f} {objective} with {len(r.best.selection)} source examples "
               f"({r.best.n_synthetic} synthetic texts)")
     out.print(metrics_table(f"Test split: best ({strategy}) vs M0", report.test_best, baseline=report.test_m0,
                             flagged=(target,)))
     gain = report.test_gain
-    out.print(f"Test {objective} gain for {target}: [bold]{gain:+.4f}[/]" if gain is not None else "")
+    out.print(f"Test {objective} gain for {escape_rich(target)}: [bold]{gain:+.4f}[/]" if gain is not None else "")
     out.print(f"Report: {report.report_dir}")
