@@ -381,12 +381,12 @@ def test_cli_commands_in_the_deploy_files_comments_parse():
     """The ``autogets`` command lines written in the deploy files' comments are valid for the CLI."""
     group = typer.main.get_command(cli_app)
     parsed = 0
-    for name in ("Dockerfile", "compose.yaml"):
+    for name in ("Dockerfile", "compose.yaml", "ray-cluster.yaml"):
         for line in (DEPLOY / name).read_text().splitlines():
-            m = re.search(r"(?:autogets:0\.1\.0|run --rm bot) ((?:improve|search) [^#]*)(?:#.*)?$", line)
+            m = re.search(r"(?:autogets:0\.1\.0|run --rm bot|#\s+autogets) ((?:improve|search) [^#]*)(?:#.*)?$", line)
             if not m:
                 continue
             args = shlex.split(m.group(1))
             with group.commands[args[0]].make_context(args[0], args[1:]):
                 parsed += 1
-    assert parsed == 2
+    assert parsed == 3
