@@ -3,7 +3,8 @@
 Built once by a front-end from :class:`autogets.config.Settings` plus the agent's own variables:
 ``AUTOGETS_APPROVERS`` (comma-separated user ids, or a user-group id, who may review, promote and roll back
 besides the requester), ``AUTOGETS_PROMOTE_APPROVAL=1`` (promotion to production needs a second approval),
-``AUTOGETS_REVIEW_PAGE_SIZE``, ``AUTOGETS_BUDGET``, ``AUTOGETS_GENERATOR``.
+``AUTOGETS_REVIEW_PAGE_SIZE``, ``AUTOGETS_BUDGET``, ``AUTOGETS_GENERATOR``, ``AUTOGETS_EXECUTOR`` (where candidate
+evaluations run: ``local`` processes, ``serial`` or ``ray``, which joins ``RAY_ADDRESS`` if set).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from agent.api import Notifier, NullNotifier
 from autogets.config import LLMSettings, Settings, load_settings
 from autogets.errors import ConfigError
+
+EXECUTORS = ("local", "serial", "ray")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,9 +50,13 @@ class AgentContext:
             raise ConfigError("AUTOGETS_REVIEW_PAGE_SIZE and AUTOGETS_BUDGET must be integers") from None
         if not 1 <= page_size <= 50 or budget < 1:
             raise ConfigError("AUTOGETS_REVIEW_PAGE_SIZE must be 1–50 and AUTOGETS_BUDGET at least 1")
+        executor = env.get("AUTOGETS_EXECUTOR", "").strip() or "local"
+        if executor not in EXECUTORS:
+            raise ConfigError(f"AUTOGETS_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {executor!r}")
         base = cls(workspace=Path(settings.workspace), seed=settings.seed, llm=settings.llm, approvers=approvers,
                    promote_approval=env.get("AUTOGETS_PROMOTE_APPROVAL", "") in ("1", "true", "yes"),
-                   page_size=page_size, budget=budget, generator=env.get("AUTOGETS_GENERATOR", "embedded"))
+                   page_size=page_size, budget=budget, generator=env.get("AUTOGETS_GENERATOR", "embedded"),
+                   executor=executor)
         return replace(base, **overrides)
 
     def may_act(self, user: str, requester: str | None) -> bool:

@@ -1,5 +1,6 @@
 """Serving the app: Socket Mode (default) or HTTP (Events API + interactivity on ``/slack/events``, and
-``GET /healthz``), plus the start-up checks the CLI runs before serving."""
+``GET /healthz``), plus the start-up checks the CLI runs before serving. Socket Mode opens no port unless asked for a
+health listener (``GET /healthz`` only: 200 while the Slack connection is up, else 503), for container health checks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 import json
 import logging
 import socketserver
+import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -23,6 +25,7 @@ from bot.settings import MANIFEST, BotSettings
 log = logging.getLogger("bot.run")
 
 EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
 MAX_BODY = 512 * 1024   # Slack's payloads are a few KiB; anything this large is not from Slack
 
 
@@ -58,15 +61,30 @@ def prepare(settings: BotSettings) -> tuple[BotSettings, WebClient]:
     return settings, client
 
 
-def serve_socket_mode(settings: BotSettings) -> None:
+def serve_socket_mode(settings: BotSettings, *, health: tuple[str, int] | None = None,
+                      on_ready: Callable[[str], None] | None = None) -> None:
+    """Connect to Slack over a WebSocket and serve until stopped. With ``health=(host, port)``, also serve
+    ``GET /healthz`` there (``on_ready`` gets its URL; port 0 = a free one): 200 while connected, 503 otherwise."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     settings, client = prepare(settings)
     app = create_app(settings, client=client)
+    handler = SocketModeHandler(app, settings.app_token)
+    server = None
+    if health is not None:
+        server = make_server(health[0], health[1], health_app(handler.client.is_connected),
+                             server_class=_ThreadingWSGIServer, handler_class=_LoggingHandler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="autogets-health",
+                         daemon=True).start()
+        if on_ready is not None:
+            on_ready(f"http://{health[0]}:{server.server_port}{HEALTH_PATH}")
     log.info("socket mode: connecting")
     try:
-        SocketModeHandler(app, settings.app_token).start()
+        handler.start()
     finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         _close(app)
 
 
@@ -111,7 +129,7 @@ def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
     timestamp: a bad or stale one is 401 and reaches no listener). Bodies over ``max_body`` are refused unread."""
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, route = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
-        if route == "/healthz" and method in ("GET", "HEAD"):
+        if route == HEALTH_PATH and method in ("GET", "HEAD"):
             return _json(start_response, 200, {"ok": True})
         if route != path:
             return _json(start_response, 404, {"error": "not found"})
@@ -137,6 +155,16 @@ def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
                        if k.lower() != "content-length"]
         start_response(_status(response.status), header_list + [("Content-Length", str(len(payload)))])
         return [payload]
+    return application
+
+
+def health_app(ready: Callable[[], bool]):
+    """Only ``GET /healthz``: ``{"ok": true}`` (200) when ``ready()``, else ``{"ok": false}`` (503); 404 elsewhere."""
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") != HEALTH_PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return _json(start_response, 404, {"error": "not found"})
+        ok = bool(ready())
+        return _json(start_response, 200 if ok else 503, {"ok": ok})
     return application
 
 

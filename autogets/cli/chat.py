@@ -36,7 +36,8 @@ def chat(request: Annotated[str | None, typer.Argument(help='What to do, e.g. "i
          generator: Annotated[str | None, typer.Option("--generator", "-g", help="embedded (default) | openai | "
                                                        "eda")] = None,
          budget: Annotated[int | None, typer.Option("--budget", min=1, help="Evaluations per phase.")] = None,
-         executor: Annotated[str, typer.Option("--executor", help="local | serial | ray")] = "local",
+         executor: Annotated[str | None, typer.Option("--executor", help="local (default, or AUTOGETS_EXECUTOR) "
+                                                      "| serial | ray")] = None,
          workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Talk to the agent: improve a class with review of the generated texts, or ask for status, models, help.
 
@@ -50,7 +51,7 @@ def chat(request: Annotated[str | None, typer.Argument(help='What to do, e.g. "i
     from autogets.config import load_settings
 
     settings = load_settings()
-    overrides: dict[str, Any] = {"executor": executor}
+    overrides: dict[str, Any] = {"executor": executor} if executor else {}
     if workspace is not None:
         overrides["workspace"] = workspace
     if generator:
