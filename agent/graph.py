@@ -32,12 +32,14 @@ def route_answer(state: AgentState) -> Literal["approve_promotion", "__end__"]:
     return "approve_promotion" if state.get("status") == "awaiting_promotion" else END
 
 
-def _after(next_node: str):
-    def route(state: AgentState) -> str:
-        return END if state.get("status") in ("failed", "cancelled") else next_node
-
-    route.__name__ = f"after_to_{next_node}"
-    return route
+def route_run(state: AgentState) -> Literal["next", "__end__"]:
+    """After a run node: on to the next step, or end (the run failed or was cancelled)."""
+    status = state.get("status")
+    if status in ("failed", "cancelled"):
+        return END
+    if status in ("running", "done", "no_gain"):
+        return "next"
+    raise ValueError(f"impossible run status {status!r}")
 
 
 def route_review(state: AgentState) -> Literal["review", "generate", "search", "__end__"]:
@@ -61,14 +63,10 @@ def build_graph(checkpointer: Any = None):
     g.add_conditional_edges("parse_request", route_request, ["answer", "start", END])
     g.add_conditional_edges("answer", route_answer, ["approve_promotion", END])
     g.add_edge("approve_promotion", END)
-    chain = ["start", "diagnose", "plan", "generate"]
-    for a, b in zip(chain, chain[1:], strict=False):
-        g.add_conditional_edges(a, _after(b), [b, END])
-    g.add_conditional_edges("generate", _after("review"), ["review", END])
+    for a, b in (("start", "diagnose"), ("diagnose", "plan"), ("plan", "generate"), ("generate", "review"),
+                 ("search", "report"), ("report", "register"), ("register", "notify")):
+        g.add_conditional_edges(a, route_run, {"next": b, END: END})
     g.add_conditional_edges("review", route_review, ["review", "generate", "search", END])
-    tail = ["search", "report", "register", "notify"]
-    for a, b in zip(tail, tail[1:], strict=False):
-        g.add_conditional_edges(a, _after(b), [b, END])
     g.add_edge("notify", END)
     return g.compile(checkpointer=checkpointer)
 

@@ -13,7 +13,7 @@ import pytest
 
 from agent.api import ListNotifier, ReviewDecision
 from agent.context import AgentContext
-from agent.graph import build_graph, mermaid, route_review
+from agent.graph import build_graph, mermaid, route_review, route_run
 from agent.service import Agent
 from autogets import steps
 from autogets.registry import Registry
@@ -216,6 +216,9 @@ def test_improve_and_the_agent_build_the_same_model(tmp_path):
 def test_routers_refuse_impossible_states():
     with pytest.raises(ValueError, match="impossible review outcome"):
         route_review({"review_next": "elsewhere", "status": "running"})
+    with pytest.raises(ValueError, match="impossible run status"):
+        route_run({"status": "answer"})
+    assert route_run({"status": "failed"}) == "__end__" and route_run({"status": "running"}) == "next"
     assert "parse_request" in mermaid() and "review" in mermaid()
     assert build_graph() is not None
 
