@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from autogets import __version__
-from autogets.cli import bench, data, generate, improve, kb, models, search
+from autogets.cli import bench, data, generate, improve, kb, models, predict, search
 from autogets.cli.common import err, out
 from autogets.errors import AutogetsError
 
@@ -30,6 +30,7 @@ app.command()(generate.generate)
 app.command()(generate.samples)
 app.command()(search.search)
 app.command()(improve.improve)
+app.command()(predict.predict)
 app.add_typer(kb.kb_app, name="kb")
 app.add_typer(models.models_app, name="models")
 app.add_typer(bench.bench_app, name="bench")
