@@ -29,7 +29,7 @@ def _vectoriser() -> TfidfVectorizer:
 
 
 def _head() -> LogisticRegression:
-    return LogisticRegression(C=10.0, max_iter=1000)
+    return LogisticRegression(C=1.0, max_iter=1000)
 
 
 def make_pipeline() -> Pipeline:

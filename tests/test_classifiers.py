@@ -100,3 +100,21 @@ def test_binary_data_set_search_runs(tmp_path):
     (everything,) = ev.evaluate([ev.pool])
     assert everything.n_synthetic == 20 and everything.margin != 0
     assert everything.metrics.support.sum() == len(split.validation)
+
+
+class _BlasProbe(LinearSVC):
+    """A head that records how many BLAS threads it was fitted with."""
+
+    def fit(self, X, y):
+        from threadpoolctl import threadpool_info
+
+        self.blas_threads_ = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+        return super().fit(X, y)
+
+
+def test_head_fits_use_one_blas_thread(trec_split):
+    from autogets.classifiers import FeaturizerHeadClassifier
+
+    clf = FeaturizerHeadClassifier(featurizer=TfidfVectorizer(), head=_BlasProbe())
+    clf.fit(trec_split.train["text"].tolist()[:200], trec_split.train["label"].to_numpy()[:200])
+    assert clf.head_.blas_threads_ == {1}
