@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -82,6 +83,9 @@ def load_version(dataset: str | None, version: int | str | None = None,
     except ModuleNotFoundError as exc:
         raise RegistryError(f"{record.id} needs the module {exc.name!r} to load (a bring-your-own classifier?); "
                             f"make it importable, e.g. with PYTHONPATH") from None
+    except (AttributeError, ImportError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+        raise RegistryError(f"cannot load the artifact of {record.id} ({type(exc).__name__}: {exc}); was it made "
+                            f"by another version of autogets or its packages?") from None
     return record, model
 
 

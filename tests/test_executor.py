@@ -42,6 +42,17 @@ def test_ray_address_needs_the_ray_executor():
         make_executor("local", address="auto")
 
 
+def test_executor_comes_from_the_environment_and_ray_address_disturbs_no_other(monkeypatch, workspace, capsys):
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    monkeypatch.setenv("AUTOGETS_EXECUTOR", "threads")
+    assert main(["search", "--dataset", "trec6", "--class", "ABBR", "--generator", "eda", "--workspace",
+                 str(workspace)]) == 2
+    assert capsys.readouterr().err.strip() == ("autogets: error: unknown executor 'threads'; choose local, serial "
+                                               "or ray")
+    assert not workspace.exists()
+
+
 ray = pytest.importorskip("ray")
 
 

@@ -196,3 +196,19 @@ def test_write_atomic_leaves_no_half_written_file(tmp_path):
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     write_atomic(target, lambda path: open(path, "w").write("new\n"))
     assert target.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_corrupt_artifact_is_a_one_line_error(improved, tmp_path, capsys):
+    ws, _ = improved
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    reg = Registry(Workspace(copy))
+    record = reg.get("trec6_slice-v1")
+    artifact = copy / "models" / "trec6_slice" / "trec6_slice-v1.joblib"
+    assert artifact.exists()
+    with reg.ws.db().conn:
+        reg.ws.db().execute("UPDATE models SET artifact = ? WHERE id = ?", [str(artifact), record.id])
+    artifact.write_bytes(artifact.read_bytes()[:100])
+    assert main(["predict", "--dataset", "trec6_slice", "--text", "x", "--workspace", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot load the artifact of trec6_slice-v1" in err[0]

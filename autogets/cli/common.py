@@ -35,9 +35,9 @@ ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (defaul
                                                                "| module:factory (your own; see README)")]
 ExecutorOpt = Annotated[str, typer.Option("--executor", envvar="AUTOGETS_EXECUTOR",
                                           help="local (processes) | serial | ray")]
-RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS",
-                                                   help="With --executor ray: auto | ray://host:10001 (default: a "
-                                                        "new local Ray).")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address",
+                                                   help="With --executor ray: auto | ray://host:10001 (default: "
+                                                        "RAY_ADDRESS, else a new local Ray).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 

@@ -57,13 +57,14 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
     from autogets.search.run import run_search
 
     make_classifier(classifier)  # a bad name or module:factory fails here, before any work
+    pool = make_executor(executor, address=ray_address)  # so does a bad executor (nothing starts before use)
     ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
     if budget is None and budget_seconds is None:
         budget = 500
     bud = Budget(max_evaluations=budget, max_fit_seconds=budget_seconds)
     ws = _workspace(workspace)
     gen = _generator(generator, ws, ds.name)
-    with progress_bars(not json_out) as progress, make_executor(executor, address=ray_address) as pool:
+    with progress_bars(not json_out) as progress, pool:
         report = run_search(ws, ds, target=target, strategy=strategy, objective=objective, budget=bud,
                             generator=gen, n_per_example=n, seed=_seed(seed), search_seed=search_seed,
                             classifier=classifier, executor=pool, progress=progress)
