@@ -165,9 +165,10 @@ def _run_chunk(fn: Callable[[Any, Any], Any], state: Any, items: Sequence[Any]) 
 class RayExecutor(_Closing):
     """Ray tasks, behind the same interface as the process pool (``pip install 'autogets[ray]'``).
 
-    ``address``: ``None`` starts a local Ray with ``workers`` CPUs (no dashboard) unless this process is already
-    connected; ``"auto"`` joins the cluster running on this machine; ``"ray://host:10001"`` connects through Ray
-    Client. The cluster's workers need autogets (and a bring-your-own classifier's module) importable.
+    ``address``: ``None`` starts a new local Ray with ``workers`` CPUs (no dashboard; never another Ray running on
+    this machine) unless this process is already connected; ``"auto"`` joins the cluster running on this machine;
+    ``"ray://host:10001"`` connects through Ray Client. The cluster's workers need autogets (and a bring-your-own
+    classifier's module) importable.
 
     The state goes to the object store once per ``start`` (``ray.put``); every task gets its reference and a chunk
     of items. Ray re-runs a task whose worker or node died up to ``max_retries`` times; a task whose function raises
@@ -194,7 +195,7 @@ class RayExecutor(_Closing):
                 if self.address:
                     ray.init(address=self.address, log_to_driver=False)
                 else:
-                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+                    ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ExecutorError(f"cannot start or reach Ray at {self.address or 'a new local instance'}: "
                                     f"{exc}") from None

@@ -68,7 +68,8 @@ def test_cli_search_and_improve_with_a_byo_classifier(spec, trec6_slice, workspa
     assert main(["search", *common, "--budget", "6", "--strategy", "random"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["budget_spent"]["evaluations"] == 6
-    code = main(["improve", *common, "--budget", "10", "--promote"])
+    executor = ["--executor", "local" if spec == PIPELINE else "serial"]  # workers on one path, in-process on the other
+    code = main(["improve", *common, "--budget", "10", "--promote", *executor])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     improved = json.loads(captured.out)
