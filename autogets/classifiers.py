@@ -1,26 +1,54 @@
-"""Classifiers: a small protocol and the fast default (TF-IDF word + char n-grams → linear SVM).
+"""Classifiers: the protocol a search needs, the built-in classifiers, and bring-your-own (``module:factory``).
 
 Method Part A §4. A classifier has two stages so that a search can fit the featuriser once and then refit only the
 head on row selections of a cached feature matrix:
 
-* ``make_featurizer()`` returns an unfitted transformer (texts → features), fitted once per run;
-* ``make_head()`` returns an unfitted estimator (features → labels), refitted for every candidate.
+* ``make_featurizer()`` returns an unfitted transformer (texts → features), fitted once per run, without labels, on
+  the train, validation and synthetic texts (never test);
+* ``make_head()`` returns an unfitted estimator (features → labels), refitted for every candidate;
+* ``with_fitted(featurizer, head)`` adopts the fitted pair, so the search's best candidate becomes a model.
 
-``fit`` on texts does both, so a classifier is also an ordinary scikit-learn estimator (``clone`` round-trips it).
-CatBoost with the paper's parameters (Part B §2) is available when the ``catboost`` extra is installed.
+``fit`` on texts does both stages, so a classifier is also an ordinary scikit-learn estimator (``clone``
+round-trips it). Built in (``--classifier NAME``): ``linear`` (default), ``linear-char``, ``logreg`` and
+``catboost`` (the paper's CatBoost, Part B §2, on CPU; needs the ``catboost`` extra).
+
+Bring your own: ``--classifier module:factory``
+-----------------------------------------------
+``module`` is an importable module (the current folder is on the import path), ``factory`` a callable in it that
+takes no arguments (or an unfitted estimator object). What it returns decides how a search refits a candidate:
+
+1. **An estimator on raw texts** — any scikit-learn classifier or ``Pipeline`` whose ``fit(texts, labels)`` and
+   ``predict(texts)`` take lists of strings, e.g. ``make_pipeline(TfidfVectorizer(), LogisticRegression())``.
+   *Slow path*: every candidate clones the estimator and refits all of it on the candidate's texts.
+2. **A** ``(featurizer, head)`` **pair** — an unfitted transformer (texts → features; ``fit`` gets no labels) and an
+   unfitted classifier (features → labels). *Fast path*: the featuriser is fitted once per run; every candidate
+   clones the head and refits it on a row selection of the cached feature matrix (sparse or dense array, or a
+   DataFrame).
+3. **An object with** ``make_featurizer``, ``make_head``, ``with_fitted``, ``fit`` and ``predict`` (the
+   :class:`Classifier` protocol below) — fast path, used as it is.
+
+Whatever it returns must survive ``sklearn.base.clone`` and ``pickle`` (candidates run in worker processes, which
+import ``module`` again if its own classes are in the objects). Labels reach heads as integer class codes. A head's
+scores — for the search's margin tie-break and for ``autogets predict`` — come from ``decision_function`` if it has
+one, else ``predict_proba``, else one-hot predictions (:func:`head_scores`). See ``examples/byo_classifier.py``.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import pickle
+import sys
 from collections.abc import Sequence
 from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from autogets.errors import ConfigError
@@ -34,22 +62,106 @@ class Classifier(Protocol):
 
     def predict(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
-
     def make_featurizer(self) -> Any: ...
 
     def make_head(self) -> Any: ...
 
+    def with_fitted(self, featurizer: Any, head: Any) -> Self: ...
+
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
-    if scores.ndim == 1:  # binary decision_function
-        scores = np.column_stack([-scores, scores])
     z = scores - scores.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
+def head_scores(head: Any, X: Any) -> np.ndarray:
+    """Per-class scores, shape (n, n_classes) in the order of ``head.classes_``: ``decision_function`` (a binary
+    one as ``[-s, s]``), else ``predict_proba``, else one-hot predictions. The arg-max is the predicted class."""
+    if hasattr(head, "decision_function"):
+        scores = np.asarray(head.decision_function(X), dtype=float)
+        return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+    if hasattr(head, "predict_proba"):
+        return np.asarray(head.predict_proba(X), dtype=float)
+    predicted = np.asarray(head.predict(X)).ravel()
+    return (predicted[:, None] == np.asarray(head.classes_)[None, :]).astype(float)
+
+
+_BLAS: Any = None
+
+
+def one_blas_thread():
+    """Context manager: BLAS single-threaded for one head fit. Head fits are small and run side by side in worker
+    processes; a multi-threaded OpenBLAS spinning on a busy 2-core machine made each ``logreg`` fit ~50× slower
+    (10.4 s vs 0.22 s on 300 texts, measured). The controller is made once (about 0.02 ms per use)."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def _head_has(name: str):
+    """``available_if`` check: the fitted head (or, before ``fit``, a fresh one) has the method ``name``."""
+
+    def check(self) -> bool:
+        if hasattr(self, "head_"):
+            return hasattr(self.head_, name)
+        try:
+            return hasattr(self.make_head(), name)
+        except ConfigError:
+            return False
+
+    return check
+
+
+class TwoStageClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: ``fit``/``predict``/scores of a featuriser + head classifier. Subclasses define the two
+    ``make_*`` methods (and may override :meth:`fit_head` to use the validation split as an evaluation set)."""
+
+    def make_featurizer(self) -> Any:
+        raise NotImplementedError
+
+    def make_head(self) -> Any:
+        raise NotImplementedError
+
+    def fit_head(self, X: Any, y: np.ndarray, eval_set: tuple[Any, np.ndarray] | None = None) -> Any:
+        """A fresh head fitted on features ``X``; ``eval_set`` (validation features and labels) is ignored here."""
+        with one_blas_thread():
+            return self.make_head().fit(X, y)
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Self:
+        featurizer = self.make_featurizer().fit(texts)
+        return self.with_fitted(featurizer, self.fit_head(featurizer.transform(texts), np.asarray(labels)))
+
+    def with_fitted(self, featurizer: Any, head: Any) -> Self:
+        """Adopt an already fitted featuriser and head (as a search produces them); returns ``self``."""
+        self.featurizer_, self.head_ = featurizer, head
+        self.classes_ = np.asarray(head.classes_)
+        return self
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        check_is_fitted(self, "head_")
+        return self.featurizer_.transform(texts)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.head_.predict(self._features(texts))).ravel()
+
+    @available_if(_head_has("decision_function"))
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head_.decision_function(self._features(texts))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The head's probabilities; for a head without them, a softmax of :func:`head_scores` (a ranking score,
+        not a calibrated probability)."""
+        features = self._features(texts)
+        if hasattr(self.head_, "predict_proba"):
+            return self.head_.predict_proba(features)
+        return _softmax(head_scores(self.head_, features))
+
+
+class TfidfLinearClassifier(TwoStageClassifier):
     """TF-IDF on word n-grams and character n-grams, then a linear model.
 
     Parameters
@@ -93,36 +205,9 @@ class TfidfLinearClassifier(ClassifierMixin, BaseEstimator):
             return LogisticRegression(C=self.C * 10, class_weight=self.class_weight, max_iter=2000)
         raise ConfigError(f"unknown linear model {self.model!r}; use 'svm' or 'logreg'")
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Self:
-        self.featurizer_ = self.make_featurizer().fit(texts)
-        self.head_ = self.make_head().fit(self.featurizer_.transform(texts), np.asarray(labels))
-        self.classes_ = self.head_.classes_
-        return self
 
-    def with_fitted(self, featurizer: Any, head: Any) -> Self:
-        """Adopt an already fitted featuriser and head (as a search produces them); returns ``self``."""
-        self.featurizer_, self.head_ = featurizer, head
-        self.classes_ = head.classes_
-        return self
-
-    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "head_")
-        return self.head_.decision_function(self.featurizer_.transform(texts))
-
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "head_")
-        return self.head_.predict(self.featurizer_.transform(texts))
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "head_")
-        features = self.featurizer_.transform(texts)
-        if hasattr(self.head_, "predict_proba"):
-            return self.head_.predict_proba(features)
-        return _softmax(self.head_.decision_function(features))
-
-
-class _TextColumn(BaseEstimator):
-    """Featuriser for CatBoost: texts → a one-column frame CatBoost treats as a text feature."""
+class TextColumn(TransformerMixin, BaseEstimator):
+    """Featuriser for CatBoost: texts → a one-column frame (``text``) that CatBoost treats as a text feature."""
 
     def fit(self, texts: Sequence[str], y: Any = None) -> Self:
         return self
@@ -133,23 +218,29 @@ class _TextColumn(BaseEstimator):
         return pd.DataFrame({"text": list(texts)})
 
 
-class CatBoostTextClassifier(ClassifierMixin, BaseEstimator):
-    """CatBoost on the raw text with the paper's parameters (method Part B §2), CPU. Needs the ``catboost`` extra.
+class CatBoostTextClassifier(TwoStageClassifier):
+    """CatBoost on the raw text with the paper's parameters (method Part B §2) on CPU. Needs the ``catboost``
+    extra. Fidelity option: one fit on TREC-6 takes seconds, not milliseconds.
 
-    Fidelity option only: one fit takes seconds, not milliseconds.
+    As in the paper: 300 iterations, learning rate 0.2, depth 8, L2 1, bagging temperature 1, random strength 1,
+    254 borders, CatBoost's default text processing, a fresh model per candidate, and — when a search gives the
+    validation split as evaluation set (:meth:`fit_head`) — eval metric TotalF1 with early stopping after 20
+    rounds, keeping the best iteration. Plain ``fit`` on texts (M0 in ``diagnose``) has no evaluation set and runs
+    every iteration. Lower ``iterations`` for quick tests; ``thread_count=-1`` uses every core.
     """
 
     def __init__(self, *, iterations: int = 300, learning_rate: float = 0.2, depth: int = 8, l2_leaf_reg: float = 1,
-                 random_seed: int = 0, thread_count: int = -1):
+                 early_stopping_rounds: int | None = 20, random_seed: int = 0, thread_count: int = -1):
         self.iterations = iterations
         self.learning_rate = learning_rate
         self.depth = depth
         self.l2_leaf_reg = l2_leaf_reg
+        self.early_stopping_rounds = early_stopping_rounds
         self.random_seed = random_seed
         self.thread_count = thread_count
 
-    def make_featurizer(self) -> _TextColumn:
-        return _TextColumn()
+    def make_featurizer(self) -> TextColumn:
+        return TextColumn()
 
     def make_head(self):
         try:
@@ -159,27 +250,61 @@ class CatBoostTextClassifier(ClassifierMixin, BaseEstimator):
         return CatBoostClassifier(
             iterations=self.iterations, learning_rate=self.learning_rate, depth=self.depth,
             l2_leaf_reg=self.l2_leaf_reg, bagging_temperature=1, random_strength=1, border_count=254,
-            random_seed=self.random_seed, verbose=0, text_features=["text"], thread_count=self.thread_count,
+            eval_metric="TotalF1", random_seed=self.random_seed, verbose=0, text_features=["text"],
+            thread_count=self.thread_count, allow_writing_files=False,
         )
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Self:
-        self.featurizer_ = self.make_featurizer().fit(texts)
-        self.head_ = self.make_head().fit(self.featurizer_.transform(texts), np.asarray(labels))
-        self.classes_ = np.asarray(self.head_.classes_)
+    def fit_head(self, X: Any, y: np.ndarray, eval_set: tuple[Any, np.ndarray] | None = None) -> Any:
+        head = self.make_head()
+        if eval_set is None or self.early_stopping_rounds is None:
+            return head.fit(X, y)
+        return head.fit(X, y, eval_set=eval_set, early_stopping_rounds=self.early_stopping_rounds,
+                        use_best_model=True)
+
+
+class TextArray(TransformerMixin, BaseEstimator):
+    """Featuriser of the slow path: texts → a 1-D object array of the same texts (rows select like a matrix)."""
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> Self:
         return self
 
-    def with_fitted(self, featurizer: Any, head: Any) -> Self:
-        self.featurizer_, self.head_ = featurizer, head
-        self.classes_ = np.asarray(head.classes_)
-        return self
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.empty(len(texts), dtype=object)
+        out[:] = list(texts)
+        return out
 
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "head_")
-        return np.asarray(self.head_.predict(self.featurizer_.transform(texts))).ravel()
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        check_is_fitted(self, "head_")
-        return self.head_.predict_proba(self.featurizer_.transform(texts))
+class EstimatorClassifier(TwoStageClassifier):
+    """A scikit-learn estimator (or pipeline) on raw texts, as a :class:`Classifier`: the *slow path*. Its
+    featuriser passes the texts through, so every candidate refits a clone of the whole ``estimator``."""
+
+    def __init__(self, *, estimator: Any = None):
+        self.estimator = estimator
+
+    def make_featurizer(self) -> TextArray:
+        return TextArray()
+
+    def make_head(self) -> Any:
+        return clone(self.estimator)
+
+
+class FeaturizerHeadClassifier(TwoStageClassifier):
+    """A user's ``(featurizer, head)`` pair as a :class:`Classifier`: the *fast path* (clones of both are fitted)."""
+
+    def __init__(self, *, featurizer: Any = None, head: Any = None):
+        self.featurizer = featurizer
+        self.head = head
+
+    def make_featurizer(self) -> Any:
+        return clone(self.featurizer)
+
+    def make_head(self) -> Any:
+        return clone(self.head)
+
+
+def is_full_refit(classifier: Any) -> bool:
+    """True when a search must refit the whole classifier on texts for every candidate (the slow path)."""
+    return isinstance(classifier, EstimatorClassifier)
 
 
 CLASSIFIERS = {
@@ -191,8 +316,62 @@ CLASSIFIERS = {
 
 
 def make_classifier(name: str = "linear") -> Classifier:
-    """A fresh, unfitted classifier by name: ``linear`` (default), ``linear-char`` (adds char 2–5-grams), ``logreg``
-    or ``catboost``."""
-    if name not in CLASSIFIERS:
-        raise ConfigError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}")
-    return CLASSIFIERS[name]()
+    """A fresh, unfitted classifier: a built-in name — ``linear`` (default), ``linear-char`` (adds char 2–5-grams),
+    ``logreg``, ``catboost`` — or ``module:factory`` (bring your own; see the module docstring)."""
+    if name in CLASSIFIERS:
+        return CLASSIFIERS[name]()
+    if ":" in name:
+        return classifier_from_spec(name)
+    raise ConfigError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}, or module:factory")
+
+
+def _is_estimator(obj: Any) -> bool:
+    return not isinstance(obj, type) and callable(getattr(obj, "fit", None)) and callable(getattr(obj, "predict",
+                                                                                                    None))
+
+
+def _is_transformer(obj: Any) -> bool:
+    return not isinstance(obj, type) and callable(getattr(obj, "fit", None)) and callable(getattr(obj, "transform",
+                                                                                                    None))
+
+
+def classifier_from_spec(spec: str) -> Classifier:
+    """The classifier a ``module:factory`` spec names, checked to be cloneable and picklable; every problem is a
+    one-line :class:`ConfigError`."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"classifier {spec!r}: expected module:factory, e.g. examples.byo_classifier:make_pipeline")
+    if os.getcwd() not in sys.path:  # like `python -m`: modules in the current folder are importable
+        sys.path.append(os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"classifier {spec!r}: cannot import module {module_name!r} ({exc})") from None
+    except Exception as exc:  # the user's module failed while importing
+        raise ConfigError(f"classifier {spec!r}: importing {module_name!r} failed "
+                          f"({type(exc).__name__}: {exc})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"classifier {spec!r}: module {module_name!r} has no {attr!r}")
+        obj = getattr(obj, part)
+    made = obj
+    if callable(obj) and not _is_estimator(obj):
+        try:
+            made = obj()
+        except Exception as exc:
+            raise ConfigError(f"classifier {spec!r}: the factory raised {type(exc).__name__}: {exc}") from None
+    if isinstance(made, Classifier) and not isinstance(made, type):
+        classifier: Any = made
+    elif isinstance(made, tuple | list) and len(made) == 2 and _is_transformer(made[0]) and _is_estimator(made[1]):
+        classifier = FeaturizerHeadClassifier(featurizer=made[0], head=made[1])
+    elif _is_estimator(made):
+        classifier = EstimatorClassifier(estimator=made)
+    else:
+        raise ConfigError(f"classifier {spec!r} gave {type(made).__name__}, not a scikit-learn estimator (fit and "
+                          f"predict on texts), a (featurizer, head) pair or a Classifier")
+    try:
+        pickle.dumps(clone(classifier))
+    except Exception as exc:
+        raise ConfigError(f"classifier {spec!r} cannot be cloned and pickled (candidates run in worker processes): "
+                          f"{type(exc).__name__}: {exc}") from None
+    return classifier

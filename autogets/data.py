@@ -86,7 +86,8 @@ def bundled_path(name: str) -> Path:
     return Path(str(resources.files("autogets.datasets").joinpath(f"{name}.csv")))
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """The raw table of a CSV, JSONL or Parquet file (by suffix; UTF-8); a one-line DataError if unreadable."""
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
@@ -141,7 +142,7 @@ def load_dataset(
     if (name is None) == (path is None):
         raise DataError("give exactly one of a bundled data set name (--dataset) or a file (--data)")
     file = bundled_path(name) if name is not None else Path(path)
-    raw = _read_table(file)
+    raw = read_table(file)
     if raw.empty or len(raw.columns) == 0:
         raise DataError(f"{file}: file has no rows")
     for col, flag in ((text_col, "--text-col"), (label_col, "--label-col")):

@@ -27,3 +27,7 @@ class SearchError(AutogetsError):
 
 class RegistryError(AutogetsError):
     """A model version does not exist or cannot be promoted or rolled back."""
+
+
+class ExecutorError(AutogetsError):
+    """The executor cannot start, or a task failed in a worker (after its retries) and its result is missing."""

@@ -1,4 +1,5 @@
-"""Where candidate evaluations run. Local processes by default; Ray when asked (``pip install 'autogets[ray]'``).
+"""Where candidate evaluations run. Local processes by default; Ray when asked (``pip install 'autogets[ray]'``;
+imported only then).
 
 An executor receives a *state* at the start of each search (e.g. the cached feature matrix) and then maps a pure
 function ``fn(state, item)`` over batches of items, returning results in item order, so results never depend on the
@@ -12,15 +13,20 @@ import os
 import pickle
 import shutil
 import tempfile
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from autogets.errors import ConfigError
+from autogets.errors import AutogetsError, ConfigError, ExecutorError
 
 
 class Executor(Protocol):
+    """Maps ``fn(state, item)`` over items, results in item order. A task that fails (after the executor's retries,
+    if any) raises :class:`~autogets.errors.ExecutorError` naming the item and the cause: never a silent gap."""
+
     workers: int
 
     def start(self, state: Any) -> None: ...
@@ -28,6 +34,34 @@ class Executor(Protocol):
     def map(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> list[Any]: ...
 
     def close(self) -> None: ...
+
+
+class TaskFailed(Exception):
+    """Raised in a worker when ``fn(state, item)`` raises: one picklable line plus the worker's traceback."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message, detail)
+        self.message, self.detail = message, detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _apply(fn: Callable[[Any, Any], Any], state: Any, item: Any) -> Any:
+    try:
+        return fn(state, item)
+    except AutogetsError:  # already one line for the user
+        raise
+    except Exception as exc:
+        text = repr(item)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        raise TaskFailed(f"{getattr(fn, '__name__', 'task')}{text if isinstance(item, tuple) else f'({text})'}"
+                         f" failed: {type(exc).__name__}: {exc}", traceback.format_exc()) from None
+
+
+def _failed(where: str, exc: BaseException) -> ExecutorError:
+    cause = getattr(exc, "cause", None) or exc  # Ray wraps the task's exception
+    return ExecutorError(f"a task failed on the {where} executor: {cause}")
 
 
 class _Closing:
@@ -49,7 +83,10 @@ class SerialExecutor(_Closing):
         self._state = state
 
     def map(self, fn, items):
-        return [fn(self._state, item) for item in items]
+        try:
+            return [_apply(fn, self._state, item) for item in items]
+        except TaskFailed as exc:
+            raise _failed("serial", exc) from exc
 
     def close(self) -> None:
         self._state = None
@@ -69,7 +106,7 @@ def _call(fn: Callable[[Any, Any], Any], token: int, path: str, item: Any) -> An
         with open(path, "rb") as f:
             _STATE = pickle.load(f)
         _TOKEN = token
-    return fn(_STATE, item)
+    return _apply(fn, _STATE, item)
 
 
 class LocalExecutor(_Closing):
@@ -77,7 +114,7 @@ class LocalExecutor(_Closing):
 
     The pool lives until ``close``: every ``start(state)`` (one per search, ensemble phase or benchmark run) only
     writes the state to a private temporary file that each worker loads once, so a new search does not pay the
-    process start-up again. Each task sends only its item.
+    process start-up again. Each task sends only its item. A failing task, or a worker that dies, is reported.
     """
 
     def __init__(self, workers: int | None = None):
@@ -103,7 +140,13 @@ class LocalExecutor(_Closing):
         n = len(items)
         chunk = max(1, n // (self.workers * 4))
         path = os.path.join(self._dir, "state.pkl")
-        return list(self._pool.map(_call, [fn] * n, [self._token] * n, [path] * n, items, chunksize=chunk))
+        try:
+            return list(self._pool.map(_call, [fn] * n, [self._token] * n, [path] * n, items, chunksize=chunk))
+        except TaskFailed as exc:
+            raise _failed("local", exc) from exc
+        except BrokenProcessPool as exc:
+            self.close()
+            raise ExecutorError(f"a worker process of the local executor died: {exc}") from exc
 
     def close(self) -> None:
         if self._pool is not None:
@@ -114,32 +157,72 @@ class LocalExecutor(_Closing):
             self._dir = None
 
 
-class RayExecutor(_Closing):
-    """Ray tasks; the state is put in the object store once. Connects to ``address`` (or starts a local Ray)."""
+def _run_chunk(fn: Callable[[Any, Any], Any], state: Any, items: Sequence[Any]) -> list[Any]:
+    """One Ray task: a chunk of items against the state (Ray resolves the state's reference from the store)."""
+    return [_apply(fn, state, item) for item in items]
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+
+class RayExecutor(_Closing):
+    """Ray tasks, behind the same interface as the process pool (``pip install 'autogets[ray]'``).
+
+    ``address``: ``None`` starts a new local Ray with ``workers`` CPUs (no dashboard; never another Ray running on
+    this machine) unless this process is already connected; ``"auto"`` joins the cluster running on this machine;
+    ``"ray://host:10001"`` connects through Ray Client. The cluster's workers need autogets (and a bring-your-own
+    classifier's module) importable.
+
+    The state goes to the object store once per ``start`` (``ray.put``); every task gets its reference and a chunk
+    of items. Ray re-runs a task whose worker or node died up to ``max_retries`` times; a task whose function raises
+    (deterministic: the same inputs would fail again) is not re-run but reported as ``ExecutorError``.
+    """
+
+    def __init__(self, address: str | None = None, workers: int | None = None, max_retries: int = 3):
         try:
-            import ray  # noqa: F401
+            import ray
         except ImportError:
             raise ConfigError("Ray is not installed; pip install 'autogets[ray]'") from None
         self.address = address
         self.workers = workers or os.cpu_count() or 1
+        self.max_retries = max_retries
+        self._started_ray = False
+        self._state_ref = None
+        self._task = ray.remote(max_retries=max_retries, retry_exceptions=False)(_run_chunk)
 
     def start(self, state: Any) -> None:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+            try:
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=False)
+                else:
+                    ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ExecutorError(f"cannot start or reach Ray at {self.address or 'a new local instance'}: "
+                                    f"{exc}") from None
+            self._started_ray = True
+        self.workers = max(1, int(ray.cluster_resources().get("CPU", self.workers)))
         self._state_ref = ray.put(state)
-        self._remote = ray.remote(lambda fn, state, item: fn(state, item))
 
     def map(self, fn, items):
         import ray
 
-        return ray.get([self._remote.remote(fn, self._state_ref, item) for item in items])
+        if self._state_ref is None:
+            raise RuntimeError("executor not started")
+        size = max(1, len(items) // (self.workers * 4))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        try:
+            parts = ray.get([self._task.remote(fn, self._state_ref, chunk) for chunk in chunks])
+        except ray.exceptions.RayError as exc:
+            raise _failed("ray", exc) from exc
+        return [result for part in parts for result in part]
 
     def close(self) -> None:
         self._state_ref = None
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
 
 
 @contextmanager
@@ -152,12 +235,15 @@ def using(executor: str | Executor) -> Iterator[Executor]:
         yield executor
 
 
-def make_executor(name: str = "local", workers: int | None = None) -> Executor:
-    """``local`` (process pool, default), ``serial``, or ``ray``."""
+def make_executor(name: str = "local", workers: int | None = None, address: str | None = None) -> Executor:
+    """``local`` (process pool, default), ``serial``, or ``ray`` (at ``address``, default ``RAY_ADDRESS`` or a new
+    local instance)."""
+    if name == "ray":
+        return RayExecutor(address=address or os.environ.get("RAY_ADDRESS") or None, workers=workers)
+    if address and name in ("local", "serial"):
+        raise ConfigError(f"--ray-address needs --executor ray (not {name})")
     if name == "local":
         return LocalExecutor(workers) if (workers or os.cpu_count() or 1) > 1 else SerialExecutor()
     if name == "serial":
         return SerialExecutor()
-    if name == "ray":
-        return RayExecutor(address=os.environ.get("RAY_ADDRESS"), workers=workers)
     raise ConfigError(f"unknown executor {name!r}; choose local, serial or ray")

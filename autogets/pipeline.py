@@ -105,10 +105,11 @@ class _Decoded:
 
     def __init__(self, head: Any, classes: tuple[str, ...]):
         self.head = head
-        self.classes_ = np.asarray(classes)[head.classes_]
+        self.classes_ = np.asarray(classes)[np.asarray(head.classes_)]
 
     def predict(self, X):
-        return self.classes_[np.searchsorted(self.head.classes_, self.head.predict(X))]
+        codes = np.asarray(self.head.predict(X)).ravel()
+        return self.classes_[np.searchsorted(np.asarray(self.head.classes_), codes)]
 
     def __getattr__(self, name: str):  # decision_function, predict_proba (if the head has it), …
         if name == "head":

@@ -130,10 +130,10 @@ class _Scorer:
     def validation(self) -> Metrics:
         """M0 on validation (what the default rules plan from)."""
         problem = self.prepared.problem
-        return self._score(problem.fit_head(()), problem.X[problem.val_rows], self.split.validation)
+        return self._score(problem.fit_head(()), problem.take(problem.val_rows), self.split.validation)
 
     def _score(self, head, features, part: pd.DataFrame) -> Metrics:
-        predicted = np.asarray(self.prepared.problem.classes)[head.predict(features)]
+        predicted = np.asarray(self.prepared.problem.classes)[np.asarray(head.predict(features)).ravel()]
         return compute_metrics(part["label"].to_numpy(), predicted, self.split.classes)
 
 

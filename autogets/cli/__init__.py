@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from autogets import __version__
-from autogets.cli import bench, bot, chat, data, generate, improve, kb, models, runs, search
+from autogets.cli import bench, bot, chat, data, generate, improve, kb, models, predict, runs, search
 from autogets.cli.common import err, out
 from autogets.errors import AutogetsError
 
@@ -31,6 +31,7 @@ app.command()(generate.samples)
 app.command()(search.search)
 app.command()(improve.improve)
 app.command()(chat.chat)
+app.command()(predict.predict)
 app.add_typer(kb.kb_app, name="kb")
 app.add_typer(models.models_app, name="models")
 app.add_typer(runs.runs_app, name="runs")

@@ -13,6 +13,7 @@ from autogets.cli.common import (
     ClassOpt,
     DataOpt,
     DatasetOpt,
+    ExecutorOpt,
     GeneratorOpt,
     IdColOpt,
     JsonOpt,
@@ -20,6 +21,7 @@ from autogets.cli.common import (
     MinClassOpt,
     NOpt,
     OutDirOpt,
+    RayAddressOpt,
     TextColOpt,
     WorkspaceOpt,
     _generator,
@@ -55,8 +57,8 @@ def bench_generate(target: ClassOpt = "ABBR", n: NOpt = 5,
 @bench_app.command("search")
 def bench_search(target: ClassOpt = "ABBR",
                  evaluations: Annotated[int, typer.Option(help="Random candidates to time.")] = 300,
-                 classifier: Annotated[list[str] | None, typer.Option("--classifier",
-                                                                      help="Repeatable; default linear.")] = None,
+                 classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
+                                                                      "linear; module:factory for your own.")] = None,
                  generator: GeneratorOpt = "eda", workspace: WorkspaceOpt = None,
                  out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
     """Candidate evaluations per second and one full SW pair (169 windows) on trec6.
@@ -65,7 +67,10 @@ def bench_search(target: ClassOpt = "ABBR",
     """
     from autogets.bench import write_result
     from autogets.bench.speed import bench_search as run
+    from autogets.classifiers import make_classifier
 
+    for name in classifier or []:
+        make_classifier(name)  # unknown names and bad module:factory specs fail here
     ws = _workspace(workspace)
     with err.status("Benchmarking candidate evaluation …"):
         result = run(target=target, classifiers=tuple(classifier or ["linear"]), evaluations=evaluations,
@@ -96,7 +101,7 @@ def bench_quality(
         quick: Annotated[bool, typer.Option("--quick", help="One seed, budget 20, 10 sources and (without --class) "
                                                             "the two smallest classes: checks the harness in "
                                                             "minutes.")] = False,
-        executor: Annotated[str, typer.Option("--executor", help="local | serial | ray")] = "local",
+        executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
         workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
         json_out: JsonOpt = False) -> None:
     """The paper's Tables 10–11 over seeds: class × strategy × generator × objective, baselines, paired tests.
@@ -110,6 +115,7 @@ def bench_quality(
     from autogets.bench.quality import STRATEGIES, QualityConfig, run_quality
     from autogets.bench.tables import write_quality
     from autogets.data import split_dataset
+    from autogets.executor import make_executor
     from autogets.pipeline import check_class
     from autogets.search import make_strategy
     from autogets.search.objectives import make_objective
@@ -135,9 +141,9 @@ def bench_quality(
     ws = _workspace(workspace)
     gens = {g: _generator(g, ws, dataset=ds.name) for g in config.generators}  # unknown names fail here
     started = time.perf_counter()
-    with progress_bars(not json_out) as progress:
+    with progress_bars(not json_out) as progress, make_executor(executor, address=ray_address) as pool:
         report = (lambda phase, done, total: progress("Quality cells", done, total, phase)) if progress else None
-        cells = run_quality(ws, ds, config, generators=gens, executor=executor, progress=report)
+        cells = run_quality(ws, ds, config, generators=gens, executor=pool, progress=report)
     elapsed = time.perf_counter() - started
     name = f"quality-{ds.name}" + ("-quick" if quick else "")
     path, md, text = write_quality(cells, config, dataset=ds.name, name=name, out_dir=out_dir, elapsed=elapsed)
@@ -152,7 +158,9 @@ def bench_quality(
 @bench_app.command("speed")
 def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
                                                                                         "linear and linear-char (and "
-                                                                                        "catboost if installed).")
+                                                                                        "catboost if installed); "
+                                                                                        "module:factory for your own "
+                                                                                        "(fast or slow path).")
                                       ] = None,
                 evaluations: Annotated[int, typer.Option(min=10, help="Random candidates to time.")] = 300,
                 workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
@@ -164,8 +172,11 @@ def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifi
 
     from autogets.bench import write_result
     from autogets.bench.speed import bench_speed as run
+    from autogets.classifiers import make_classifier
 
     names = classifier or ["linear", "linear-char", *(["catboost"] if importlib.util.find_spec("catboost") else [])]
+    for name in names:
+        make_classifier(name)  # unknown names and bad module:factory specs fail here, before the long run
     ws = _workspace(workspace)
     with err.status("Benchmarking speed and memory (a few minutes) …"):
         result = run(workspace_root=ws.root, classifiers=tuple(names), evaluations=evaluations)

@@ -32,7 +32,13 @@ MinClassOpt = Annotated[int | None, typer.Option("--min-class-size", help="Drop 
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Split seed (default 42 or AUTOGETS_SEED).")]
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Workspace folder (default ./.autogets "
                                                                       "or AUTOGETS_HOME).")]
-ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | linear-char | logreg | catboost")]
+ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | linear-char | logreg | catboost "
+                                                               "| module:factory (your own; see README)")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", envvar="AUTOGETS_EXECUTOR",
+                                          help="local (processes) | serial | ray")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address",
+                                                   help="With --executor ray: auto | ray://host:10001 (default: "
+                                                        "RAY_ADDRESS, else a new local Ray).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 

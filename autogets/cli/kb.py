@@ -11,6 +11,7 @@ from rich.table import Table
 from autogets.cli.common import (
     DataOpt,
     DatasetOpt,
+    ExecutorOpt,
     GeneratorOpt,
     JsonOpt,
     LabelColOpt,
@@ -44,7 +45,7 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
              strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s")] = None,
              objective: Annotated[list[str] | None, typer.Option("--objective", "-o")] = None,
              generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
-             executor: Annotated[str, typer.Option("--executor")] = "local",
+             executor: ExecutorOpt = "local",
              workspace: WorkspaceOpt = None) -> None:
     """Run the systematic experiments (class × strategy × objective); finished cells are skipped.
 

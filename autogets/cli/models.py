@@ -1,8 +1,9 @@
-"""`autogets models`: versions, promote, rollback."""
+"""`autogets models`: versions, promote, rollback, export."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +19,7 @@ from autogets.cli.common import (
 )
 from autogets.textfmt import escape_rich
 
-models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show, promote, rollback.")
+models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show, promote, rollback, export.")
 
 
 @models_app.command("list")
@@ -74,3 +75,27 @@ def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help
 
     v = Registry(_existing_workspace(workspace)).rollback(dataset, actor=actor)
     out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})", markup=False)
+
+
+@models_app.command("export")
+def models_export(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")],
+                  output: Annotated[Path, typer.Option("--out", help="Artifact file to write, e.g. trec6-v2.joblib; "
+                                                       "the model card goes beside it (.card.json).")],
+                  workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Export a version: a self-contained joblib artifact plus a JSON model card beside it.
+
+    Example: autogets models export trec6-v2 --out trec6-v2.joblib
+    """
+    from autogets.export import export_model
+
+    card_file, card = export_model(model_id, output, _existing_workspace(workspace))
+    if json_out:
+        out.print_json(json.dumps({"artifact": str(output), "card": str(card_file), **card}))
+        return
+    gain = card["metrics"]["class_cba_gain"]
+    test_gain = f"{gain['test']:+.3f}" if gain["test"] is not None else "n/a"
+    out.print(f"Exported {model_id} to {output} ({card['artifact']['bytes']:,} bytes) and {card_file}: "
+              f"{card['recipe']['real_train_examples']} real + {card['recipe']['synthetic_texts']} synthetic texts, "
+              f"{gain['class']} test CBA gain {test_gain}")
+    out.print(f"[dim]Load it with joblib.load({str(output)!r}).predict(texts); needs "
+              + ", ".join(f"{k} {v}" for k, v in card["requires"].items()) + "[/]")

@@ -12,12 +12,14 @@ from autogets.cli.common import (
     ClassOpt,
     DataOpt,
     DatasetOpt,
+    ExecutorOpt,
     GeneratorOpt,
     IdColOpt,
     JsonOpt,
     LabelColOpt,
     MinClassOpt,
     NOpt,
+    RayAddressOpt,
     SeedOpt,
     TextColOpt,
     WorkspaceOpt,
@@ -44,25 +46,29 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
            generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
            search_seed: Annotated[int, typer.Option("--search-seed", help="Seed of Random and GA.")] = 42,
            classifier: ClassifierOpt = "linear",
-           executor: Annotated[str, typer.Option("--executor", help="local (processes) | serial | ray")] = "local",
+           executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
            workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Search which synthetic texts to add for one class, on validation, then report the best on test vs M0.
 
     Example: autogets search --dataset trec6 --class ABBR --strategy sw --objective cba --budget 169
     """
+    from autogets.classifiers import make_classifier
+    from autogets.executor import make_executor
     from autogets.search import Budget
     from autogets.search.run import run_search
 
+    make_classifier(classifier)  # a bad name or module:factory fails here, before any work
+    pool = make_executor(executor, address=ray_address)  # so does a bad executor (nothing starts before use)
     ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
     if budget is None and budget_seconds is None:
         budget = 500
     bud = Budget(max_evaluations=budget, max_fit_seconds=budget_seconds)
     ws = _workspace(workspace)
     gen = _generator(generator, ws, ds.name)
-    with progress_bars(not json_out) as progress:
+    with progress_bars(not json_out) as progress, pool:
         report = run_search(ws, ds, target=target, strategy=strategy, objective=objective, budget=bud,
                             generator=gen, n_per_example=n, seed=_seed(seed), search_seed=search_seed,
-                            classifier=classifier, executor=executor, progress=progress)
+                            classifier=classifier, executor=pool, progress=progress)
     payload = report.to_dict()
     if json_out:
         out.print_json(json.dumps(payload))

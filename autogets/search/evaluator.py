@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from autogets.classifiers import head_scores
 from autogets.errors import SearchError
 from autogets.executor import Executor, SerialExecutor
 from autogets.metrics import Metrics, confusion, metrics_from_confusion
@@ -28,10 +28,11 @@ from autogets.search.objectives import Objective
 class Problem:
     """Everything a worker needs to fit and score a candidate. Rows of ``X``: train, then validation, then synthetic.
 
+    ``X`` is the featuriser's output: a sparse or dense matrix, a DataFrame, or (slow path) a 1-D array of texts.
     ``synth_rows`` maps a source example id to the rows of its synthetic children.
     """
 
-    X: sp.csr_matrix
+    X: Any
     y: np.ndarray
     n_train: int
     val_rows: np.ndarray
@@ -49,9 +50,18 @@ class Problem:
         parts = [self.base()] + [self.synth_rows[i] for i in sorted(selection)]
         return np.concatenate(parts)
 
+    def take(self, rows: np.ndarray) -> Any:
+        """Rows of ``X`` (positional, also for a DataFrame)."""
+        return self.X.iloc[rows] if hasattr(self.X, "iloc") else self.X[rows]
+
     def fit_head(self, selection: Iterable[int]):
+        """A fresh head fitted on the selection's rows. A template with ``fit_head`` gets the validation rows as
+        evaluation set (CatBoost's early stopping, method Part B §2); test rows are never here."""
         rows = self.rows_for(selection)
-        return self.template.make_head().fit(self.X[rows], self.y[rows])
+        fit = getattr(self.template, "fit_head", None)
+        if fit is None:
+            return self.template.make_head().fit(self.take(rows), self.y[rows])
+        return fit(self.take(rows), self.y[rows], eval_set=(self.take(self.val_rows), self.y[self.val_rows]))
 
 
 def fit_candidate(problem: Problem, selection: tuple[int, ...]) -> tuple[np.ndarray, float, float, int]:
@@ -61,15 +71,15 @@ def fit_candidate(problem: Problem, selection: tuple[int, ...]) -> tuple[np.ndar
     """
     rows = problem.rows_for(selection)
     start = time.perf_counter()
-    head = problem.template.make_head().fit(problem.X[rows], problem.y[rows])
+    head = problem.fit_head(selection)
     fit_seconds = time.perf_counter() - start
-    xv, yv = problem.X[problem.val_rows], problem.y[problem.val_rows]
-    scores = head.decision_function(xv)
+    xv, yv = problem.take(problem.val_rows), problem.y[problem.val_rows]
+    scores = head_scores(head, xv)
     pred = np.asarray(head.classes_)[scores.argmax(axis=1)]
     matrix = confusion(yv, pred, len(problem.classes))
     mine = yv == problem.target
     if mine.any():
-        col = int(np.flatnonzero(head.classes_ == problem.target)[0])
+        col = int(np.flatnonzero(np.asarray(head.classes_) == problem.target)[0])
         own = scores[mine, col]
         rest = np.delete(scores[mine], col, axis=1).max(axis=1)
         margin = float(np.mean(own - rest))
@@ -143,7 +153,7 @@ class Evaluator:
         self.reused = 0
         self._cache: dict[frozenset[int], Evaluation] = {}
         self.executor.start(self.problem)
-        base = fit_candidate(self.problem, ())
+        (base,) = self.executor.map(fit_candidate, [()])
         raw = Evaluation(frozenset(), base[3], metrics_from_confusion(base[0], self.problem.classes), base[1],
                          base[2], -1)
         self.baseline = self._scored(raw)

@@ -1,0 +1,136 @@
+"""``autogets models export``: one model version as a self-contained joblib file plus a JSON model card beside it.
+
+The joblib file is the registered artifact itself (a fitted classifier on raw texts; no workspace or database is
+needed to use it): ``joblib.load(path).predict(texts)`` wherever the packages the card lists under ``requires`` are
+installed. The card (``<name>.card.json``) says what the model is: data set, classes, classifier, the training-set
+recipe (real and synthetic counts, which generators), metrics on validation and test with the improved class's CBA
+gain over M0, who created it and when, and the autogets version that exported it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import pickletools
+import platform
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from autogets import __version__
+from autogets.errors import DataError
+from autogets.registry import ModelVersion
+from autogets.serving import load_version, write_atomic
+from autogets.workspace import Workspace, now_iso
+
+
+def card_path(out: Path) -> Path:
+    """Where the card of an artifact written to ``out`` goes: ``model.joblib`` → ``model.card.json``."""
+    return out.with_name(out.stem + ".card.json") if out.suffix else out.with_name(out.name + ".card.json")
+
+
+def export_model(model_id: str, out: Path, workspace: str | Path | Workspace | None = None) -> tuple[Path, dict]:
+    """Write the artifact of ``model_id`` to ``out`` and its card beside it (both atomically); returns the card's
+    path and content."""
+    if out.is_dir():
+        raise DataError(f"{out}: is a folder; give a file name such as {out / (model_id + '.joblib')}")
+    if not out.parent.is_dir():
+        raise DataError(f"{out.parent}: no such folder for the export")
+    record, model = load_version(None, model_id, workspace)
+    write_atomic(out, lambda tmp: shutil.copyfile(record.artifact, tmp))
+    card = model_card(record, model, out, workspace)
+    target = card_path(out)
+    write_atomic(target, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
+    return target, card
+
+
+def model_card(record: ModelVersion, model: Any, artifact: Path,
+               workspace: str | Path | Workspace | None = None) -> dict:
+    """The model card of ``record`` (its fitted ``model``, exported to ``artifact``)."""
+    recipe, summary = record.recipe, record.summary
+    synthetic = recipe.get("synthetic", [])
+    sources = Counter((s.get("generator"), s.get("model"), s.get("prompt_version")) for s in synthetic)
+    target = summary.get("class")
+    m0_val = _m0_validation_cba(workspace, summary.get("run_id"), target)
+    final_val = _cba(record.metrics_validation, target)
+    data = artifact.read_bytes()
+    return {
+        "model_id": record.id, "dataset": record.dataset, "version": record.version, "status": record.status,
+        "parent": record.parent, "created_at": record.created_at, "created_by": record.created_by,
+        "exported_at": now_iso(), "autogets_version": __version__,
+        "classes": [str(c) for c in getattr(model, "classes_", [])],
+        "classifier": {"type": f"{type(model).__module__}.{type(model).__qualname__}", "params": _params(model)},
+        "goal": summary.get("goal"), "class": target, "run_id": summary.get("run_id"),
+        "recipe": {
+            "split_seed": recipe.get("split_seed"),
+            "real_train_examples": len(recipe.get("real_train_ids", [])),
+            "synthetic_texts": len(synthetic),
+            "synthetic_by_class": dict(Counter(s.get("label") for s in synthetic)),
+            "generators": [{"generator": g, "model": m, "prompt_version": p, "texts": n}
+                           for (g, m, p), n in sources.most_common()],
+        },
+        "metrics": {
+            "validation": _compact(record.metrics_validation), "test": _compact(record.metrics_test),
+            "class_cba_gain": {"class": target, "test": summary.get("test_cba_gain"),
+                               "validation": None if m0_val is None or final_val is None else final_val - m0_val},
+        },
+        "artifact": {"file": artifact.name, "format": "joblib", "bytes": len(data),
+                     "sha256": hashlib.sha256(data).hexdigest(), "load": "joblib.load(path).predict(texts)"},
+        "requires": requirements(model),
+    }
+
+
+def requirements(model: Any) -> dict[str, str]:
+    """Python and the installed versions of every distribution whose classes the pickled model refers to."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    modules = set()
+    for op, arg, _ in pickletools.genops(pickle.dumps(model, protocol=2)):  # protocol 2: GLOBAL carries the module
+        if op.name == "GLOBAL":
+            modules.add(str(arg).split(" ")[0].split(".")[0])
+    dists = packages_distributions()
+    found = {"python": platform.python_version()}
+    for top in sorted(modules - {"builtins", "copyreg", "_codecs", "collections", "functools"}):
+        for dist in dists.get(top, [top]):
+            try:
+                found[dist] = version(dist)
+            except PackageNotFoundError:
+                found[dist] = "(not an installed distribution: the module must be importable)"
+    found.setdefault("joblib", version("joblib"))
+    return found
+
+
+def _params(model: Any) -> dict:
+    try:
+        params = model.get_params(deep=False)
+    except Exception:
+        return {}
+    return {k: v if isinstance(v, str | int | float | bool | type(None)) else repr(v) for k, v in params.items()}
+
+
+def _compact(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("overall", "per_class") if k in metrics}
+
+
+def _cba(metrics: dict, target: str | None) -> float | None:
+    try:
+        return float(metrics["per_class"][target]["cba"])
+    except (KeyError, TypeError):
+        return None
+
+
+def _m0_validation_cba(workspace: str | Path | Workspace | None, run_id: str | None, target: str | None
+                       ) -> float | None:
+    """M0's validation CBA of ``target`` from the run's report (None if the report is gone)."""
+    from autogets.serving import _workspace
+
+    if not run_id:
+        return None
+    rows = list(_workspace(workspace).db().query("SELECT report_dir FROM runs WHERE id = ?", [run_id]))
+    try:
+        report = json.loads((Path(rows[0]["report_dir"]) / "report.json").read_text())
+        return _cba(report["validation"]["m0"], target)
+    except (IndexError, OSError, KeyError, ValueError):
+        return None
