@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,27 @@ class Registry:
         replaced) and the row are settled in one write transaction.
         """
         folder = self.ws.root / "models" / dataset
-        tmp = _dump_temp(model, folder)
+        return self._record(_dump_temp(model, folder), folder, dataset=dataset, recipe=recipe,
+                            metrics_validation=metrics_validation, metrics_test=metrics_test, summary=summary,
+                            parent=parent, actor=actor)
+
+    def register_file(self, path: Path, *, dataset: str, **kwargs: Any) -> ModelVersion:
+        """Register a model already saved at ``path`` (see :meth:`register`): its bytes are copied, never
+        unpickled and pickled again (a round trip some native models, e.g. CatBoost, do not survive)."""
+        folder = self.ws.root / "models" / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".new-", suffix=".joblib.tmp", dir=folder)
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+        except BaseException:
+            _unlink(Path(tmp))
+            raise
+        return self._record(Path(tmp), folder, dataset=dataset, **kwargs)
+
+    def _record(self, tmp: Path, folder: Path, *, dataset: str, recipe: dict, metrics_validation: dict,
+                metrics_test: dict, summary: dict | None = None, parent: str | None = None,
+                actor: str = "cli") -> ModelVersion:
         artifact: Path | None = None
         try:
             with write_transaction(self._db) as db:
@@ -196,9 +217,6 @@ class Registry:
         rows = list(self._db.query("SELECT * FROM models WHERE json_extract(summary, '$.run_id') = ?", [run_id]))
         return ModelVersion.from_row(rows[0]) if rows else None
 
-    def register_file(self, path: Path, **kwargs: Any) -> ModelVersion:
-        """Register a model saved at ``path`` (see :meth:`register`)."""
-        return self.register(joblib.load(path), **kwargs)
 
     def _previous(self, dataset: str, model_id: str) -> str | None:
         """The version that was in production before ``model_id`` last became production."""

@@ -539,7 +539,11 @@ def report_step(ws: Workspace, run_id: str) -> dict:
         split_used = p.split
         key_set = set(search["chosen_keys"])
         chosen = [s for k, s in approved_synthetic(ws, run_id) if k in key_set]
+    from autogets.pipeline import validation_metrics
+
     m0_test, final_test = test_metrics(m0_model, split_used), test_metrics(final_model, split_used)
+    validation = {"m0": validation_metrics(m0_model, split_used).to_dict(),
+                  "final": validation_metrics(final_model, split_used).to_dict()}
     y = split_used.test["label"].to_numpy()
     texts = split_used.test["text"].tolist()
     lo, hi = cba_gain_interval(y, m0_model.predict(texts), final_model.predict(texts), target)
@@ -562,7 +566,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
                  "rows": [{"class": c, "support": int(m0_test.support[i]), "cba_m0": float(m0_test.cba[i]),
                            "cba_new": float(final_test.cba[i]), "delta": float(final_test.cba[i] - m0_test.cba[i])}
                           for i, c in enumerate(m0_test.classes)]},
-        "report_dir": str(folder),
+        "validation": validation, "report_dir": str(folder),
     }
     from autogets.improve import write_run_report
 
@@ -604,7 +608,7 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     existing = registry.for_run(run_id)
     version = existing or registry.register_file(
         Path(report["model_file"]), dataset=report["dataset"], recipe=report["recipe"],
-        metrics_validation={}, metrics_test=report["test"]["final"], actor=actor,
+        metrics_validation=report["validation"]["final"], metrics_test=report["test"]["final"], actor=actor,
         summary={"goal": report["goal"], "run_id": run_id, "class": report["class"],
                  "test_cba_gain": report["test"]["class_cba_gain"], "interval": report["test"]["interval"],
                  "test_support": report["test"]["support"], "test_accuracy": report["test"]["accuracy_new"],

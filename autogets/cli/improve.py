@@ -12,12 +12,14 @@ from autogets.cli.common import (
     ClassifierOpt,
     DataOpt,
     DatasetOpt,
+    ExecutorOpt,
     GeneratorOpt,
     IdColOpt,
     JsonOpt,
     LabelColOpt,
     MinClassOpt,
     NOpt,
+    RayAddressOpt,
     SeedOpt,
     TextColOpt,
     WorkspaceOpt,
@@ -50,7 +52,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                 "--max-sources", help="Generate for at most this many source examples per class.", min=1)] = None,
             generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
             classifier: ClassifierOpt = "linear",
-            executor: Annotated[str, typer.Option("--executor", help="local | serial | ray")] = "local",
+            executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
             review: Annotated[str, typer.Option("--review", help="none (approve every cleaned text) | ask (review "
                                                 "each page in the terminal)")] = "none",
             promote: Annotated[bool, typer.Option("--promote", help="Promote the new version to production.")]
@@ -92,13 +94,18 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                       f"evaluations{reused}, {d['added_texts']} texts added)")
 
     reviewer = ask_terminal(err) if review == "ask" else None
+    from autogets.executor import make_executor
+
+    pool = make_executor(executor, address=ray_address)  # a bad executor fails here, before any work
     try:
         with progress_bars(not json_out) as progress:
-            report = run_improve(ws, spec=spec, generator=gen, executor=executor, promote=promote, actor=actor,
+            report = run_improve(ws, spec=spec, generator=gen, executor=pool, promote=promote, actor=actor,
                                  progress=progress, reviewer=reviewer, on_plan=show_plan, on_decision=show_decision)
     except Cancelled as exc:
         err.print(f"autogets: run {exc.args[0]} cancelled at review; nothing was trained or registered")
         raise typer.Exit(1) from None
+    finally:
+        pool.close()
     if json_out:
         out.print_json(json.dumps(report.to_dict()))
         return
