@@ -34,7 +34,7 @@ def route_answer(state: AgentState) -> Literal["approve_promotion", "__end__"]:
 
 def _after(next_node: str):
     def route(state: AgentState) -> str:
-        return END if state.get("status") in ("failed", "cancelled") else next_node
+        return END if state.get("status") in ("failed", "cancelled", "answer") else next_node
 
     route.__name__ = f"after_to_{next_node}"
     return route

@@ -27,3 +27,16 @@ class SearchError(AutogetsError):
 
 class RegistryError(AutogetsError):
     """A model version does not exist or cannot be promoted or rolled back."""
+
+
+class RunConflict(AutogetsError):
+    """Another process is working on the run, or on another run of the same data set (see :mod:`autogets.leases`)."""
+
+
+class Resumable(AutogetsError):
+    """A step stopped for a cause that may pass (an LLM server down or timing out, a missing setting): what it did
+    is kept, and the run continues from that step when it is resumed."""
+
+
+class GenerationStopped(Resumable, GenerationError):
+    """Generation stopped with source examples left ungenerated; the texts generated so far stay in the cache."""
