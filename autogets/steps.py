@@ -277,7 +277,8 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
                                       seed=spec.seed + 1000 * round, max_sources=spec.max_sources, progress=progress,
                                       variant=variant, hint=hint)
         except GenerationError as exc:  # every example that needed the model failed (a server down, no key)
-            raise GenerationStopped(f"{exc}; resume the run once the generator works again") from None
+            raise GenerationStopped(f"{exc}; once the generator works again, resume the run (or run it again: "
+                                    "texts already generated are reused)") from None
         failed += result.failed
         summaries[cls] = result.summary()
         for reason, n in result.report.dropped.items():
