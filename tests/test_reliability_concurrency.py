@@ -36,7 +36,7 @@ def _hold(tmp_path: Path, step: str, name: str) -> tuple[dict[str, str], Path, P
     return {"AGENT_DRIVER_HOLD": f"{step}:{prefix}"}, Path(f"{prefix}.ready"), Path(f"{prefix}.go")
 
 
-# --- leases, without the agent (fast) ---------------------------------------------------------------------------------
+# --- leases, without the agent (fast) --------------------------------------------------------------------------------
 
 HOLDER = textwrap.dedent("""
     import sys, time
