@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench-quick clean
+.PHONY: install demo test test-all test-reliability test-reliability-slow lint bench-quick clean
 
 install: $(STAMP)
 
@@ -25,6 +25,14 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# SECURITY.md: crash/resume, concurrency, permissions, request security, untrusted text, bad input, secrets.
+test-reliability: install
+	$(BIN)/python -m pytest -q -m reliability
+
+# The multi-process ones that `make test` leaves out (it runs the fast reliability tests).
+test-reliability-slow: install
+	$(BIN)/python -m pytest -q -m "reliability and slow"
 
 lint: install
 	$(BIN)/ruff check autogets agent bot tests

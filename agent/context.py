@@ -33,6 +33,7 @@ class AgentContext:
     seed: int = 42
     approvers: frozenset[str] = frozenset()
     promote_approval: bool = False
+    runs_per_dataset: int = 1           # runs of one data set computing at once (more are refused, naming the run)
     llm: LLMSettings = field(default_factory=LLMSettings)
     progress_interval: float = 0.5      # seconds between progress events of one step (throttle)
     notifier: Notifier = field(default_factory=NullNotifier, repr=False, compare=False)

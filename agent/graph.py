@@ -35,7 +35,7 @@ def route_answer(state: AgentState) -> Literal["approve_promotion", "__end__"]:
 def route_run(state: AgentState) -> Literal["next", "__end__"]:
     """After a run node: on to the next step, or end (the run failed or was cancelled)."""
     status = state.get("status")
-    if status in ("failed", "cancelled"):
+    if status in ("failed", "cancelled", "answer", "refused"):  # answer: e.g. the data set is busy with another run
         return END
     if status in ("running", "done", "no_gain"):
         return "next"

@@ -22,7 +22,7 @@ from agent.progress import writer
 from agent.requests import Catalog, Clarify, parse_request
 from agent.state import AgentState
 from autogets import steps
-from autogets.errors import AutogetsError
+from autogets.errors import AutogetsError, Resumable, RunConflict
 from autogets.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ def guarded(node: Node) -> Node:
     def wrapper(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         try:
             return node(state, runtime)
+        except Resumable:  # no checkpoint for this node: the thread stays resumable from it (agent.service)
+            raise
         except AutogetsError as exc:
             reason = str(exc)
         except Exception as exc:  # an unexpected fault: the user still gets one sentence, the log the details
@@ -99,7 +101,10 @@ def start(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
                          n_per_example=ctx.n_per_example, max_sources=ctx.max_sources, seed=ctx.seed,
                          classifier=ctx.classifier, requester=state["user"])
     ws = _ws(runtime)
-    run_id = state.get("run_id") or steps.create_run(ws, spec)
+    try:
+        run_id = state.get("run_id") or steps.create_run(ws, spec, max_active=ctx.runs_per_dataset)
+    except RunConflict as exc:  # refused, not failed: no run was recorded
+        return {"status": "answer", "message": f"Not started: {exc}."}
     ctx.notifier.notify("run_started", {"run_id": run_id, "dataset": steps.run_row(ws, run_id)["dataset"],
                                         "class": spec.target, "actor": state["user"], "command": state["command"],
                                         "conversation": state["conversation"]})

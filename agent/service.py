@@ -4,15 +4,25 @@ The graph is checkpointed by ``SqliteSaver`` in ``<workspace>/checkpoints.db`` (
 a process that dies while a run waits for review, or during search, can be replaced by a new one that continues
 the same thread (:meth:`Agent.resume`). The thread id is a uuid5 of the front-end's conversation key. Permissions
 (review, promote, roll back: the requester or an approver) are checked here, before the graph is resumed.
+
+One caller at a time per thread, across processes: a thread is read and resumed under a thread lock (a lock within
+this process, then a ``flock`` on ``<workspace>/locks/thread-<id>.lock`` shared with other processes, e.g. a second
+bot). A caller that cannot get it within :attr:`Agent.lock_wait` seconds gets a ``running`` turn and nothing is
+applied, so two approvals of one page from two processes take effect once. A run that computes again (a review
+decision, a resume) first claims its data set (:mod:`autogets.leases`): while another run of that data set is being
+worked on, the decision is not applied and the turn says which run holds it. A step that stops for a cause that may
+pass (:class:`~autogets.errors.Resumable`, e.g. the LLM server went away during generation) leaves the thread
+resumable: "resume" in the thread, or :meth:`Agent.resume`, runs that step again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +30,8 @@ from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
 from agent.context import AgentContext
 from agent.graph import build_graph
 from agent.state import fresh
-from autogets import steps
+from autogets import leases, steps
+from autogets.errors import Resumable, RunConflict
 from autogets.workspace import Workspace, now_iso
 
 log = logging.getLogger(__name__)
@@ -29,8 +40,15 @@ NAMESPACE = uuid.UUID("6f1c6d52-3d0c-4a55-9a55-0a7e6c1b2d10")
 EventSink = Callable[[dict[str, Any]], None]
 
 
+RESUME_WORDS = ("resume", "continue", "retry")
+"""Said in a thread whose run stopped between steps (a crash, a generator that went away): continue it."""
+
+
 class Agent:
     """Parameters: the run configuration (``context``), with its notifier."""
+
+    lock_wait = 5.0
+    """Seconds to wait for a thread that another process is working on before answering ``running``."""
 
     def __init__(self, context: AgentContext):
         self.ctx = context
@@ -61,10 +79,12 @@ class Agent:
         """Handle a message: a command starts a run or gets an answer; inside a thread that waits for review,
         "cancel", "approve all" and "status" act on that run."""
         thread_id = self.thread_for(conversation)
-        with self._lock(thread_id):
+        with self._exclusive(thread_id) as mine:
+            if not mine:
+                return self._busy(thread_id)
+            word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
             waiting = self._waiting(thread_id)
             if waiting is not None:
-                word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
                 if word in ("cancel", "approve all", "approve"):
                     action = "cancel" if word == "cancel" else "approve_all"
                     return self._decide(thread_id, waiting, ReviewDecision(action=action), user, on_event)
@@ -72,13 +92,17 @@ class Agent:
                     return self._turn(thread_id, note="A run in this thread waits for review.")
                 return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"),
                             text="A run in this thread waits for review: answer the page, or say cancel.")
+            if word in RESUME_WORDS and self._stopped(thread_id):
+                return self._continue(thread_id, user, on_event)
             self._remember(thread_id, conversation=conversation, requester=user, command=text)
             return self._stream(thread_id, fresh(text, user, conversation), on_event)
 
     def review(self, thread_id: str, decision: ReviewDecision, *, user: str, on_event: EventSink | None = None
                ) -> Turn:
         """Resume the run waiting in ``thread_id`` with a person's decision (applied once; permission checked)."""
-        with self._lock(thread_id):
+        with self._exclusive(thread_id) as mine:
+            if not mine:
+                return self._busy(thread_id)
             waiting = self._waiting(thread_id)
             if waiting is None:
                 return Turn(thread_id=thread_id, status="answer", text="Nothing in this thread waits for a decision "
@@ -87,13 +111,14 @@ class Agent:
 
     def resume(self, thread_id: str, *, on_event: EventSink | None = None) -> Turn:
         """Continue a thread from its last checkpoint (after a crash), or show what it waits for."""
-        with self._lock(thread_id):
-            config = self._config(thread_id)
-            snapshot = self.graph.get_state(config)
+        with self._exclusive(thread_id) as mine:
+            if not mine:
+                return self._busy(thread_id)
+            snapshot = self.graph.get_state(self._config(thread_id))
             if not snapshot.values:
                 return Turn(thread_id=thread_id, status="answer", text=f"No thread {thread_id}.")
             if snapshot.next and not snapshot.interrupts:
-                return self._stream(thread_id, None, on_event)
+                return self._continue(thread_id, None, on_event)
             return self._turn(thread_id)
 
     def pending_reviews(self) -> list[ReviewPage]:
@@ -112,9 +137,53 @@ class Agent:
 
     # --- internals ----------------------------------------------------------------------------------------------
 
-    def _lock(self, thread_id: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _exclusive(self, thread_id: str) -> Iterator[bool]:
+        """Hold the thread: this process's lock (waiting), then the cross-process one (up to :attr:`lock_wait`
+        seconds). Yields whether the thread is ours; False if another process kept it."""
         with self._locks_guard:
-            return self._locks.setdefault(thread_id, threading.Lock())
+            local = self._locks.setdefault(thread_id, threading.Lock())
+        with local:
+            shared = leases.FileLock(leases.lock_path(Workspace(self.workspace), "thread", thread_id))
+            if not shared.acquire(wait=self.lock_wait):
+                log.warning("thread busy in another process", extra={"thread_id": thread_id})
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                shared.release()
+
+    def _busy(self, thread_id: str) -> Turn:
+        holder = leases.FileLock(leases.lock_path(Workspace(self.workspace), "thread", thread_id)).holder()
+        who = holder.describe() if holder else "another process"
+        return Turn(thread_id=thread_id, status="running",
+                    text=f"This thread is being worked on by {who}; nothing was applied. Try again when it finishes.")
+
+    def _stopped(self, thread_id: str) -> bool:
+        snapshot = self.graph.get_state(self._config(thread_id))
+        return bool(snapshot.values and snapshot.next and not snapshot.interrupts)
+
+    def _continue(self, thread_id: str, user: str | None, on_event: EventSink | None) -> Turn:
+        """Resume a thread that stopped between nodes (a crash, a :class:`Resumable` step)."""
+        values = self.graph.get_state(self._config(thread_id)).values or {}
+        if user is not None and not self.ctx.may_act(user, values.get("user")):
+            log.warning("refused", extra={"user": user, "thread_id": thread_id, "action": "resume"})
+            return Turn(thread_id=thread_id, status="refused", run_id=values.get("run_id"),
+                        text="Only the requester or an approver (AUTOGETS_APPROVERS) may resume this run.")
+        return self._stream(thread_id, None, on_event, run_id=values.get("run_id"))
+
+    def _claim(self, thread_id: str, run_id: str | None) -> Turn | None:
+        """Before ``run_id`` computes again: claim its data set; a ``running`` turn if another run holds it."""
+        if not run_id:
+            return None
+        try:
+            leases.claim_existing(Workspace(self.workspace), run_id, limit=self.ctx.runs_per_dataset)
+        except RunConflict as exc:
+            log.warning("data set busy", extra={"thread_id": thread_id, "run_id": run_id, "reason": str(exc)})
+            return Turn(thread_id=thread_id, status="running", run_id=run_id,
+                        text=f"Not applied: {exc}.")
+        return None
 
     def _config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": 200}
@@ -144,15 +213,34 @@ class Agent:
         resume = {**decision.to_dict(), "user": user}
         if waiting.get("kind") == "promotion":
             resume["action"] = "approve" if decision.action in ("approve_all", "approve_page") else "reject"
-        return self._stream(thread_id, Command(resume=resume), on_event)
+        run_id = waiting.get("run_id") if waiting.get("kind") == "review" else None
+        return self._stream(thread_id, Command(resume=resume), on_event,
+                            run_id=run_id if decision.action != "cancel" else None)
 
-    def _stream(self, thread_id: str, graph_input: Any, on_event: EventSink | None) -> Turn:
-        config = self._config(thread_id)
-        for mode, chunk in self.graph.stream(graph_input, config, context=self.ctx,
-                                             stream_mode=["custom", "updates"]):
-            if mode == "custom" and on_event is not None:
-                on_event(chunk)
-        return self._turn(thread_id)
+    def _stream(self, thread_id: str, graph_input: Any, on_event: EventSink | None, *,
+                run_id: str | None = None) -> Turn:
+        """Run the graph on ``graph_input``; ``run_id``: an existing run that may compute again (claimed first).
+        Whatever run the thread drives is released when the graph stops (at a review page, or at the end)."""
+        if (refused := self._claim(thread_id, run_id)) is not None:
+            return refused
+        config, ws = self._config(thread_id), Workspace(self.workspace)
+        note = ""
+        try:
+            for mode, chunk in self.graph.stream(graph_input, config, context=self.ctx,
+                                                 stream_mode=["custom", "updates"]):
+                if mode == "custom" and on_event is not None:
+                    on_event(chunk)
+        except Resumable as exc:  # the step's checkpoint was not written: resuming runs it again
+            log.warning("run stopped, resumable", extra={"thread_id": thread_id, "reason": str(exc)})
+            note = (f"The run stopped: {exc}. Say resume in this thread (or run `autogets chat --resume "
+                    f"{thread_id}`) to continue from that step.")
+        finally:
+            held = {run_id}
+            with contextlib.suppress(Exception):  # never hide the graph's own error
+                held.add((self.graph.get_state(config).values or {}).get("run_id"))
+            for rid in held - {None}:
+                leases.release_run(ws, rid)
+        return self._turn(thread_id, note=note)
 
     def _turn(self, thread_id: str, note: str = "") -> Turn:
         snapshot = self.graph.get_state(self._config(thread_id))

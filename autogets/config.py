@@ -12,12 +12,16 @@ The TOML file is ``$AUTOGETS_CONFIG`` or ``./autogets.toml`` if present, with a 
 
 Environment variables: ``AUTOGETS_HOME`` (workspace), ``AUTOGETS_LLM_BASE_URL``, ``AUTOGETS_LLM_MODEL``,
 ``AUTOGETS_LLM_API_KEY`` (falls back to ``OPENAI_API_KEY``).
+
+Secrets (the LLM key here, the Slack tokens in :mod:`bot.settings`) may instead come from a file:
+``AUTOGETS_LLM_API_KEY_FILE=/run/secrets/llm_key`` (Docker and Kubernetes secrets), read by :func:`secret`.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +54,24 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
 
 
+def secret(env: Mapping[str, str], name: str, file_name: str) -> str | None:
+    """The secret in variable ``name``, or the content of the file that ``file_name`` names (stripped), or None.
+    Both set is an error; errors name the variables and the file, never the secret."""
+    value, path = env.get(name, "").strip(), env.get(file_name, "").strip()
+    if value and path:
+        raise ConfigError(f"set {name} or {file_name}, not both")
+    if not path:
+        return value or None
+    try:
+        content = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"{file_name}: cannot read {path} ({reason})") from None
+    if not content:
+        raise ConfigError(f"{file_name}: {path} is empty")
+    return content
+
+
 def load_settings(env: dict[str, str] | None = None, config_path: Path | None = None) -> Settings:
     """Settings from the TOML file (if any), overridden by environment variables."""
     env = dict(os.environ) if env is None else env
@@ -66,7 +88,8 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
     llm = LLMSettings(
         base_url=env.get("AUTOGETS_LLM_BASE_URL") or llm_raw.get("base_url"),
         model=env.get("AUTOGETS_LLM_MODEL") or llm_raw.get("model") or LLMSettings.model,
-        api_key=env.get("AUTOGETS_LLM_API_KEY") or env.get("OPENAI_API_KEY") or llm_raw.get("api_key"),
+        api_key=secret(env, "AUTOGETS_LLM_API_KEY", "AUTOGETS_LLM_API_KEY_FILE") or env.get("OPENAI_API_KEY")
+        or llm_raw.get("api_key"),
     )
     workspace = Path(env.get("AUTOGETS_HOME") or raw.get("workspace") or ".autogets")
     return Settings(workspace=workspace, seed=seed, llm=llm)

@@ -3,11 +3,16 @@
 Method Part A §1: normalise whitespace, drop exact duplicate texts first (and count them), then a stratified
 train / validation / test split with a seed. Every example keeps a stable integer ``id``: its 0-based row number
 in the source file (or the value of ``id_col`` when given).
+
+Limits: a data file larger than ``AUTOGETS_MAX_DATA_MB`` (default :data:`MAX_DATA_MB`, in MB of 10^6 bytes) is
+refused before a byte of it is read, and a text longer than :data:`MAX_TEXT_CHARS` characters is refused with its
+rows named (such a "text" is a whole document or a broken quote that swallowed the rest of the file).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +25,12 @@ from autogets.errors import DataError
 
 MIN_CLASS_SIZE = 5
 """Fewest examples a class needs so that each of train, validation and test gets at least one."""
+
+MAX_DATA_MB = 200.0
+"""Largest data file read by default, in MB (10^6 bytes); ``AUTOGETS_MAX_DATA_MB`` changes it."""
+
+MAX_TEXT_CHARS = 100_000
+"""Longest text accepted, in characters (after whitespace is normalised)."""
 
 BUNDLED: dict[str, str] = {
     "trec6": "TREC-6 question classification (Li & Roth 2002): 5,381 questions, 6 coarse classes",
@@ -92,6 +103,11 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not a data file")
+    limit = max_data_mb()
+    size = path.stat().st_size
+    if size > limit * 1e6:
+        raise DataError(f"{path}: {size / 1e6:,.1f} MB is over the {limit:g} MB limit for data files; use a smaller "
+                        "file or raise AUTOGETS_MAX_DATA_MB")
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
         try:
@@ -112,6 +128,21 @@ def read_table(path: Path) -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot parse ({first})") from None
+
+
+def max_data_mb(env: dict[str, str] | None = None) -> float:
+    """The data file size limit in MB: ``AUTOGETS_MAX_DATA_MB`` if set (a positive number), else :data:`MAX_DATA_MB`."""
+    env = os.environ if env is None else env
+    raw = env.get("AUTOGETS_MAX_DATA_MB", "").strip()
+    if not raw:
+        return MAX_DATA_MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise DataError(f"AUTOGETS_MAX_DATA_MB must be a positive number of MB, got {raw[:40]!r}")
+    return value
 
 
 def normalise_text(text: str) -> str:
@@ -163,6 +194,10 @@ def load_dataset(
     if empty.any():
         raise DataError(f"{file}: {int(empty.sum())} rows have an empty text in {text_col!r} "
                         f"(data rows {_rows(empty)})")
+    long = texts.str.len() > MAX_TEXT_CHARS
+    if long.any():
+        raise DataError(f"{file}: {int(long.sum())} rows have a text longer than {MAX_TEXT_CHARS:,} characters in "
+                        f"{text_col!r} (data rows {_rows(long)}); an unbalanced quote can swallow the rest of a file")
 
     ids = raw[id_col] if id_col is not None else pd.Series(range(len(raw)))
     if id_col is not None:

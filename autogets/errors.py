@@ -31,3 +31,16 @@ class RegistryError(AutogetsError):
 
 class ExecutorError(AutogetsError):
     """The executor cannot start, or a task failed in a worker (after its retries) and its result is missing."""
+
+
+class RunConflict(AutogetsError):
+    """Another process is working on the run, or on another run of the same data set (see :mod:`autogets.leases`)."""
+
+
+class Resumable(AutogetsError):
+    """A step stopped for a cause that may pass (an LLM server down or timing out, a missing setting): what it did
+    is kept, and the run continues from that step when it is resumed."""
+
+
+class GenerationStopped(Resumable, GenerationError):
+    """Generation stopped with source examples left ungenerated; the texts generated so far stay in the cache."""

@@ -21,6 +21,7 @@ from autogets.data import Dataset
 from autogets.ensemble import Phase
 from autogets.executor import Executor
 from autogets.generators import Generator
+from autogets.leases import release_run
 from autogets.metrics import Metrics
 from autogets.pipeline import Progress
 from autogets.textfmt import escape_markdown
@@ -109,6 +110,8 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
     except BaseException as exc:
         steps.fail_run(ws, run_id, str(exc) or type(exc).__name__)
         raise
+    finally:
+        release_run(ws, run_id)  # the data set is free for the next run
     return load_report(ws, run_id, elapsed=time.perf_counter() - started)
 
 

@@ -8,6 +8,13 @@ synthetic texts), metrics on validation and test, who created it and when. Artif
 Concurrency: the version number, the artifact's final name and the row are settled in one write transaction
 (``BEGIN IMMEDIATE``), so processes registering at once get distinct versions and artifacts; promote and rollback
 read and change the production version in one write transaction too.
+
+Crashes: the artifact is renamed to its final name inside that transaction, just before the row is committed. A
+process killed between the two would leave a file with a version's name and no row, so the rename is announced
+first by a marker file (``.pending-*``, naming the version and the file) that is removed once the row is committed.
+Every registration first sweeps the folder under the write lock: a marker whose version has no row with that file is
+a registration that died, and its file is deleted (files the registry did not write are never touched). Temporary
+files (``.new-*.joblib.tmp``) left by a process killed while writing a model are deleted after an hour.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +85,40 @@ def _unlink(path: Path | None) -> None:
             path.unlink()
 
 
+STALE_TEMP_SECONDS = 3600
+"""A temporary model file this old belongs to a registration that died (writing one takes seconds)."""
+
+
+def _announce(folder: Path, model_id: str, final: Path) -> Path:
+    """Write the marker of a rename about to happen (see the module docstring)."""
+    fd, marker = tempfile.mkstemp(prefix=".pending-", dir=folder)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"model_id": model_id, "file": final.name}, fh)
+    return Path(marker)
+
+
+def _sweep(folder: Path, db) -> None:
+    """Delete what registrations that died left in ``folder``. Call under the write lock."""
+    if not folder.is_dir():
+        return
+    for marker in folder.glob(".pending-*"):
+        try:
+            note = json.loads(marker.read_text() or "{}")
+        except (OSError, ValueError):
+            note = {}
+        name = Path(str(note.get("file", ""))).name
+        if name and name.endswith(".joblib"):
+            row = db.execute("SELECT artifact FROM models WHERE id = ?", [str(note.get("model_id", ""))]).fetchone()
+            if row is None or Path(row[0]).name != name:
+                _unlink(folder / name)
+        _unlink(marker)
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for tmp in folder.glob(".new-*.joblib.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+
+
 def save_artifact(obj: Any, path: Path) -> Path:
     """Write ``obj`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,14 +166,17 @@ class Registry:
                 metrics_test: dict, summary: dict | None = None, parent: str | None = None,
                 actor: str = "cli") -> ModelVersion:
         artifact: Path | None = None
+        marker: Path | None = None
         try:
             with write_transaction(self._db) as db:
+                _sweep(folder, db)
                 row = db.execute("SELECT coalesce(max(version), 0) FROM models WHERE dataset = ?",
                                  [dataset]).fetchone()
                 version = int(row[0]) + 1
                 model_id = f"{dataset}-v{version}"
                 parent_id = self._parent(dataset, parent)
                 final = _free_path(folder, model_id)
+                marker = _announce(folder, model_id, final)
                 os.replace(tmp, final)
                 artifact = final
                 db["models"].insert({
@@ -144,7 +189,9 @@ class Registry:
         except BaseException:
             _unlink(tmp)
             _unlink(artifact)
+            _unlink(marker)
             raise
+        _unlink(marker)  # committed: the row names the file
         return self.get(model_id)
 
     def _parent(self, dataset: str, parent: str | None) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from autogets.data import Dataset, Split, load_dataset, split_dataset
-from autogets.errors import AutogetsError, SearchError
+from autogets.errors import AutogetsError, GenerationError, GenerationStopped, SearchError
 from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.generators.base import Synthetic
@@ -150,8 +150,13 @@ def _split(spec: RunSpec) -> tuple[Dataset, Split]:
 
 # --- steps ---------------------------------------------------------------------------------------------------------
 
-def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None) -> str:
-    """Validate ``spec`` (data set loads, class and objective exist) and record a new run; returns its id."""
+def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None, max_active: int = 1) -> str:
+    """Validate ``spec`` (data set loads, class and objective exist) and record a new run; returns its id.
+
+    The data set is claimed for the run (:func:`autogets.leases.claim`): if ``max_active`` other runs of it are being
+    worked on, the run is refused (:class:`~autogets.errors.RunConflict`, naming the other run); otherwise this
+    process holds the run's lock until :func:`autogets.leases.release_run` or its exit."""
+    from autogets.leases import claim
     from autogets.search.objectives import make_objective, parse_goal
 
     ds, split = _split(spec)
@@ -163,8 +168,7 @@ def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None) -> st
     if spec.budget < 1 or spec.n_per_example < 1 or spec.max_phases < 1:
         raise SearchError("budget, n_per_example and max_phases must be at least 1")
     run_id = run_id or new_run_id()
-    db = ws.db()
-    with db.conn:
+    with claim(ws, ds.name, run_id, limit=max_active) as db:
         db["runs"].insert({"id": run_id, "kind": "improve", "dataset": ds.name, "status": "created",
                            "created_at": now_iso(), "finished_at": None, "params": json.dumps(spec.to_dict()),
                            "result": None, "report_dir": str(ws.report_dir("improve", ds.name, run_id))},
@@ -266,11 +270,16 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     sources = dict(zip(split.train["id"].astype(int), split.train["text"], strict=True))
     bad_keys, bad_texts = rejected_keys(ws, ds.name)
     variant = f"round{round}:{hint}" if round else ""
-    rows, summaries, dropped = [], {}, {}
+    rows, summaries, dropped, failed = [], {}, {}, []
     for cls in dict.fromkeys(p["source"] for p in plan["phases"]):
-        result = synthesize_class(cache, generator, split, cls, n_per_example=spec.n_per_example, seed=spec.seed
-                                  + 1000 * round, max_sources=spec.max_sources, progress=progress,
-                                  variant=variant, hint=hint)
+        try:
+            result = synthesize_class(cache, generator, split, cls, n_per_example=spec.n_per_example,
+                                      seed=spec.seed + 1000 * round, max_sources=spec.max_sources, progress=progress,
+                                      variant=variant, hint=hint)
+        except GenerationError as exc:  # every example that needed the model failed (a server down, no key)
+            raise GenerationStopped(f"{exc}; once the generator works again, resume the run (or run it again: "
+                                    "texts already generated are reused)") from None
+        failed += result.failed
         summaries[cls] = result.summary()
         for reason, n in result.report.dropped.items():
             dropped[reason] = dropped.get(reason, 0) + n
@@ -280,6 +289,11 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
                 dropped["rejected_before"] = dropped.get("rejected_before", 0) + 1
                 continue
             rows.append((s, key))
+    if failed:  # a server that went away mid-run: stop rather than train on fewer texts than asked for
+        kept = sum(v["generated_now"] + v["from_cache"] for v in summaries.values())
+        raise GenerationStopped(f"{len(failed)} of {kept + len(failed)} source examples failed to generate (first "
+                                f"error: {failed[0][1]}); the texts of the other {kept} are kept in the cache, so "
+                                "resuming (or running it again) generates only the missing ones")
     # Review order: spread over source examples (one text of each source before a second of any).
     rows.sort(key=lambda r: (r[0].sample_index, r[0].label, r[0].source_id))
     db = ws.db()

@@ -66,7 +66,8 @@ def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:
     from agent.context import AgentContext
     from agent.service import Agent
 
-    overrides: dict[str, Any] = {"notifier": SlackNotifier.from_settings(client, settings)}
+    overrides: dict[str, Any] = {"notifier": SlackNotifier.from_settings(client, settings),
+                                 "runs_per_dataset": settings.runs_per_dataset}
     if not any(a.startswith("S") for a in settings.approvers):
         overrides["approvers"] = settings.approvers
     return Agent(AgentContext.from_settings(settings.core, **overrides))

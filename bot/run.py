@@ -126,7 +126,8 @@ def http_server(app: BotApp, host: str, port: int) -> WSGIServer:
 
 def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
     """``GET /healthz``, and Slack's requests on ``path`` dispatched to Bolt (which verifies the signature and the
-    timestamp: a bad or stale one is 401 and reaches no listener). Bodies over ``max_body`` are refused unread."""
+    timestamp: a bad or stale one is 401 and reaches no listener). Bodies over ``max_body`` are refused unread, a
+    malformed length is 400 and a timestamp that is not a number 401 (Slack's verifier would raise on it)."""
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, route = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         if route == HEALTH_PATH and method in ("GET", "HEAD"):
@@ -138,6 +139,8 @@ def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
+            length = -1
+        if length < 0:
             return _json(start_response, 400, {"error": "bad content length"})
         if length > max_body:
             log.warning("request body too large", extra={"length": length})
@@ -149,6 +152,9 @@ def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
         headers = {key[5:].lower().replace("_", "-"): value for key, value in environ.items()
                    if key.startswith("HTTP_")}
         headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        if not headers.get("x-slack-request-timestamp", "0").isdigit():
+            log.warning("request timestamp is not a number")
+            return _json(start_response, 401, {"error": "invalid request"})
         response = app.dispatch(BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers))
         payload = response.body.encode("utf-8") if isinstance(response.body, str) else bytes(response.body)
         header_list = [(k, v) for k, values in response.headers.items() for v in values

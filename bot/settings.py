@@ -12,7 +12,9 @@
 | ``AUTOGETS_BOT_PROGRESS_SECONDS`` | at most one progress update per message per this many seconds (default 1.5) |
 | ``SLACK_API_URL`` | Web API base URL (default ``https://slack.com/api/``; a proxy, or a fake in tests) |
 
-Tokens and the signing secret never appear in ``repr`` or logs; error messages name the variable, never its value.
+Each token and the signing secret may come from a file instead (Docker / Kubernetes secrets): ``SLACK_BOT_TOKEN_FILE``,
+``SLACK_APP_TOKEN_FILE``, ``SLACK_SIGNING_SECRET_FILE`` name it (:func:`autogets.config.secret`). Tokens and the
+signing secret never appear in ``repr`` or logs; error messages name the variable, never its value.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autogets.config import Settings, load_settings
+from autogets.config import Settings, load_settings, secret
 from autogets.errors import ConfigError
 
 MANIFEST = "deploy/slack-manifest.yaml"
@@ -57,17 +59,17 @@ class BotSettings:
         core = load_settings(env)
         if workspace is not None:
             core = Settings(workspace=workspace, seed=core.seed, llm=core.llm)
-        bot_token = _token(env, "SLACK_BOT_TOKEN", _BOT_TOKEN, "xoxb-",
+        bot_token = _token(env, "SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN_FILE", _BOT_TOKEN, "xoxb-",
                            'the "Bot User OAuth Token" on the "OAuth & Permissions" page of your Slack app')
         app_token = signing_secret = None
         if http:
-            signing_secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+            signing_secret = secret(env, "SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET_FILE") or ""
             if not signing_secret or any(c.isspace() for c in signing_secret):
                 raise ConfigError(f'SLACK_SIGNING_SECRET is {"malformed" if signing_secret else "not set"} (HTTP '
                                   'mode needs it): copy the "Signing Secret" from "Basic Information → App '
                                   f'Credentials" of your Slack app (created from {MANIFEST})')
         else:
-            app_token = _token(env, "SLACK_APP_TOKEN", _APP_TOKEN, "xapp-",
+            app_token = _token(env, "SLACK_APP_TOKEN", "SLACK_APP_TOKEN_FILE", _APP_TOKEN, "xapp-",
                                'an app-level token with the connections:write scope, made under "Basic '
                                'Information → App-Level Tokens" of your Slack app (or run with --http)')
         return cls(bot_token=bot_token, app_token=app_token, signing_secret=signing_secret,
@@ -88,10 +90,11 @@ def parse_approvers(raw: str) -> frozenset[str]:
     return ids
 
 
-def _token(env: dict[str, str], name: str, pattern: re.Pattern[str], prefix: str, where: str) -> str:
-    value = env.get(name, "").strip()
+def _token(env: dict[str, str], name: str, file_name: str, pattern: re.Pattern[str], prefix: str, where: str) -> str:
+    value = secret(env, name, file_name) or ""
     if not value:
-        raise ConfigError(f"{name} is not set: use {where} (the app is created from {MANIFEST})")
+        raise ConfigError(f"{name} is not set: use {where} (the app is created from {MANIFEST}), or name a file "
+                          f"holding it in {file_name}")
     if not pattern.match(value):
         raise ConfigError(f"{name} is malformed (it must start with {prefix}): use {where} "
                           f"(the app is created from {MANIFEST})")

@@ -32,6 +32,8 @@ from autogets.data import CLASS_DESCRIPTIONS
 from autogets.generators import GENERATORS
 from tests.fakes.structured_llm import Reply, json_reply, structured_llm_server
 
+pytestmark = pytest.mark.reliability  # issue 16: the command grammar (hypothesis) and prompt injection
+
 CLASSES = {"trec6": ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"), "sms_spam": ("ham", "spam"),
            "tickets": ("billing issue", "on", "Refund")}
 

@@ -94,6 +94,7 @@ CASES = {
 }
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_payload_matches_fixture_and_slack_limits(name):
     payload = CASES[name]()
@@ -107,6 +108,7 @@ def test_payload_matches_fixture_and_slack_limits(name):
     assert rendered == path.read_text(encoding="utf-8"), f"{name} changed: AUTOGETS_UPDATE_FIXTURES=1 to accept"
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("name", ["review_page", "report_done", "notification_registered", "home", "failure",
                                   "promotion", "progress_plan"])
 def test_hostile_texts_are_shown_escaped(name):
@@ -141,6 +143,7 @@ def test_buttons_and_values_carry_the_thread_run_and_page():
     assert blocks.parse_decision_value(buttons[0]["value"]) == (THREAD, "3", "3f9a0c1d2e4b5a69")
 
 
+@pytest.mark.reliability
 def test_safe_truncates_without_splitting_an_escape():
     text = "a" * 10 + "&" * 10
     out = blocks.safe(text, 14)
@@ -153,6 +156,7 @@ def test_closed_removes_every_interactive_block():
     assert all(b["type"] != "actions" for b in closed) and closed[-1]["type"] == "context"
 
 
+@pytest.mark.reliability
 def test_mentions_only_for_slack_ids_and_links_only_for_http_urls():
     assert blocks.mention("U123ABC") == "<@U123ABC>"
     assert blocks.mention("<!channel>") == "&lt;!channel&gt;"

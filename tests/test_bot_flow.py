@@ -94,6 +94,7 @@ def test_mention_to_report_exact_sequence_of_web_api_calls(bot, slack):
     assert bot.payload_problems() == []
 
 
+@pytest.mark.reliability
 def test_unauthorised_click_is_refused_ephemerally_and_logged(bot, slack, caplog):
     page = _start_run(bot)
     slack.clear()
@@ -109,6 +110,7 @@ def test_unauthorised_click_is_refused_ephemerally_and_logged(bot, slack, caplog
     assert BOT_TOKEN not in caplog.text
 
 
+@pytest.mark.reliability
 def test_an_approver_may_review_someone_elses_run(bot, slack):
     page = _start_run(bot)
     bot.click(page, "review:approve_all", user="UAPPROVER")
@@ -116,6 +118,7 @@ def test_an_approver_may_review_someone_elses_run(bot, slack):
     assert slack.calls_to("files.completeUploadExternal")
 
 
+@pytest.mark.reliability
 def test_double_click_on_a_page_is_applied_once(bot, slack):
     page = _start_run(bot)
     slack.clear()
@@ -139,6 +142,7 @@ def test_double_click_on_a_page_is_applied_once(bot, slack):
     assert len(bot.agent.decisions()) == 1
 
 
+@pytest.mark.reliability
 def test_second_run_on_the_same_data_set_is_queued_then_started(bot, slack):
     page_a = _start_run(bot, ts="1699999990.000100")
     slack.clear()
@@ -180,6 +184,7 @@ def test_unknown_command_answers_with_help(bot, slack):
     assert HELP.split(":")[0] in help_blocks and "/autogets" in help_blocks      # plus how to reach the bot
 
 
+@pytest.mark.reliability
 def test_review_and_promote_survive_a_restart(bot, slack):
     page = _start_run(bot)
     bot.restart()                                                   # new agent object, new app, same workspace
@@ -197,6 +202,7 @@ def test_review_and_promote_survive_a_restart(bot, slack):
                                "chat.postMessage"]
 
 
+@pytest.mark.reliability
 def test_restart_keeps_the_data_set_held_by_a_run_waiting_for_review(bot, slack):
     _start_run(bot, ts="1699999990.000100")
     bot.restart()
@@ -288,6 +294,7 @@ def test_app_home_lists_runs_waiting_for_review(bot, slack):
     assert bot.payload_problems() == []
 
 
+@pytest.mark.reliability
 def test_promote_by_someone_else_is_refused_and_discard_closes_the_report(bot, slack):
     page = _start_run(bot)
     bot.click(page, "review:approve_all")
@@ -304,6 +311,7 @@ def test_promote_by_someone_else_is_refused_and_discard_closes_the_report(bot, s
     assert not [c for c in bot.agent.calls if c[1].get("text", "").startswith("promote")]
 
 
+@pytest.mark.reliability
 def test_rollback_by_a_non_approver_is_refused_ephemerally(bot, slack):
     bot.mention("rollback trec6")
     assert slack.methods() == ["auth.test", "chat.postEphemeral"]
@@ -311,6 +319,7 @@ def test_rollback_by_a_non_approver_is_refused_ephemerally(bot, slack):
     assert [c.args["channel"] for c in slack.calls_to("chat.postMessage")] == ["CNOTIFY", "C1"]
 
 
+@pytest.mark.reliability
 def test_hostile_texts_from_the_data_are_escaped_in_every_message(slack, tmp_path):
     bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"hostile": True, "page_size": 4})
     page = _start_run(bot, text="improve ABBR on trec6 <!channel>")
@@ -322,6 +331,7 @@ def test_hostile_texts_from_the_data_are_escaped_in_every_message(slack, tmp_pat
     assert bot.payload_problems() == []
 
 
+@pytest.mark.reliability
 def test_no_network_at_construction_and_tokens_stay_out_of_repr_and_logs(slack, tmp_path, caplog):
     from bot.app import create_app
 
@@ -336,6 +346,7 @@ def test_no_network_at_construction_and_tokens_stay_out_of_repr_and_logs(slack, 
     assert BOT_TOKEN not in caplog.text and payloads.SECRET not in caplog.text
 
 
+@pytest.mark.reliability
 def test_a_slack_failure_when_a_run_starts_is_told_and_frees_the_data_set(bot, slack):
     slack.fail("chat.postMessage", "rate_limited")
     bot.mention("improve ABBR on trec6")
@@ -346,6 +357,7 @@ def test_a_slack_failure_when_a_run_starts_is_told_and_frees_the_data_set(bot, s
     assert "Review page 1/2 of HUM" in slack.calls_to("chat.postMessage")[-1].args["text"]
 
 
+@pytest.mark.reliability
 def test_a_payload_the_listener_cannot_read_is_answered_not_dropped(bot, slack):
     body = payloads.event_body({"type": "app_mention", "text": "<@UBOT> improve", "ts": MENTION_TS,
                                 "channel": "C1", "event_ts": MENTION_TS})      # no "user"
@@ -379,6 +391,7 @@ def test_socket_mode_requests_are_dispatched_and_acknowledged_over_the_socket(bo
     assert "improve CLASS on DATASET" in str(slack.calls_to("chat.postMessage")[-1].args["blocks"])
 
 
+@pytest.mark.reliability
 def test_a_retried_event_delivery_is_handled_once(bot, slack):
     body = payloads.app_mention("improve ABBR on trec6")
     bot.dispatch(body)
@@ -387,6 +400,7 @@ def test_a_retried_event_delivery_is_handled_once(bot, slack):
     assert slack.methods().count("chat.postMessage") == 2            # progress and page 1, once
 
 
+@pytest.mark.reliability
 def test_an_agent_failure_on_a_click_puts_the_page_back(bot, slack, monkeypatch):
     page = _start_run(bot)
 
@@ -404,6 +418,7 @@ def test_an_agent_failure_on_a_click_puts_the_page_back(bot, slack, monkeypatch)
     assert bot.agent.decisions()[0]["page"] == 1
 
 
+@pytest.mark.reliability
 def test_promotion_waiting_for_a_second_approver(slack, tmp_path):
     bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"promote_approval": True})
     page = _start_run(bot)
@@ -426,6 +441,7 @@ def test_promotion_waiting_for_a_second_approver(slack, tmp_path):
     assert bot.payload_problems() == []
 
 
+@pytest.mark.reliability
 def test_rate_limited_calls_are_retried(slack, tmp_path):
     from bot.app import make_client
 

@@ -18,6 +18,8 @@ from autogets.cli import main
 from tests.fakes import slack_payloads as payloads
 from tests.fakes.slack_server import fake_slack
 
+pytestmark = pytest.mark.reliability  # issue 16: Slack request security in HTTP mode, tokens out of logs
+
 ROOT = Path(__file__).resolve().parents[1]
 BOT_TOKEN = "xoxb-9999-8888-subprocess-token"
 

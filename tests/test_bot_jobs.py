@@ -14,6 +14,7 @@ from bot.progress import ProgressMessage
 from bot.threads import SlackThread, ThreadRow, ThreadStore
 
 
+@pytest.mark.reliability
 def test_jobs_with_one_key_run_in_order_one_at_a_time():
     runner = JobRunner(workers=4)
     seen, active, peak = [], [0], [0]
@@ -45,6 +46,7 @@ def test_a_failing_job_does_not_stop_the_next_one():
     assert runner.wait_idle(10) and seen == ["after"]
 
 
+@pytest.mark.reliability
 def test_one_run_per_data_set_then_a_queue_with_positions_then_refusal():
     runner = JobRunner(runs_per_dataset=1, queue_limit=2)
     started = []

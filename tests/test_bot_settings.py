@@ -10,6 +10,8 @@ from autogets.errors import ConfigError
 from bot.logs import KeyValueFormatter, RedactTokens, redact
 from bot.settings import BotSettings, parse_approvers
 
+pytestmark = pytest.mark.reliability  # issue 16: secrets from the environment, one-line errors, redaction
+
 BOT = "xoxb-1234-5678-abcdefABCDEF"
 APP = "xapp-1-A111-222-abcdef"
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from autogets.cli import main
 from autogets.data import bundled_path
 from autogets.workspace import Workspace
 from tests.test_textfmt import HOSTILE, MARKDOWN, inline_texts
+
+pytestmark = pytest.mark.reliability  # issue 16: untrusted text on the terminal
 
 
 def hostile_cache(workspace) -> None:

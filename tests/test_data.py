@@ -11,6 +11,8 @@ from autogets.data import MIN_CLASS_SIZE, bundled_path, load_dataset, normalise_
 from autogets.errors import DataError
 from tests.conftest import tiny_rows
 
+pytestmark = pytest.mark.reliability  # issue 16: malformed data files
+
 # The bundled copies as committed: sha256 of the exact bytes (CRLF line ends; .gitattributes keeps them unconverted),
 # data rows, and rows per class. The paper quotes 5,542 TREC-6 questions with classes of 86 to 1,250; this copy is the
 # TREC training set with exact duplicate texts removed: 5,381 (see autogets/data.py BUNDLED).

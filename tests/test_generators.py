@@ -53,6 +53,7 @@ def test_second_call_is_served_from_cache_with_zero_model_calls(cache):
     assert first.synthetic[0].text == "Variant 0 of: What does NASA stand for ?"  # numbering stripped
 
 
+@pytest.mark.reliability
 def test_more_samples_later_only_asks_for_missing_examples(cache):
     synthesize(CountingGenerator(), EXAMPLES[:2], n_per_example=2, class_name="ABBR", cache=cache)
     gen = CountingGenerator()
@@ -60,6 +61,7 @@ def test_more_samples_later_only_asks_for_missing_examples(cache):
     assert gen.calls == 1 and result.cached == 2
 
 
+@pytest.mark.reliability
 def test_failed_example_is_recorded_and_skipped_but_all_failed_raises(cache):
     result = synthesize(CountingGenerator(fail_ids={1}), EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache)
     assert result.failed == [(1, "boom")]
@@ -68,6 +70,7 @@ def test_failed_example_is_recorded_and_skipped_but_all_failed_raises(cache):
         synthesize(CountingGenerator(fail_ids={1}), EXAMPLES, n_per_example=2, class_name="ABBR", cache=cache)
 
 
+@pytest.mark.reliability
 def test_interrupt_keeps_what_was_generated(cache):
     class Interrupting(CountingGenerator):
         def generate(self, examples, n_per_example, **kw):

@@ -11,6 +11,8 @@ from autogets.registry import Registry
 from autogets.workspace import Workspace
 from tests.workers import promote_model, register_model, run_processes
 
+pytestmark = pytest.mark.reliability  # issue 16: crash during registration, concurrent registrations and promotions
+
 
 def register(reg, n, actor="alice"):
     return reg.register({"weights": n}, dataset="trec6", recipe={"real_train_ids": [1, 2], "synthetic": []},

@@ -12,6 +12,8 @@ from rich.text import Text
 
 from autogets.textfmt import escape_markdown, escape_rich, one_line
 
+pytestmark = pytest.mark.reliability  # issue 16: untrusted text in reports and on the terminal
+
 HOSTILE = ["a | b", "line1\nline2", "[bold]x[/]", "**x** _y_ <b>", "`code`", "[red]x[/red] [/]",
            "[link=https://example.com]z[/link]", "- 1. # not a heading", "1. not a list", "+ plus", "&amp; \\ end\\",
            "~~gone~~ ![img](u) <!-- c -->", "a\r\n\tb  |c|"]

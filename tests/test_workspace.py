@@ -19,6 +19,8 @@ from autogets.workspace import (
 )
 from tests.workers import fill_folder, open_and_migrate, run_processes, search_result, write_rows
 
+pytestmark = pytest.mark.reliability  # issue 16: concurrent writers and migrations, atomic writes, corrupt databases
+
 
 def test_workspace_is_lazy_and_schema_created_on_first_use(workspace):
     ws = Workspace(workspace)

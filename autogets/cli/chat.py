@@ -80,7 +80,7 @@ def chat(request: Annotated[str | None, typer.Argument(help='What to do, e.g. "i
     finally:
         agent.close()
     _print_turn(turn, json_out)
-    if turn.status in ("failed", "refused"):
+    if turn.status in ("failed", "refused", "running"):  # running: stopped or busy, resumable
         raise typer.Exit(1)
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -103,7 +104,8 @@ def directive_script() -> Callable[[dict, int], str]:
 
 
 class FakeOpenAIServer:
-    def __init__(self, script=None, default: str = "ok"):
+    def __init__(self, script=None, default: str = "ok", port: int = 0):
+        self._port = port  # 0: an ephemeral port; a given one lets a test bring a "crashed" server back
         self._script = script
         self._default = default
         self._lock = threading.Lock()
@@ -114,6 +116,7 @@ class FakeOpenAIServer:
         self.max_in_flight = 0  # peak concurrent chat requests (to assert bounded concurrency)
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set = set()  # open client sockets, closed by stop() like a server that went away
 
     # -- public -----------------------------------------------------------
     @property
@@ -138,13 +141,23 @@ class FakeOpenAIServer:
             def log_message(self, *a):  # silence
                 pass
 
+            def setup(self):
+                super().setup()
+                with srv._lock:
+                    srv._connections.add(self.connection)
+
+            def finish(self):
+                with srv._lock:
+                    srv._connections.discard(self.connection)
+                super().finish()
+
             def do_GET(self):
                 srv._handle(self)
 
             def do_POST(self):
                 srv._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -157,6 +170,11 @@ class FakeOpenAIServer:
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()
+        with self._lock:  # kept-alive connections too: a stopped server answers nothing more
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         if self._thread:
             self._thread.join(timeout=5)
 
@@ -283,8 +301,8 @@ def _llama_err(msg: str) -> dict:
 
 
 @contextlib.contextmanager
-def fake_openai_server(script=None, default: str = "ok") -> Iterator[FakeOpenAIServer]:
-    srv = FakeOpenAIServer(script=script, default=default).start()
+def fake_openai_server(script=None, default: str = "ok", port: int = 0) -> Iterator[FakeOpenAIServer]:
+    srv = FakeOpenAIServer(script=script, default=default, port=port).start()
     try:
         yield srv
     finally:

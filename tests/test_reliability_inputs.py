@@ -1,0 +1,209 @@
+"""Bad input everywhere (issue 16): malformed CSV / JSONL / Parquet, huge lines, a file over the size limit, random
+bytes (hypothesis) → one line, exit 2, nothing written; and an LLM that fails, answers garbage or goes down in the
+middle of generation → the run stops cleanly and resumably, the texts generated so far stay in the cache, and a
+resume once the server is back asks it only for the missing examples. (The command grammar's property tests:
+tests/test_agent_requests.py; per-request LLM faults: tests/test_generator_openai.py.)"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.api import ListNotifier
+from agent.context import AgentContext
+from agent.service import Agent
+from autogets import steps
+from autogets.cli import main
+from autogets.config import LLMSettings
+from autogets.data import MAX_TEXT_CHARS, load_dataset
+from autogets.errors import DataError
+from autogets.workspace import Workspace
+from tests.fakes.openai_server import fake_openai_server
+from tests.test_reliability_crash import paraphrase
+
+pytestmark = pytest.mark.reliability
+
+GOOD = "text,label\n" + "".join(f"sample {c} number {i},{c}\n" for c in "abc" for i in range(8))
+
+BAD_FILES = {
+    "unbalanced quotes": ("data.csv", 'text,label\n"an unterminated quote,a\nsecond row,b\n', "cannot parse"),
+    "jsonl broken line": ("data.jsonl", '{"text": "one", "label": "a"}\n{"text": "two", "label":\n',
+                          "cannot parse"),
+    "not parquet": ("data.parquet", b"PAR1 this is not a parquet file at all", "cannot read Parquet"),
+    "binary garbage": ("data.csv", bytes(range(256)) * 4, "not valid UTF-8"),
+    "empty": ("data.csv", b"", "file is empty"),
+    "huge csv line": ("data.csv", "text,label\n" + "x" * 300_000 + ",a\n" + GOOD.split("\n", 1)[1],
+                      f"1 rows have a text longer than {MAX_TEXT_CHARS:,} characters"),
+    "huge jsonl line": ("data.jsonl", json.dumps({"text": "word " * 50_000, "label": "a"}) + "\n" + "".join(
+        json.dumps({"text": f"sample {c} {i}", "label": c}) + "\n" for c in "abc" for i in range(8)),
+                        "longer than 100,000 characters"),
+    "no label column": ("data.csv", GOOD.replace("label", "category"), "no column 'label'"),
+}
+
+
+def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+@pytest.mark.parametrize("command", ["improve", "diagnose"])
+def test_bad_files_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, case, command):
+    name, content, expected = BAD_FILES[case]
+    path = _write(tmp_path, name, content)
+    ws = tmp_path / "ws"
+    args = [command, "--data", str(path), "--workspace", str(ws)]
+    if command == "improve":
+        args += ["--class", "a", "--generator", "eda"]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autogets: error: ") and expected in lines[0], captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not ws.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    path = _write(tmp_path, "big.csv", GOOD * 40)               # about 9 kB
+    monkeypatch.setenv("AUTOGETS_MAX_DATA_MB", "0.005")
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read"))
+    assert main(["improve", "--data", str(path), "--class", "a", "--generator", "eda",
+                 "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"autogets: error: {path}: 0.0 MB is over the 0.005 MB limit for data files")
+    assert "AUTOGETS_MAX_DATA_MB" in err and len(err.splitlines()) == 1 and not (tmp_path / "ws").exists()
+    monkeypatch.setenv("AUTOGETS_MAX_DATA_MB", "lots")
+    with pytest.raises(DataError, match="AUTOGETS_MAX_DATA_MB must be a positive number of MB, got 'lots'"):
+        load_dataset(path=path)
+
+
+def test_the_default_size_limit_is_documented_and_generous():
+    from autogets.data import MAX_DATA_MB, max_data_mb
+
+    assert max_data_mb({}) == MAX_DATA_MB == 200 and max_data_mb({"AUTOGETS_MAX_DATA_MB": "1.5"}) == 1.5
+    assert "AUTOGETS_MAX_DATA_MB=200" in (Path(__file__).parents[1] / "deploy" / ".env.example").read_text()
+
+
+@pytest.mark.parametrize("case", ["unbalanced quotes", "not parquet", "huge csv line"])
+def test_a_chat_request_naming_a_bad_file_is_answered_not_started(tmp_path, monkeypatch, case):
+    name, content, expected = BAD_FILES[case]
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, name, content)
+    agent = Agent(AgentContext(workspace=tmp_path / "ws", generator="eda", executor="serial"))
+    turn = agent.ask("t:bad", f"improve a on {name}", user="alice")
+    assert turn.status == "answer" and turn.run_id is None and expected in turn.text
+    assert str(tmp_path) not in turn.text                         # no server paths in chat
+    assert not (tmp_path / "ws" / "autogets.db").exists()
+    agent.close()
+
+
+_SOUP = st.text(alphabet=st.sampled_from(list('ab,"\n\r{}[]:\\ \t\x00é')), max_size=400)
+_ROWS = st.lists(st.tuples(st.sampled_from(["x y", "", '"', "a,b", "z\n", "\x00", "w" * 50, "1"]),
+                           st.sampled_from(["a", "b", "c", "", '"', "1.5"])), max_size=40)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(st.binary(max_size=600), _SOUP, _SOUP.map(lambda s: "text,label\n" + s),
+                         _ROWS.map(lambda rows: "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows)),
+                         _ROWS.map(lambda rows: "".join(json.dumps({"text": t, "label": lab}) + "\n"
+                                                        for t, lab in rows))),
+       suffix=st.sampled_from([".csv", ".jsonl", ".json", ".parquet"]))
+def test_any_bytes_load_or_fail_with_a_data_error(tmp_path, content, suffix):
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    try:
+        ds = load_dataset(path=path)
+    except DataError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert len(ds.classes) >= 2 and (ds.frame["text"].str.len() > 0).all()
+
+
+# --- the LLM fails during generation ---------------------------------------------------------------------------------
+
+def _agent(ws: Path, base_url: str) -> tuple[Agent, ListNotifier]:
+    notifier = ListNotifier()
+    return Agent(AgentContext(workspace=ws, generator="openai", budget=8, n_per_example=2, max_sources=20,
+                              executor="serial", notifier=notifier, progress_interval=0.0,
+                              llm=LLMSettings(base_url=base_url, model="fake-model"))), notifier
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def quick_retries(monkeypatch):
+    import openai
+
+    monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.01)
+    monkeypatch.setattr(openai._base_client, "MAX_RETRY_DELAY", 0.05)
+
+
+@pytest.mark.parametrize("failure", ["500", "garbage", "down"])
+def test_an_llm_failing_mid_run_stops_it_resumably_and_a_resume_generates_only_the_missing(tmp_path, quick_retries,
+                                                                                            failure):
+    ws, port, served = tmp_path / "ws", _free_port(), 5
+    broken = threading.Event()
+
+    def script(body: dict, index: int) -> str:
+        if index < served and not broken.is_set():
+            return paraphrase(body, index)
+        broken.set()
+        return "500:5" if failure in ("500", "down") else "garbage"
+
+    with fake_openai_server(script=script, port=port) as server:
+        if failure == "down":   # the server process goes away: connections are refused from then on
+            threading.Thread(target=lambda: broken.wait(30) and server.stop(), daemon=True).start()
+        agent, notifier = _agent(ws, server.base_url)
+        turn = agent.ask("t:llm", "improve ABBR on trec6", user="alice")
+    assert turn.status == "running", turn.text
+    assert turn.text.startswith("The run stopped: ") and "source examples failed to generate" in turn.text
+    assert "Say resume in this thread" in turn.text and "\n" not in turn.text
+    w = Workspace(ws)
+    run_id = w.db().execute("SELECT id FROM runs").fetchone()[0]
+    assert steps.run_row(w, run_id)["status"] == "running"      # not failed: resumable
+    assert steps.step_result(w, run_id, "generate:0") is None
+    examples = w.db().execute("SELECT count(DISTINCT source_hash) FROM generations").fetchone()[0]
+    assert 1 <= examples < 20 and w.db()["generations"].count == 2 * examples    # the partial cache is kept
+    assert "failed" not in [k for k, _ in notifier.sent]
+
+    with fake_openai_server(script=paraphrase, port=port) as back:   # the server is back, at the same address
+        resumed = agent.ask("t:llm", "resume", user="alice")
+        assert resumed.status == "review" and resumed.run_id == run_id
+        assert len(back.chat_requests) == 20 - examples              # only the missing examples
+    gen = steps.step_result(w, run_id, "generate:0")
+    assert gen["from_cache"] == examples and gen["generated_now"] == 20 - examples
+    agent.close()
+
+
+def test_an_llm_down_from_the_start_stops_the_run_with_one_sentence_and_nothing_cached(tmp_path, quick_retries):
+    ws, port = tmp_path / "ws", _free_port()
+    agent, _ = _agent(ws, f"http://127.0.0.1:{port}/v1")
+    turn = agent.ask("t:down", "improve ABBR on trec6", user="alice")
+    assert turn.status == "running" and "all 20 examples failed to generate" in turn.text
+    assert "APIConnectionError" in turn.text and Workspace(ws).db()["generations"].count == 0
+    with fake_openai_server(script=paraphrase, port=port) as server:
+        assert agent.resume(turn.thread_id).status == "review" and len(server.chat_requests) == 20
+    agent.close()
+
+
+def test_the_cli_improve_with_the_llm_down_is_one_line_exit_2(tmp_path, capsys, monkeypatch, quick_retries):
+    monkeypatch.setenv("AUTOGETS_LLM_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
+    ws = tmp_path / "ws"
+    code = main(["improve", "--dataset", "trec6", "--class", "ABBR", "--generator", "openai", "--n", "1",
+                 "--max-sources", "4", "--budget", "2", "--executor", "serial", "--workspace", str(ws), "--json"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "all 4 examples failed to generate" in err[0] and "run it again" in err[0]
+    row = Workspace(ws).db().execute("SELECT status, result FROM runs").fetchone()
+    assert row[0] == "failed" and "failed to generate" in json.loads(row[1])["error"]
