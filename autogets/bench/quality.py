@@ -79,8 +79,9 @@ class QualityConfig:
 
     @classmethod
     def quick(cls, classes: tuple[str, ...] | None = None) -> QualityConfig:
-        """One seed, a small budget, two classes, few sources: minutes, for CI (keeps the harness from rotting)."""
-        return cls(seeds=(42,), classes=classes, budget=20, max_sources=10)
+        """One seed, a small budget, two classes, few sources, 3 folds once: minutes, for CI (keeps the harness
+        from rotting)."""
+        return cls(seeds=(42,), classes=classes, budget=20, max_sources=10, folds=3, repeats=1)
 
     def cell_key(self, dataset: Dataset) -> str:
         """Hash of everything that changes a cell's numbers (not the lists of seeds/classes/methods it expands to)."""

@@ -97,8 +97,10 @@ def bench_quality(
                                                             "the two smallest classes: checks the harness in "
                                                             "minutes.")] = False,
         fitness: Annotated[str, typer.Option(help="cv (repeated folds of train + validation) | validation")] = "cv",
-        folds: Annotated[int, typer.Option(min=2, help="Folds per repeat (fitness cv).")] = 5,
-        repeats: Annotated[int, typer.Option(min=1, help="Repeats of the folds (fitness cv).")] = 2,
+        folds: Annotated[int | None, typer.Option(min=2, help="Folds per repeat (fitness cv; default 5, "
+                                                              "--quick 3).")] = None,
+        repeats: Annotated[int | None, typer.Option(min=1, help="Repeats of the folds (fitness cv; default 2, "
+                                                                "--quick 1).")] = None,
         accept: Annotated[str, typer.Option(help="paired (gain above noise across folds) | no_drop")] = "paired",
         refit: Annotated[str, typer.Option(help="train+validation | train: real rows of reported models and "
                                                 "their M0")] = "train+validation",
@@ -146,8 +148,8 @@ def bench_quality(
 
         raise ConfigError(f"unknown setting: fitness {fitness!r} ({', '.join(FITNESSES)}), refit {refit!r} "
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
-    config = replace(config, fitness=fitness, folds=folds, repeats=repeats, accept=accept, refit=refit,
-                     winner=winner)
+    config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
+                     accept=accept, refit=refit, winner=winner)
     config = replace(config, improve=improve, strategies=tuple(strategy or STRATEGIES),
                      generators=tuple(generator or config.generators),
                      objectives=tuple(objective or config.objectives))
