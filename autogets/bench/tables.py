@@ -205,10 +205,10 @@ def _transfer(df: pd.DataFrame) -> list[str]:
     sub = df[df["method"].isin([*paper.STRATEGIES, "improve"])].dropna(subset=["val_gain"])
     if len(sub) < 3:
         return []
-    lines = ["## Validation gain against test gain", "",
-             "Searches and ensembles: mean gain on validation (where the choice is made) and on test, and their "
-             "Pearson correlation over cells.", "",
-             "| generator | objective | cells | mean validation gain | mean test gain | correlation |",
+    lines = ["## Fitness gain against test gain", "",
+             "Searches and ensembles: mean gain by the fitness the choice is made on (validation, or out-of-fold over "
+             "train + validation with fitness `cv`) and on test, and their Pearson correlation over cells.", "",
+             "| generator | objective | cells | mean fitness gain | mean test gain | correlation |",
              "|---|---|---|---|---|---|"]
     for (gen, obj), g in sub.groupby(["generator", "objective"], sort=False):
         r = g["val_gain"].corr(g["gain"]) if g["val_gain"].std() > 0 and g["gain"].std() > 0 else math.nan
