@@ -109,8 +109,9 @@ def _with_folds(problem: Problem, split: Split, synthetic: Sequence[Synthetic], 
     smallest = int(np.bincount(problem.y[:n_real]).min())
     if folds < 2 or repeats < 1:
         raise SearchError("cross-validation needs folds ≥ 2 and repeats ≥ 1")
-    if smallest < folds:
-        raise SearchError(f"the smallest class has {smallest} labelled examples, fewer than {folds} folds")
+    if smallest < 2:
+        raise SearchError(f"cross-validation needs 2 labelled examples per class; the smallest class has {smallest}")
+    folds = min(folds, smallest)  # a tiny class: as many folds as it has examples
     row_of = {int(i): k for k, i in enumerate(split.train["id"])}
     # a synthetic text whose source is not a training example (never in a fold) gets the spare slot n_real
     origin = np.concatenate([np.arange(n_real),

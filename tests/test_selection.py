@@ -79,10 +79,11 @@ def test_cv_evaluation_keeps_per_fold_confusions_and_pools_them(setup):
                                             - ev.baseline.metrics.value("cba", "ABBR"))
 
 
-def test_cv_needs_enough_examples_per_class(setup):
+def test_cv_folds_shrink_to_the_smallest_class(setup):
     split, synthetic, _ = setup
-    with pytest.raises(SearchError, match="fewer than 200 folds"):
-        build_problem(split, synthetic, "ABBR", fitness="cv", folds=200)
+    smallest = int(min(split.train["label"].value_counts() + split.validation["label"].value_counts()))
+    p = build_problem(split, synthetic, "ABBR", fitness="cv", folds=200, repeats=1).problem
+    assert len(p.held_out) == smallest
     with pytest.raises(SearchError, match="unknown fitness"):
         build_problem(split, synthetic, "ABBR", fitness="test")
 
