@@ -5,9 +5,13 @@ objective). With a knowledge map for the dataset, the plan takes the goal class'
 the cross-class sources whose synthetic data raised the goal class's validation CBA most; without one, the default
 rules: small or low-recall classes → GA, medium → SW, large → HSW (and a second, different strategy).
 
-Phases run on a cumulative training set. A phase searches with its own objective; its best candidate is accepted
-only if the goal metric on validation does not drop (and it adds something), otherwise the phase is reverted and
-the training set stays as it was. Every decision is logged with its reason.
+Phases run on a cumulative training set. A phase searches with its own objective; its winner is the candidate best
+by the *goal* (``winner="goal"``; ``"objective"``: best by the phase's own objective, the paper's choice). With
+``rule=AcceptRule()`` (``"paired"``, :mod:`autogets.search.robust`) the winner or "add all", whichever gains more,
+is accepted only if its gain over the current set is positive across folds beyond noise and OBA does not drop beyond
+a tolerance; and if the final set scores below M0 by the same fitness, everything is reverted. ``"no_drop"`` keeps
+the paper's rule (accept if the goal does not drop). Otherwise the phase is reverted and the training set stays as
+it was. Every decision is logged with its reason.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from autogets.metrics import Metrics
 from autogets.search import Budget, Evaluation, Evaluator, SearchResult, make_strategy, run_strategy
 from autogets.search.objectives import MetricObjective, MultiObjective, Objective, make_objective
 from autogets.search.representation import ClassView
+from autogets.search.robust import AcceptRule, choose, fold_gains, goal_winner
+
+WINNERS = ("goal", "objective")
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class EnsembleOutcome:
     accepted_selection: dict[str, frozenset[int]]
     final_validation: Metrics
     m0_validation: Metrics
+    final_check: str = ""
 
 
 def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Sequence[Phase], *,
@@ -134,7 +142,8 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
                on_decision: Callable[[Decision], None] | None = None,
                completed: Sequence[frozenset[int] | None] = (),
                known: Callable[[int], dict[frozenset[int], tuple]] | None = None,
-               on_raw: Callable[[int, frozenset[int], tuple], None] | None = None) -> EnsembleOutcome:
+               on_raw: Callable[[int, frozenset[int], tuple], None] | None = None,
+               rule: AcceptRule | None = None, winner: str = "goal") -> EnsembleOutcome:
     """Run ``phases`` on a cumulative training set over one feature matrix (``problem`` holds every source's
     synthetic rows in ``synth_rows``; ``views`` the PCA view of each source class). ``executor`` (owned by the
     caller) evaluates every phase's candidates; serial when not given.
@@ -142,7 +151,12 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
     Resuming: ``completed[k]`` is the outcome of phase ``k`` from an earlier attempt (the accepted selection, or
     None if it was reverted); those phases are applied, not searched again, and yield no new :class:`Decision`.
     ``known(k)`` gives phase ``k``'s raw evaluations from an interrupted attempt (reused, see :class:`Evaluator`);
-    ``on_raw(k, selection, raw)`` sees every newly computed one."""
+    ``on_raw(k, selection, raw)`` sees every newly computed one.
+
+    ``rule`` (default :class:`AcceptRule`, paired) and ``winner`` decide what a phase keeps (module docstring)."""
+    if winner not in WINNERS:
+        raise ValueError(f"unknown winner {winner!r}; one of {', '.join(WINNERS)}")
+    rule = (rule or AcceptRule()).for_problem(problem)
     code = {c: i for i, c in enumerate(problem.classes)}
     base_rows = problem.base()
     labels_of = {sid: problem.classes[int(problem.y[rows[0]])] for sid, rows in problem.synth_rows.items()}
@@ -170,21 +184,42 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
         if m0 is None:
             m0 = reference
         current = reference
-        ok, why = accepts(goal, result.best, current)
-        before, after = goal_value(goal, current, current), goal_value(goal, result.best, current)
-        added = sum(len(rows[i]) for i in result.best.selection) if ok else 0
+        best = result.best if winner == "objective" else goal_winner(goal, [reference, *result.history], current)
+        if rule.rule == "no_drop":
+            ok, why = accepts(goal, best, current)
+        else:
+            everything = [e for e in result.history if e.selection == evaluator.pool]
+            chosen, v = choose(goal, [best, *everything], current, rule)
+            ok = chosen is not None
+            if ok:
+                best = chosen
+                kind = "add all" if chosen.selection == evaluator.pool else "the search's best"
+                why = f"accepted ({kind}): goal {goal.name} {v.reason}"
+            else:
+                why = (f"reverted: goal {goal.name} {v.reason}" if v is not None else
+                       "reverted: the phase found nothing better than the current training set")
+        before, after = goal_value(goal, current, current), goal_value(goal, best, current)
+        result = replace(result, best=best)
+        added = sum(len(rows[i]) for i in best.selection) if ok else 0
         if ok:
-            base_rows = np.concatenate([base_rows, *[rows[i] for i in sorted(result.best.selection)]])
-            accepted[phase.source] = accepted.get(phase.source, frozenset()) | result.best.selection
-            current = result.best
-        decision = Decision(phase, ok, why, before, after, len(result.best.selection) if ok else 0, added,
+            base_rows = np.concatenate([base_rows, *[rows[i] for i in sorted(best.selection)]])
+            accepted[phase.source] = accepted.get(phase.source, frozenset()) | best.selection
+            current = best
+        decision = Decision(phase, ok, why, before, after, len(best.selection) if ok else 0, added,
                             result.evaluations, result, evaluator.reused)
         decisions.append(decision)
         if on_decision:
             on_decision(decision)
+    check = ""
+    if rule.rule == "paired" and accepted and current is not None and m0 is not None and current is not m0:
+        if float(fold_gains(goal, current, m0).mean()) < 0:  # never return a model our own fitness puts below M0
+            base_rows, accepted, current = problem.base(), {}, m0
+            check = "reverted to M0: the final training set scores below M0 on the fitness"
+        else:
+            check = "the final training set scores at least M0 on the fitness"
     final = current.metrics if current is not None else None
     return EnsembleOutcome(decisions=decisions, base_rows=base_rows, accepted_selection=accepted,
-                           final_validation=final, m0_validation=m0.metrics if m0 else None)
+                           final_validation=final, m0_validation=m0.metrics if m0 else None, final_check=check)
 
 
 def decisions_json(decisions: Sequence[Decision]) -> str:

@@ -66,9 +66,18 @@ class Prepared:
     synthetic: tuple[Synthetic, ...]
 
 
-def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, classifier: str = "linear"
-                  ) -> Prepared:
-    """Fit the featuriser once (method Part A §4; test texts excluded) and lay out the evaluator's matrix."""
+FITNESSES = ("cv", "validation")
+REFITS = ("train+validation", "train")
+
+
+def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, classifier: str = "linear",
+                  fitness: str = "validation", folds: int = 5, repeats: int = 2, seed: int = 42) -> Prepared:
+    """Fit the featuriser once (method Part A §4; test texts excluded) and lay out the evaluator's matrix.
+
+    ``fitness="cv"``: the evaluator scores candidates by ``repeats`` × stratified ``folds``-fold cross-validation
+    over train + validation (seeded by ``seed``), on the same matrix (see :mod:`autogets.search.evaluator`)."""
+    if fitness not in FITNESSES:
+        raise SearchError(f"unknown fitness {fitness!r}; choose one of {', '.join(FITNESSES)}")
     template = make_classifier(classifier)
     classes = tuple(split.classes)
     code = {c: i for i, c in enumerate(classes)}
@@ -85,7 +94,44 @@ def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, 
     problem = Problem(X=X, y=y, n_train=n_train, val_rows=np.arange(n_train, n_train + n_val),
                       synth_rows={i: np.array(r) for i, r in synth_rows.items()}, template=template,
                       classes=classes, target=code[target])
+    if fitness == "cv":
+        problem = _with_folds(problem, split, synthetic, folds=folds, repeats=repeats, seed=seed)
     return Prepared(problem=problem, featurizer=featurizer, template=template, synthetic=tuple(synthetic))
+
+
+def _with_folds(problem: Problem, split: Split, synthetic: Sequence[Synthetic], *, folds: int, repeats: int,
+                seed: int) -> Problem:
+    from dataclasses import replace
+
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    n_real = problem.n_train + len(problem.val_rows)
+    smallest = int(np.bincount(problem.y[:n_real]).min())
+    if folds < 2 or repeats < 1:
+        raise SearchError("cross-validation needs folds ≥ 2 and repeats ≥ 1")
+    if smallest < 2:
+        raise SearchError(f"cross-validation needs 2 labelled examples per class; the smallest class has {smallest}")
+    folds = min(folds, smallest)  # a tiny class: as many folds as it has examples
+    row_of = {int(i): k for k, i in enumerate(split.train["id"])}
+    # a synthetic text whose source is not a training example (never in a fold) gets the spare slot n_real
+    origin = np.concatenate([np.arange(n_real),
+                             np.array([row_of.get(int(s.source_id), n_real) for s in synthetic], dtype=np.int64)])
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    held = tuple(test for _, test in cv.split(np.zeros(n_real), problem.y[:n_real]))
+    return replace(problem, fitness="cv", held_out=held, origin=origin.astype(np.int64))
+
+
+def real_rows(problem: Problem, refit: str = "train+validation") -> np.ndarray:
+    """The real rows a reported model (and its M0) is fitted on: train + validation, or train only."""
+    if refit not in REFITS:
+        raise SearchError(f"unknown refit {refit!r}; choose one of {', '.join(REFITS)}")
+    return np.arange(problem.n_real if refit == "train+validation" else problem.n_train)
+
+
+def final_rows(problem: Problem, rows: np.ndarray, refit: str = "train+validation") -> np.ndarray:
+    """``rows`` (real and synthetic rows a search or ensemble chose) with their real part replaced by the refit's."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return np.concatenate([real_rows(problem, refit), rows[rows >= problem.n_real]])
 
 
 def fit_model(prepared: Prepared, selection: frozenset[int], base_rows: np.ndarray | None = None) -> Classifier:
@@ -117,12 +163,31 @@ class _Decoded:
         return getattr(self.head, name)
 
 
-def class_views(split: Split, m0: Classifier, classes: Sequence[str]) -> dict[str, ClassView]:
-    """The red/blue PCA view (method Part B §4.1) of each class's training points, M0 colouring them."""
+def class_views(split: Split, m0: Classifier, classes: Sequence[str], *, oof: bool = True, folds: int = 5,
+                seed: int = 42) -> dict[str, ClassView]:
+    """The red/blue PCA view (method Part B §4.1) of each class's training points, M0 colouring them.
+
+    ``oof`` (default): each point is coloured by M0's *out-of-fold* prediction (an M0 refitted on the other
+    ``folds`` − 1 folds of train), so red shows where M0 really errs; a model predicting its own training points
+    gets nearly all of them right. ``oof=False``: M0's own predictions (the paper's colouring)."""
     coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
-    predicted = m0.predict(split.train["text"].tolist())
+    predicted = out_of_fold(m0, split, folds=folds, seed=seed) if oof else m0.predict(split.train["text"].tolist())
     ids, labels = split.train["id"].to_numpy(), split.train["label"].to_numpy()
     return {c: class_view(c, ids, labels, coords, predicted) for c in dict.fromkeys(classes)}
+
+
+def out_of_fold(model: Classifier, split: Split, *, folds: int = 5, seed: int = 42) -> np.ndarray:
+    """Predictions for the training texts, each by a fresh copy of ``model`` fitted without its fold."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, labels = split.train["text"].to_numpy(dtype=object), split.train["label"].to_numpy()
+    folds = max(2, min(folds, int(split.train["label"].value_counts().min())))
+    out = np.empty(len(texts), dtype=object)
+    for fit_idx, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels):
+        fold_model = clone(model).fit(texts[fit_idx].tolist(), labels[fit_idx].tolist())
+        out[held] = fold_model.predict(texts[held].tolist())
+    return out
 
 
 def test_metrics(model: Classifier, split: Split) -> Metrics:

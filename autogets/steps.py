@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from autogets.data import Dataset, Split, load_dataset, split_dataset
 from autogets.errors import AutogetsError, GenerationError, GenerationStopped, SearchError
@@ -31,7 +32,16 @@ from autogets.generators import Generator
 from autogets.generators.base import Synthetic
 from autogets.generators.cache import GenerationCache, text_hash
 from autogets.metrics import Metrics, cba_gain_interval
-from autogets.pipeline import Prepared, Progress, build_problem, check_class, class_views, fit_model, synthesize_class
+from autogets.pipeline import (
+    Prepared,
+    Progress,
+    build_problem,
+    check_class,
+    class_views,
+    fit_model,
+    real_rows,
+    synthesize_class,
+)
 from autogets.workspace import Workspace, new_run_id, now_iso, write_json_atomic
 
 MAX_REGENERATIONS = 2
@@ -67,6 +77,13 @@ class RunSpec:
     seed: int = 42
     classifier: str = "linear"
     requester: str = "cli"
+    fitness: str = "cv"              # "cv": repeated stratified folds of train + validation; "validation"
+    folds: int = 5
+    repeats: int = 2
+    accept: str = "paired"           # "paired": a gain above noise across folds; "no_drop": the paper's rule
+    accept_z: float = 1.0
+    refit: str = "train+validation"  # real rows of the registered model and of the report's M0; or "train"
+    winner: str = "goal"             # a phase's winner: best by the goal, or by the phase's own "objective"
 
     def load(self) -> Dataset:
         return load_dataset(self.dataset, path=Path(self.data_path) if self.data_path else None,
@@ -167,6 +184,13 @@ def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None, max_a
     make_objective(spec.objective, spec.target or split.classes[0])
     if spec.budget < 1 or spec.n_per_example < 1 or spec.max_phases < 1:
         raise SearchError("budget, n_per_example and max_phases must be at least 1")
+    from autogets.pipeline import FITNESSES, REFITS
+    from autogets.search.robust import AcceptRule
+
+    AcceptRule(rule=spec.accept, z=spec.accept_z)
+    if spec.fitness not in FITNESSES or spec.refit not in REFITS or spec.winner not in ("goal", "objective"):
+        raise SearchError(f"unknown setting: fitness {spec.fitness!r} ({', '.join(FITNESSES)}), refit "
+                          f"{spec.refit!r} ({', '.join(REFITS)}), winner {spec.winner!r} (goal, objective)")
     run_id = run_id or new_run_id()
     with claim(ws, ds.name, run_id, limit=max_active) as db:
         db["runs"].insert({"id": run_id, "kind": "improve", "dataset": ds.name, "status": "created",
@@ -418,7 +442,8 @@ def _problem(ws: Workspace, run_id: str) -> _Problem:
     spec, plan = spec_of(ws, run_id), _need(ws, run_id, "plan")
     _, split = _split(spec)
     approved = approved_synthetic(ws, run_id)
-    prepared = build_problem(split, [s for _, s in approved], plan["target"], classifier=spec.classifier)
+    prepared = build_problem(split, [s for _, s in approved], plan["target"], classifier=spec.classifier,
+                             fitness=spec.fitness, folds=spec.folds, repeats=spec.repeats, seed=spec.seed)
     return _Problem(spec, split, prepared, tuple(k for k, _ in approved))
 
 
@@ -438,6 +463,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
     from autogets.knowledge import record_result
     from autogets.search import Budget
     from autogets.search.objectives import make_objective, parse_goal
+    from autogets.search.robust import AcceptRule
 
     plan = _need(ws, run_id, "plan")
     p = _problem(ws, run_id)
@@ -450,7 +476,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
                                            "note": "no approved synthetic texts"})
     goal = parse_goal(spec.goal, target) if spec.goal else make_objective(spec.objective, target)
     m0 = fit_model(p.prepared, frozenset())
-    views = class_views(p.split, m0, [target, *(ph.source for ph in phases)])
+    views = class_views(p.split, m0, [target, *(ph.source for ph in phases)], seed=spec.seed)
     problem = p.prepared.problem
     known = _known_evaluations(ws, run_id)
     pending_raw: list[dict] = []
@@ -491,12 +517,14 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
         outcome = run_phases(problem, views, goal, phases, budget=budget, executor=pool, seed=spec.seed,
                              on_evaluation=on_eval, on_decision=on_decision,
                              completed=[frozenset(r["selection"]) if r["selection"] else None for r in records],
-                             known=lambda k: known.get(k, {}), on_raw=on_raw)
+                             known=lambda k: known.get(k, {}), on_raw=on_raw,
+                             rule=AcceptRule(rule=spec.accept, z=spec.accept_z), winner=spec.winner)
     _flush(ws, pending_raw)
     n_real = len(p.split.train) + len(p.split.validation)
     chosen = [p.keys[r - n_real] for r in outcome.base_rows if r >= n_real]
     return _put(ws, run_id, "search", {
-        "phases": records, "chosen_keys": chosen, "evaluations": sum(r["evaluations"] for r in records),
+        "phases": records, "chosen_keys": chosen, "final_check": outcome.final_check, "fitness": spec.fitness,
+        "evaluations": sum(r["evaluations"] for r in records),
         "reused": sum(r["reused"] for r in records), "fit_seconds": sum(r["fit_seconds"] for r in records),
         "seconds": time.perf_counter() - started})
 
@@ -538,17 +566,19 @@ def report_step(ws: Workspace, run_id: str) -> dict:
     row = run_row(ws, run_id)
     target = plan["target"]
     p = _problem(ws, run_id) if search["chosen_keys"] or search["phases"] else None
+    spec = spec_of(ws, run_id)
     if p is None:  # nothing approved: M0 only
-        spec = spec_of(ws, run_id)
         _, split = _split(spec)
         from autogets.classifiers import make_classifier
 
-        m0_model = make_classifier(spec.classifier).fit(split.train["text"].tolist(), split.train["label"].tolist())
+        known = split.train if spec.refit == "train" else pd.concat([split.train, split.validation])
+        m0_model = make_classifier(spec.classifier).fit(known["text"].tolist(), known["label"].tolist())
         final_model, split_used, chosen = m0_model, split, []
-    else:
-        m0_model = fit_model(p.prepared, frozenset())
+    else:  # the model a user gets, and the M0 it is compared with, are fitted on the same real rows (refit)
+        real = real_rows(p.prepared.problem, spec.refit)
+        m0_model = fit_model(p.prepared, frozenset(), base_rows=real)
         rows = _chosen_rows(p, search["chosen_keys"])
-        base = np.concatenate([np.arange(len(p.split.train)), rows]) if len(rows) else None
+        base = np.concatenate([real, rows]) if len(rows) else None
         final_model = fit_model(p.prepared, frozenset(), base_rows=base) if base is not None else m0_model
         split_used = p.split
         key_set = set(search["chosen_keys"])
@@ -572,6 +602,8 @@ def report_step(ws: Workspace, run_id: str) -> dict:
                                                      for ph in plan["phases"]],
         "decisions": search["phases"], "changed": changed, "synthetic_texts": len(chosen),
         "sample": [{"source_id": s.source_id, "text": s.text} for s in chosen[:10]],
+        "selection": {"fitness": spec.fitness, "accept": spec.accept, "refit": spec.refit, "winner": spec.winner,
+                      "final_check": search.get("final_check", "")},
         "budget": {"evaluations": search.get("evaluations", 0), "reused": search.get("reused", 0),
                    "fit_seconds": round(search.get("fit_seconds", 0.0), 2)},
         "test": {"m0": m0_test.to_dict(), "final": final_test.to_dict(), "class_cba_gain": gain,
@@ -590,7 +622,8 @@ def report_step(ws: Workspace, run_id: str) -> dict:
         save_artifact(final_model, model_path)
     data["files"] = {k: str(v) for k, v in files.items()}
     data["model_file"] = str(model_path) if changed else None
-    data["recipe"] = {"split_seed": spec_of(ws, run_id).seed, "real_train_ids": split_used.train["id"].tolist(),
+    real_ids = split_used.train["id"].tolist() + ([] if spec.refit == "train" else split_used.validation["id"].tolist())
+    data["recipe"] = {"split_seed": spec.seed, "refit": spec.refit, "real_train_ids": real_ids,
                       "synthetic": [{"source_id": s.source_id, "sample_index": s.sample_index, "label": s.label,
                                      "generator": s.generator, "model": s.model,
                                      "prompt_version": s.prompt_version, "text": s.text} for s in chosen]}
@@ -601,7 +634,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
 def _pca_view(p: _Problem | None, m0_model, target: str, search: dict):
     if p is None:
         return None
-    view = class_views(p.split, m0_model, [target])[target]
+    view = class_views(p.split, m0_model, [target], seed=p.spec.seed)[target]
     choice = next((r["window"] for r in search["phases"] if r["source"] == target and r.get("window")), None)
     return view, choice
 

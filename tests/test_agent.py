@@ -246,12 +246,14 @@ def test_chat_in_a_subprocess_reviews_from_stdin_and_lists_threads(tmp_path):
 
 @pytest.mark.reliability
 def test_promotion_with_second_approval_and_rollback(tmp_path):
+    from sklearn.dummy import DummyClassifier
+
     a, notifier = make_agent(tmp_path / "ws", approvers=frozenset({"carol"}), promote_approval=True)
-    turn = a.ask("t:promo", "improve ABBR on trec6", user="alice")
-    done = a.review(turn.thread_id, ReviewDecision(action="approve_all"), user="alice")
-    if done.status != "done":
-        pytest.skip("this seed found no gain to promote")
-    model_id = done.report["model_id"]
+    model = DummyClassifier().fit(["a", "b"], ["ABBR", "NUM"])
+    version = Registry(Workspace(tmp_path / "ws")).register(  # a candidate that alice's run registered
+        model, dataset="trec6", recipe={}, metrics_validation={}, metrics_test={}, actor="alice",
+        summary={"test_cba_gain": 0.03, "interval": [0.0, 0.06]})
+    model_id = version.id
     ask = a.ask("t:promo-ask", f"promote {model_id}", user="mallory")
     assert ask.status == "refused"
     ask = a.ask("t:promo-ask", f"promote {model_id}", user="alice")

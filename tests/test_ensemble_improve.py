@@ -93,6 +93,11 @@ def test_improve_end_to_end_then_kb_guided_plan(workspace, capsys):
     report = json.loads((folder / "report.json").read_text())
     assert report["model_id"] == "trec6-v1" and len(report["decisions"]) == 2
     assert set(report["test"]["final"]["per_class"]) == set(COUNTS)
+    # chosen on repeated folds of train + validation; the model and its M0 refitted on train + validation
+    assert report["selection"]["fitness"] == "cv" and report["selection"]["refit"] == "train+validation"
+    assert report["selection"]["final_check"].startswith("the final training set scores at least M0")
+    assert all(d["decision"].startswith(("accepted (", "reverted: goal cba", "reverted: the phase found nothing"))
+               for d in report["decisions"])
     from autogets.workspace import Workspace
 
     kb = list(Workspace(workspace).db()["knowledge"].rows)  # the production run's first phase is in the map

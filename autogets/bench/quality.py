@@ -7,7 +7,14 @@ For every seed (split seed = search seed), class and generator it runs, on one f
 * "add all": every cleaned synthetic text of the class, no search;
 * "improve": the ensemble (method §7) with the default-rule phases, the same total budget split over its phases;
 
-and per seed and class, without synthetic data, "class-weighted": the classifier with balanced class weights.
+and per seed and class, without synthetic data, "class-weighted": the classifier with balanced class weights, and
+"m0-trainval": M0 refitted on train + validation, against M0 on train (what the extra real data alone gives).
+
+The selection settings are those of the product (:class:`autogets.steps.RunSpec`): ``fitness`` (``"cv"``: repeated
+stratified folds of train + validation; ``"validation"``), ``accept`` (``"paired"``: a change is kept only if its
+gain is above noise across folds, and a search's final choice is between M0, "add all" and its best; ``"no_drop"``:
+the paper's rule, a search's best taken as it is), ``refit`` (``"train+validation"``: every reported model and its
+M0 are refitted on train + validation; ``"train"``), ``winner`` (a phase's winner by the goal or by its objective).
 
 Every finished cell is stored in the workspace (table ``bench_cells``) under a key of the settings that change its
 numbers, so an interrupted run resumes where it stopped and a run with more seeds reuses the earlier ones.
@@ -33,13 +40,14 @@ from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.generators.cache import GenerationCache
 from autogets.metrics import Metrics, compute_metrics
-from autogets.pipeline import Prepared, build_problem, class_views, fit_model, synthesize_class
+from autogets.pipeline import Prepared, build_problem, class_views, final_rows, fit_model, synthesize_class
 from autogets.search import Budget, Evaluator, make_strategy, run_strategy
 from autogets.search.objectives import make_objective, metric_value
+from autogets.search.robust import AcceptRule, choose
 from autogets.workspace import Workspace, now_iso
 
 STRATEGIES = ("random", "sw", "hsw", "ga")
-BASELINES = ("add-all", "class-weighted")
+BASELINES = ("add-all", "class-weighted", "m0-trainval")
 METHODS = (*STRATEGIES, "improve", *BASELINES)
 
 
@@ -58,11 +66,22 @@ class QualityConfig:
     max_sources: int | None = 200
     improve: bool = True
     classifier: str = "linear"
+    fitness: str = "cv"
+    folds: int = 5
+    repeats: int = 2
+    accept: str = "paired"
+    accept_z: float = 1.0
+    refit: str = "train+validation"
+    winner: str = "goal"
+
+    def rule(self) -> AcceptRule:
+        return AcceptRule(rule=self.accept, z=self.accept_z)
 
     @classmethod
     def quick(cls, classes: tuple[str, ...] | None = None) -> QualityConfig:
-        """One seed, a small budget, two classes, few sources: minutes, for CI (keeps the harness from rotting)."""
-        return cls(seeds=(42,), classes=classes, budget=20, max_sources=10)
+        """One seed, a small budget, two classes, few sources, 3 folds once: minutes, for CI (keeps the harness
+        from rotting)."""
+        return cls(seeds=(42,), classes=classes, budget=20, max_sources=10, folds=3, repeats=1)
 
     def cell_key(self, dataset: Dataset) -> str:
         """Hash of everything that changes a cell's numbers (not the lists of seeds/classes/methods it expands to)."""
@@ -70,7 +89,9 @@ class QualityConfig:
         fingerprint = hashlib.sha256(pd.util.hash_pandas_object(frame[["text", "label"]], index=False)
                                      .to_numpy().tobytes()).hexdigest()[:16]
         settings = {"data": fingerprint, "budget": self.budget, "n_per_example": self.n_per_example,
-                    "max_sources": self.max_sources, "classifier": self.classifier, "version": 1}
+                    "max_sources": self.max_sources, "classifier": self.classifier, "fitness": self.fitness,
+                    "folds": self.folds, "repeats": self.repeats, "accept": self.accept, "accept_z": self.accept_z,
+                    "refit": self.refit, "winner": self.winner, "version": 2}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -114,23 +135,26 @@ class _Scorer:
 
     prepared: Prepared
     split: Split
+    refit: str = "train+validation"
     _x_test: object = field(init=False, default=None)
 
     def metrics(self, selection: frozenset[int] = frozenset(), base_rows: np.ndarray | None = None,
                 template=None) -> Metrics:
-        """Test metrics of the head trained on the base rows (or ``base_rows``) plus ``selection``'s synthetic
-        rows, with the problem's template (or ``template``)."""
+        """Test metrics of the head trained on the refit's real rows plus the synthetic rows among ``base_rows``
+        and of ``selection``, with the problem's template (or ``template``)."""
         if self._x_test is None:
             self._x_test = self.prepared.featurizer.transform(self.split.test["text"].tolist())
         problem = self.prepared.problem if base_rows is None else replace(self.prepared.problem, base_rows=base_rows)
-        if template is not None:
-            problem = replace(problem, template=template)
-        return self._score(problem.fit_head(selection), self._x_test, self.split.test)
+        rows = final_rows(problem, problem.rows_for(selection), self.refit)
+        head = (template or problem.template).make_head().fit(problem.X[rows], problem.y[rows])
+        return self._score(head, self._x_test, self.split.test)
 
     def validation(self) -> Metrics:
-        """M0 on validation (what the default rules plan from)."""
+        """M0 (trained on train) on validation (what the default rules plan from)."""
         problem = self.prepared.problem
-        return self._score(problem.fit_head(()), problem.take(problem.val_rows), self.split.validation)
+        rows = np.arange(problem.n_train)
+        head = problem.template.make_head().fit(problem.take(rows), problem.y[rows])
+        return self._score(head, problem.take(problem.val_rows), self.split.validation)
 
     def _score(self, head, features, part: pd.DataFrame) -> Metrics:
         predicted = np.asarray(self.prepared.problem.classes)[np.asarray(head.predict(features)).ravel()]
@@ -182,12 +206,18 @@ def _search_cells(seed: int, cls: str, generator: str, config: QualityConfig, pr
             if (seed, cls, generator, objective, strategy) not in todo:
                 continue
             start = time.perf_counter()
-            evaluator = Evaluator(problem, make_objective(objective, cls), Budget(max_evaluations=config.budget), pool)
+            goal = make_objective(objective, cls)
+            evaluator = Evaluator(problem, goal, Budget(max_evaluations=config.budget), pool)
             result = run_strategy(make_strategy(strategy, seed=seed), views[cls], evaluator)
-            final = scorer.metrics(result.best.selection)
-            n_syn = sum(len(problem.synth_rows[i]) for i in result.best.selection)
-            cells.append(_cell(seed, cls, generator, objective, strategy, val_gain=result.best.gain, m0=m0_test,
-                               final=final, n_sources=len(result.best.selection), n_synthetic=n_syn,
+            best = result.best
+            if config.accept == "paired":  # the final choice: M0, "add all" or the search's best, above noise
+                everything = [e for e in result.history if e.selection == evaluator.pool]
+                best = choose(goal, [best, *everything], result.baseline,
+                              config.rule().for_problem(problem))[0] or result.baseline
+            final = scorer.metrics(best.selection)
+            n_syn = sum(len(problem.synth_rows[i]) for i in best.selection)
+            cells.append(_cell(seed, cls, generator, objective, strategy, val_gain=best.gain, m0=m0_test,
+                               final=final, n_sources=len(best.selection), n_synthetic=n_syn,
                                evaluations=result.evaluations, seconds=time.perf_counter() - start,
                                curve=np.maximum.accumulate([0.0, *result.gains()])[1:]))
         if config.improve and (seed, cls, generator, objective, "improve") in todo:
@@ -207,13 +237,14 @@ def _improve_cell(seed, cls, generator, objective, config, prepared, scorer, m0_
                             val_recall={c: float(val.recall[i]) for i, c in enumerate(val.classes)})
     per_phase = max(1, config.budget // len(phases))
     outcome = run_phases(problem, views, make_objective(objective, cls), phases,
-                         budget=lambda: Budget(max_evaluations=per_phase), executor=pool, seed=seed)
+                         budget=lambda: Budget(max_evaluations=per_phase), executor=pool, seed=seed,
+                         rule=config.rule(), winner=config.winner)
     final = scorer.metrics(base_rows=outcome.base_rows)
     gain = (metric_value(outcome.final_validation, objective, cls)
             - metric_value(outcome.m0_validation, objective, cls))
     return _cell(seed, cls, generator, objective, "improve", val_gain=gain, m0=m0_test, final=final,
                  n_sources=sum(len(s) for s in outcome.accepted_selection.values()),
-                 n_synthetic=len(outcome.base_rows) - problem.n_train,
+                 n_synthetic=int((outcome.base_rows >= problem.n_real).sum()),
                  evaluations=sum(d.evaluations for d in outcome.decisions), seconds=time.perf_counter() - start)
 
 
@@ -233,6 +264,7 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
     for seed in config.seeds:
         for cls in classes:
             wanted.append((seed, cls, "-", "-", "class-weighted"))
+            wanted.append((seed, cls, "-", "-", "m0-trainval"))
             for g in config.generators:
                 wanted.append((seed, cls, g, "-", "add-all"))
                 wanted += [(seed, cls, g, o, m) for o in config.objectives for m in searches]
@@ -255,15 +287,22 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
             split = split_dataset(dataset, seed=seed)
             plain = build_problem(split, [], classes[0], classifier=config.classifier)
             views = class_views(split, fit_model(plain, frozenset()), classes)
-            unweighted = weighted = None  # no synthetic data: the same two models for every class of the seed
+            unweighted = weighted = m0_train = m0_all = None  # no synthetic data: the same models for every class
             for cls in classes:
                 if (seed, cls, "-", "-", "class-weighted") in todo:
                     if weighted is None:
-                        scorer = _Scorer(plain, split)
+                        scorer = _Scorer(plain, split, refit=config.refit)
                         unweighted = scorer.metrics()
                         weighted = scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
                     finish([_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=unweighted,
                                   final=weighted, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
+                           f"seed {seed} {cls}")
+                if (seed, cls, "-", "-", "m0-trainval") in todo:
+                    if m0_all is None:
+                        m0_train = _Scorer(plain, split, refit="train").metrics()
+                        m0_all = _Scorer(plain, split, refit="train+validation").metrics()
+                    finish([_cell(seed, cls, "-", "-", "m0-trainval", val_gain=math.nan, m0=m0_train,
+                                  final=m0_all, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
                            f"seed {seed} {cls}")
                 for g in config.generators:
                     mine = {k for k in todo if k[:3] == (seed, cls, g)}
@@ -272,8 +311,10 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                     generation = synthesize_class(cache, generators[g], split, cls,
                                                   n_per_example=config.n_per_example, seed=seed,
                                                   max_sources=config.max_sources)
-                    prepared = build_problem(split, generation.synthetic, cls, classifier=config.classifier)
-                    scorer = _Scorer(prepared, split)
+                    prepared = build_problem(split, generation.synthetic, cls, classifier=config.classifier,
+                                             fitness=config.fitness, folds=config.folds, repeats=config.repeats,
+                                             seed=seed)
+                    scorer = _Scorer(prepared, split, refit=config.refit)
                     m0_test = scorer.metrics()
                     cells: list[Cell] = []
                     if (seed, cls, g, "-", "add-all") in mine:

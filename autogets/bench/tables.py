@@ -16,6 +16,8 @@ from autogets.bench.quality import Cell
 from autogets.textfmt import escape_markdown
 
 GEN_LABEL = {"embedded": "LLM", "openai": "LLM", "eda": "EDA", "-": "-"}
+PLAIN = ("class-weighted", "m0-trainval")
+"""Baselines without synthetic data (generator "-")."""
 
 
 def frame(cells: Sequence[Cell]) -> pd.DataFrame:
@@ -108,7 +110,13 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
     lines = [f"# Quality benchmark: {dataset}", "",
              f"Seeds {', '.join(map(str, seeds))} (split and search seed); budget {config.get('budget')} candidate "
              f"evaluations per search; {config.get('n_per_example')} synthetic texts per source example, at most "
-             f"{config.get('max_sources')} source examples per class; classifier `{config.get('classifier')}`. "
+             f"{config.get('max_sources')} source examples per class; classifier `{config.get('classifier')}`; "
+             f"fitness `{config.get('fitness', 'validation')}`"
+             + (f" ({config.get('folds')} folds × {config.get('repeats')})" if config.get("fitness") == "cv" else "")
+             + f", accept `{config.get('accept', 'no_drop')}`"
+             + (f" (z = {config.get('accept_z')})" if config.get("accept") == "paired" else "")
+             + f", refit on `{config.get('refit', 'train')}` (M0 too), phase winner by "
+             f"`{config.get('winner', 'objective')}`. "
              "Gains are on the **test** split against M0 on the same split and features, mean ± std over seeds; "
              "every choice was made on validation. Search time summed over all cells "
              f"{sum(c.seconds for c in cells) / 60:.1f} min (generation and feature fitting excluded)"
@@ -131,16 +139,17 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                 row.append(cell + (f" (paper {ref:+.4f})" if ref is not None else ""))
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
-        others = [m for m in ("improve", "add-all", "class-weighted") if m in set(df["method"])]
+        others = [m for m in ("improve", "add-all", *PLAIN) if m in set(df["method"])]
         if others:
-            lines += [f"Baselines and the ensemble ({obj.upper()} gain on test):", ""]
-            head = ["class"] + [f"{m} {GEN_LABEL[g]}" if m != "class-weighted" else m
-                                for m in others for g in (gens if m != "class-weighted" else ["-"])]
+            lines += [f"Baselines and the ensemble ({obj.upper()} gain on test; m0-trainval: M0 on train + "
+                      "validation against M0 on train):", ""]
+            head = ["class"] + [f"{m} {GEN_LABEL[g]}" if m not in PLAIN else m
+                                for m in others for g in (gens if m not in PLAIN else ["-"])]
             lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for cls in classes:
                 row = [escape_markdown(cls)]
                 for m in others:
-                    for g in (gens if m != "class-weighted" else ["-"]):
+                    for g in (gens if m not in PLAIN else ["-"]):
                         key = (cls, g, obj, m)
                         row.append(_fmt(*summ.loc[key, ["gain_mean", "gain_std", "n"]]) if key in summ.index else "–")
                 lines.append("| " + " | ".join(row) + " |")
@@ -197,10 +206,10 @@ def _transfer(df: pd.DataFrame) -> list[str]:
     sub = df[df["method"].isin([*paper.STRATEGIES, "improve"])].dropna(subset=["val_gain"])
     if len(sub) < 3:
         return []
-    lines = ["## Validation gain against test gain", "",
-             "Searches and ensembles: mean gain on validation (where the choice is made) and on test, and their "
-             "Pearson correlation over cells.", "",
-             "| generator | objective | cells | mean validation gain | mean test gain | correlation |",
+    lines = ["## Fitness gain against test gain", "",
+             "Searches and ensembles: mean gain by the fitness the choice is made on (validation, or out-of-fold over "
+             "train + validation with fitness `cv`) and on test, and their Pearson correlation over cells.", "",
+             "| generator | objective | cells | mean fitness gain | mean test gain | correlation |",
              "|---|---|---|---|---|---|"]
     for (gen, obj), g in sub.groupby(["generator", "objective"], sort=False):
         r = g["val_gain"].corr(g["gain"]) if g["val_gain"].std() > 0 and g["gain"].std() > 0 else math.nan
@@ -250,7 +259,7 @@ def plot_gains(cells: Sequence[Cell], path: Path, *, objective: str = "cba", gen
     classes = sorted(dict.fromkeys(summ["class"]), key=lambda c: (c not in paper.CLASSES,
                                                                    paper.CLASSES.index(c) if c in paper.CLASSES else 0,
                                                                    c))
-    methods = [m for m in ("random", "sw", "hsw", "ga", "improve", "add-all", "class-weighted")
+    methods = [m for m in ("random", "sw", "hsw", "ga", "improve", "add-all", *PLAIN)
                if m in set(summ["method"])]
     fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(classes) + 2), 4.2))
     width = 0.8 / max(1, len(methods))

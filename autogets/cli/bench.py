@@ -101,6 +101,16 @@ def bench_quality(
         quick: Annotated[bool, typer.Option("--quick", help="One seed, budget 20, 10 sources and (without --class) "
                                                             "the two smallest classes: checks the harness in "
                                                             "minutes.")] = False,
+        fitness: Annotated[str, typer.Option(help="cv (repeated folds of train + validation) | validation")] = "cv",
+        folds: Annotated[int | None, typer.Option(min=2, help="Folds per repeat (fitness cv; default 5, "
+                                                              "--quick 3).")] = None,
+        repeats: Annotated[int | None, typer.Option(min=1, help="Repeats of the folds (fitness cv; default 2, "
+                                                                "--quick 1).")] = None,
+        accept: Annotated[str, typer.Option(help="paired (gain above noise across folds) | no_drop")] = "paired",
+        refit: Annotated[str, typer.Option(help="train+validation | train: real rows of reported models and "
+                                                "their M0")] = "train+validation",
+        winner: Annotated[str, typer.Option(help="goal | objective: what picks a phase's winner")] = "goal",
+        tag: Annotated[str, typer.Option(help="Suffix of the result file names (to keep variants apart).")] = "",
         executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
         workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
         json_out: JsonOpt = False) -> None:
@@ -135,6 +145,17 @@ def bench_quality(
     else:
         config = QualityConfig(seeds=tuple(range(42, 42 + seeds)), classes=classes, budget=budget,
                                n_per_example=n, max_sources=max_sources, improve=improve)
+    from autogets.pipeline import FITNESSES, REFITS
+    from autogets.search.robust import AcceptRule
+
+    AcceptRule(rule=accept)  # unknown names fail here
+    if fitness not in FITNESSES or refit not in REFITS or winner not in ("goal", "objective"):
+        from autogets.errors import ConfigError
+
+        raise ConfigError(f"unknown setting: fitness {fitness!r} ({', '.join(FITNESSES)}), refit {refit!r} "
+                          f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
+    config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
+                     accept=accept, refit=refit, winner=winner)
     config = replace(config, improve=improve, strategies=tuple(strategy or STRATEGIES),
                      generators=tuple(generator or config.generators),
                      objectives=tuple(objective or config.objectives))
@@ -145,7 +166,7 @@ def bench_quality(
         report = (lambda phase, done, total: progress("Quality cells", done, total, phase)) if progress else None
         cells = run_quality(ws, ds, config, generators=gens, executor=pool, progress=report)
     elapsed = time.perf_counter() - started
-    name = f"quality-{ds.name}" + ("-quick" if quick else "")
+    name = f"quality-{ds.name}" + ("-quick" if quick else "") + (f"-{tag}" if tag else "")
     path, md, text = write_quality(cells, config, dataset=ds.name, name=name, out_dir=out_dir, elapsed=elapsed)
     if json_out:
         out.print_json(json.dumps({"results": str(path), "markdown": str(md), "cells": len(cells),

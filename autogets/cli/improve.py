@@ -52,6 +52,12 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                 "--max-sources", help="Generate for at most this many source examples per class.", min=1)] = None,
             generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
             classifier: ClassifierOpt = "linear",
+            fitness: Annotated[str, typer.Option(help="cv (5 folds × 2 of train + validation) | validation")]
+            = "cv",
+            accept: Annotated[str, typer.Option(help="paired (a gain above noise across folds) | no_drop (the "
+                                                     "paper's rule)")] = "paired",
+            refit: Annotated[str, typer.Option(help="train+validation | train: real rows of the registered model "
+                                                    "and of the report's M0")] = "train+validation",
             executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
             review: Annotated[str, typer.Option("--review", help="none (approve every cleaned text) | ask (review "
                                                 "each page in the terminal)")] = "none",
@@ -74,7 +80,8 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     spec = RunSpec(dataset=dataset, data_path=str(data) if data else None, text_col=text_col, label_col=label_col,
                    id_col=id_col, min_class_size=min_class_size, target=target, objective=objective, goal=goal,
                    budget=budget, budget_seconds=budget_seconds, max_phases=max_phases, max_sources=max_sources,
-                   generator=generator, n_per_example=n, seed=_seed(seed), classifier=classifier, requester=actor)
+                   generator=generator, n_per_example=n, seed=_seed(seed), classifier=classifier, requester=actor,
+                   fitness=fitness, accept=accept, refit=refit)
     ws = _workspace(workspace)
     gen = _generator(generator, ws, ds.name)
 

@@ -1,7 +1,7 @@
 """Persistent generation cache and the cached, cleaned generation loop (method Part A §6).
 
-Raw outputs are stored in the workspace table ``generations`` keyed by (generator, model, prompt version, source
-text hash, sample index) as soon as each source example's outputs arrive, so a re-run for the same class calls the
+Raw outputs are stored in the workspace table ``generations`` keyed by (generator, model, prompt key, source text
+hash, sample index) as soon as each source example's outputs arrive, so a re-run for the same class calls the
 model for nothing already stored, and an interrupted run (Ctrl-C) keeps what it generated. Cleaning runs on read:
 it depends on the data set (copies of any real text are dropped), the cache does not.
 """
@@ -24,12 +24,23 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def prompt_key(generator: Generator, variant: str = "") -> str:
+def generation_scope(generator: Generator, class_name: str, context: Sequence[str] = ()) -> str:
+    """What else the prompt saw: the class name and, for a generator that shows real examples as few-shot context
+    (``uses_context``, True unless a generator says otherwise), a hash of that context in order. Part of the cache
+    key, so texts generated with one split's training texts in the prompt are never served to another split (where
+    those texts may be test examples): no test text leaks into generation."""
+    parts = [class_name, *(context if getattr(generator, "uses_context", True) else ())]
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:10]
+
+
+def prompt_key(generator: Generator, variant: str = "", scope: str = "") -> str:
     """The prompt part of the cache key: the generator's prompt version, plus a regeneration variant (a round and
-    a hint such as "shorter") when one is asked for, so a regeneration never returns the texts it replaces."""
-    if not variant:
-        return generator.prompt_version
-    return f"{generator.prompt_version}~{hashlib.sha256(variant.encode('utf-8')).hexdigest()[:8]}"
+    a hint such as "shorter") when one is asked for, so a regeneration never returns the texts it replaces, plus
+    the :func:`generation_scope` (class and few-shot context) when given."""
+    key = generator.prompt_version
+    if variant:
+        key += f"~{hashlib.sha256(variant.encode('utf-8')).hexdigest()[:8]}"
+    return f"{key}@{scope}" if scope else key
 
 
 class GenerationCache:
@@ -39,8 +50,8 @@ class GenerationCache:
         self.db = db
         self.table = db["generations"]
 
-    def lookup(self, generator: Generator, examples: Sequence[SourceExample], n: int, variant: str = ""
-               ) -> dict[tuple[str, int], str]:
+    def lookup(self, generator: Generator, examples: Sequence[SourceExample], n: int, variant: str = "",
+               scope: str = "") -> dict[tuple[str, int], str]:
         """Cached raw texts for these examples' first ``n`` samples, keyed by (source hash, sample index)."""
         hashes = list({text_hash(e.text) for e in examples})
         found: dict[tuple[str, int], str] = {}
@@ -50,12 +61,13 @@ class GenerationCache:
             rows = self.db.execute(
                 f"SELECT source_hash, sample_index, raw FROM generations WHERE generator = ? AND model = ? "
                 f"AND prompt_version = ? AND sample_index < ? AND source_hash IN ({marks})",
-                [generator.name, generator.model, prompt_key(generator, variant), n, *chunk]).fetchall()
+                [generator.name, generator.model, prompt_key(generator, variant, scope), n, *chunk]).fetchall()
             found.update({(h, i): raw for h, i, raw in rows})
         return found
 
-    def store(self, generator: Generator, example: SourceExample, texts: Sequence[str], variant: str = "") -> None:
-        h, prompt = text_hash(example.text), prompt_key(generator, variant)
+    def store(self, generator: Generator, example: SourceExample, texts: Sequence[str], variant: str = "",
+              scope: str = "") -> None:
+        h, prompt = text_hash(example.text), prompt_key(generator, variant, scope)
         rows = [{"generator": generator.name, "model": generator.model, "prompt_version": prompt,
                  "source_hash": h, "sample_index": i, "source_id": example.id, "label": example.label,
                  "text": strip_decoration(raw), "raw": raw, "status": "ok", "created_at": now_iso()}
@@ -104,13 +116,15 @@ def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per
     """``n_per_example`` cleaned synthetic texts per example (fewer where cleaning drops some), cached.
 
     ``variant`` names a regeneration (part of the cache key); ``hint`` (e.g. "shorter") is passed to the generator.
+    The class and (for a generator that uses it) the ``context`` are part of the key too (:func:`generation_scope`).
 
     Only examples missing from the cache reach the model, in batches of ``batch_size``; each batch's outputs are
     stored before the next one starts. Raises :class:`GenerationError` if every example that needed the model failed.
     """
     if n_per_example < 1:
         raise GenerationError("n_per_example must be at least 1")
-    stored = cache.lookup(generator, examples, n_per_example, variant)
+    scope = generation_scope(generator, class_name, context)
+    stored = cache.lookup(generator, examples, n_per_example, variant, scope)
     missing = [e for e in examples if any((text_hash(e.text), i) not in stored for i in range(n_per_example))]
     cached = len(examples) - len(missing)
     failed: list[tuple[int, str]] = []
@@ -125,13 +139,13 @@ def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per
             if out.error is not None:
                 failed.append((out.example.id, out.error))
             else:
-                cache.store(generator, out.example, out.texts, variant)
+                cache.store(generator, out.example, out.texts, variant, scope)
             done += 1
             if progress:
                 progress(done, len(examples))
     if missing and len(failed) == len(missing):
         raise GenerationError(f"all {len(missing)} examples failed to generate (first error: {failed[0][1]})")
-    stored = cache.lookup(generator, examples, n_per_example, variant)
+    stored = cache.lookup(generator, examples, n_per_example, variant, scope)
     cleaner = Cleaner(real_texts=real_texts)
     synthetic = []
     for example in examples:
@@ -143,6 +157,6 @@ def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per
             if text is not None:
                 synthetic.append(Synthetic(source_id=example.id, sample_index=i, text=text, label=example.label,
                                            generator=generator.name, model=generator.model,
-                                           prompt_version=prompt_key(generator, variant)))
+                                           prompt_version=prompt_key(generator, variant, scope)))
     return GenerationResult(synthetic=synthetic, report=cleaner.report, generated=len(missing) - len(failed),
                             cached=cached, failed=failed)

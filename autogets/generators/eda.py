@@ -94,6 +94,7 @@ class EDAGenerator:
     """The paper's EDA baseline as a :class:`~autogets.generators.base.Generator`."""
 
     name = "eda"
+    uses_context = False  # the context is not used (part of the cache key when used)
     model = "eda"
 
     def __init__(self, *, alpha: float = 0.1):

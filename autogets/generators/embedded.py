@@ -61,6 +61,7 @@ class EmbeddedGenerator:
     ``descriptions`` (class → short description for the prompt header; bundled data sets bring their own)."""
 
     name = "embedded"
+    uses_context = True  # few-shot prompts show other real texts of the class (part of the cache key when used)
 
     def __init__(self, *, temperature: float = 0.9, top_p: float = 0.95, max_new_tokens: int = 32, n_shots: int = 3,
                  batch_size: int = 16, threads: int | None = None, cache_dir: str | Path | None = None,

@@ -75,6 +75,7 @@ class OpenAICompatibleGenerator:
     """
 
     name = "openai"
+    uses_context = False  # the prompt shows only the source example (part of the cache key when used)
 
     def __init__(self, *, base_url: str | None = None, model: str = "gpt-4o-mini", api_key: str | None = None,
                  temperature: float = 0.9, top_p: float = 0.95, timeout: float = 60.0, max_retries: int = 3,

@@ -4,6 +4,13 @@ A candidate is a set of selected source example ids. Its training set is the rea
 synthetic children of those ids; the classifier head is refitted on that row selection of a feature matrix computed
 once per run, and scored on the **validation** split. The evaluator never holds test rows.
 
+With ``fitness="cv"`` (method Part A §14) the score is not one small split: repeated stratified K-fold over train +
+validation. In each fold the head is fitted on the other folds' real rows plus the synthetic children of the
+selected sources whose source example is *not* held out (a held-out example never contributes children to the rows
+it is scored against), and scored on the held-out rows. A candidate's metrics are those of the pooled out-of-fold
+confusion (the mean over folds up to fold-size weights); the per-fold confusions are kept for paired decisions
+(:mod:`autogets.search.robust`). The margin tie-breaker is the mean over folds.
+
 Candidates are cached by the (normalised) frozenset of ids: a repeat costs nothing and is not charged, as in the
 paper. The budget counts evaluations or seconds of classifier-fit wall time.
 """
@@ -12,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +37,10 @@ class Problem:
 
     ``X`` is the featuriser's output: a sparse or dense matrix, a DataFrame, or (slow path) a 1-D array of texts.
     ``synth_rows`` maps a source example id to the rows of its synthetic children.
+
+    ``fitness``: ``"validation"`` (fit on train, score on validation) or ``"cv"`` (``held_out``: one array of real
+    row indices per fold, over all repeats; ``origin``: for every row of ``X``, the real row it stands for — itself,
+    or a synthetic text's source example).
     """
 
     X: Any
@@ -41,10 +52,21 @@ class Problem:
     classes: tuple[str, ...]
     target: int
     base_rows: np.ndarray | None = None
+    fitness: str = "validation"
+    held_out: tuple[np.ndarray, ...] = ()
+    origin: np.ndarray | None = None
+
+    @property
+    def n_real(self) -> int:
+        return self.n_train + len(self.val_rows)
+
+    def real(self) -> np.ndarray:
+        """The real rows the fitness trains on (before any fold is held out): train, or train + validation (cv)."""
+        return np.arange(self.n_real if self.fitness == "cv" else self.n_train)
 
     def base(self) -> np.ndarray:
-        """Rows every candidate trains on: the real train split, plus synthetic rows an ensemble already accepted."""
-        return np.arange(self.n_train) if self.base_rows is None else self.base_rows
+        """Rows every candidate trains on: the real rows, plus synthetic rows an ensemble already accepted."""
+        return self.real() if self.base_rows is None else self.base_rows
 
     def rows_for(self, selection: Iterable[int]) -> np.ndarray:
         parts = [self.base()] + [self.synth_rows[i] for i in sorted(selection)]
@@ -65,15 +87,45 @@ class Problem:
 
 
 def fit_candidate(problem: Problem, selection: tuple[int, ...]) -> tuple[np.ndarray, float, float, int]:
-    """Fit on train + the selection's synthetic rows; (validation confusion, target margin, fit seconds, #synthetic).
+    """Fit on the base rows + the selection's synthetic rows; (confusion, target margin, fit seconds, #synthetic).
 
-    A pure function of its arguments, so it can run in any process.
+    The confusion is K×K on validation, or F×K×K (one per fold) for ``fitness="cv"``. A pure function of its
+    arguments, so it can run in any process.
     """
     rows = problem.rows_for(selection)
+    n_syn = int(len(rows) - len(problem.real()))
+    if problem.fitness == "cv":
+        return _fit_folds(problem, rows, n_syn)
     start = time.perf_counter()
     head = problem.fit_head(selection)
     fit_seconds = time.perf_counter() - start
-    xv, yv = problem.take(problem.val_rows), problem.y[problem.val_rows]
+    matrix, margin = _score(problem, head, problem.val_rows)
+    return matrix, margin, fit_seconds, n_syn
+
+
+def fold_rows(problem: Problem, rows: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """``rows`` without the held-out real rows and without every synthetic row whose source is held out."""
+    held_mask = np.zeros(problem.n_real + 1, dtype=bool)  # slot n_real: sources outside every fold
+    held_mask[held] = True
+    return rows[~held_mask[problem.origin[rows]]]
+
+
+def _fit_folds(problem: Problem, rows: np.ndarray, n_syn: int) -> tuple[np.ndarray, float, float, int]:
+    matrices, margins, seconds = [], [], 0.0
+    for held in problem.held_out:
+        keep = fold_rows(problem, rows, held)
+        start = time.perf_counter()
+        head = problem.template.make_head().fit(problem.take(keep), problem.y[keep])
+        seconds += time.perf_counter() - start
+        matrix, margin = _score(problem, head, held)
+        matrices.append(matrix)
+        margins.append(margin)
+    return np.stack(matrices), float(np.mean(margins)), seconds, n_syn
+
+
+def _score(problem: Problem, head, eval_rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """Confusion on ``eval_rows`` and the target class's mean margin (own score − best other score) there."""
+    xv, yv = problem.take(eval_rows), problem.y[eval_rows]
     scores = head_scores(head, xv)
     pred = np.asarray(head.classes_)[scores.argmax(axis=1)]
     matrix = confusion(yv, pred, len(problem.classes))
@@ -82,10 +134,8 @@ def fit_candidate(problem: Problem, selection: tuple[int, ...]) -> tuple[np.ndar
         col = int(np.flatnonzero(np.asarray(head.classes_) == problem.target)[0])
         own = scores[mine, col]
         rest = np.delete(scores[mine], col, axis=1).max(axis=1)
-        margin = float(np.mean(own - rest))
-    else:
-        margin = 0.0
-    return matrix, margin, fit_seconds, int(len(rows) - problem.n_train)
+        return matrix, float(np.mean(own - rest))
+    return matrix, 0.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +150,24 @@ class Evaluation:
     index: int
     key: tuple[float, ...] = ()
     gain: float = 0.0
+    folds: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """Per-fold confusions (F×K×K) under ``fitness="cv"``; None for the single validation split."""
+
+    def fold_metrics(self) -> list[Metrics]:
+        """Metrics per fold (one entry, the validation split, when there are no folds)."""
+        if self.folds is None:
+            return [self.metrics]
+        return [metrics_from_confusion(m, self.metrics.classes) for m in self.folds]
+
+
+def evaluation_of(selection: frozenset[int], raw: tuple, classes: tuple[str, ...], index: int) -> Evaluation:
+    """An unscored :class:`Evaluation` from :func:`fit_candidate`'s raw result."""
+    matrix, margin, seconds, n_syn = raw[:4]
+    matrix = np.asarray(matrix)
+    folds = matrix if matrix.ndim == 3 else None
+    pooled = matrix.sum(axis=0) if folds is not None else matrix
+    return Evaluation(selection, int(n_syn), metrics_from_confusion(pooled, classes), float(margin), float(seconds),
+                      index, folds=folds)
 
 
 @dataclass
@@ -154,9 +222,7 @@ class Evaluator:
         self._cache: dict[frozenset[int], Evaluation] = {}
         self.executor.start(self.problem)
         (base,) = self.executor.map(fit_candidate, [()])
-        raw = Evaluation(frozenset(), base[3], metrics_from_confusion(base[0], self.problem.classes), base[1],
-                         base[2], -1)
-        self.baseline = self._scored(raw)
+        self.baseline = self._scored(evaluation_of(frozenset(), base, self.problem.classes, -1))
         self._cache[frozenset()] = self.baseline
 
     @property
@@ -169,8 +235,7 @@ class Evaluator:
 
     def _scored(self, e: Evaluation) -> Evaluation:
         base = getattr(self, "baseline", e)
-        return Evaluation(e.selection, e.n_synthetic, e.metrics, e.margin, e.fit_seconds, e.index,
-                          self.objective.key(e, base), self.objective.gain(e, base))
+        return replace(e, key=self.objective.key(e, base), gain=self.objective.gain(e, base))
 
     @property
     def exhausted(self) -> bool:
@@ -188,11 +253,10 @@ class Evaluator:
             if self.budget.exhausted:
                 break
             chunk = pending[start:start + step]
-            for k, (matrix, margin, seconds, n_syn) in zip(chunk, self._fit(chunk), strict=True):
-                e = self._scored(Evaluation(k, n_syn, metrics_from_confusion(matrix, self.problem.classes), margin,
-                                            seconds, len(self.history)))
+            for k, raw in zip(chunk, self._fit(chunk), strict=True):
+                e = self._scored(evaluation_of(k, raw, self.problem.classes, len(self.history)))
                 self.budget.evaluations += 1
-                self.budget.fit_seconds += seconds
+                self.budget.fit_seconds += e.fit_seconds
                 self.history.append(e)
                 self._cache[k] = e
                 if self.on_evaluation is not None:
