@@ -42,7 +42,7 @@ from autogets.pipeline import (
     real_rows,
     synthesize_class,
 )
-from autogets.workspace import Workspace, new_run_id, now_iso, write_json_atomic
+from autogets.workspace import Workspace, json_default, new_run_id, now_iso, write_json_atomic
 
 MAX_REGENERATIONS = 2
 """Regeneration rounds a review may ask for (issue: bounded to 2)."""
@@ -109,21 +109,9 @@ def _get(ws: Workspace, run_id: str, step: str) -> dict | None:
 def _put(ws: Workspace, run_id: str, step: str, data: dict) -> dict:
     db = ws.db()
     with db.conn:
-        db["run_steps"].insert({"run_id": run_id, "step": step, "data": json.dumps(data, default=_plain),
+        db["run_steps"].insert({"run_id": run_id, "step": step, "data": json.dumps(data, default=json_default),
                                 "at": now_iso()}, replace=True)
     return data
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def _set_status(ws: Workspace, run_id: str, status: str, result: dict | None = None) -> None:
@@ -132,7 +120,7 @@ def _set_status(ws: Workspace, run_id: str, status: str, result: dict | None = N
     if status in ("done", "no_gain", "failed", "cancelled"):
         update["finished_at"] = now_iso()
     if result is not None:
-        update["result"] = json.dumps(result, default=_plain)
+        update["result"] = json.dumps(result, default=json_default)
     with db.conn:
         db["runs"].update(run_id, update)
 
@@ -483,7 +471,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
 
     def on_raw(k: int, selection: frozenset[int], raw: tuple) -> None:
         pending_raw.append({"run_id": run_id, "phase": k, "selection": json.dumps(sorted(selection)),
-                            "raw": json.dumps([np.asarray(raw[0]).tolist(), *raw[1:]], default=_plain)})
+                            "raw": json.dumps([np.asarray(raw[0]).tolist(), *raw[1:]], default=json_default)})
         if len(pending_raw) >= 20:
             _flush(ws, pending_raw)
 

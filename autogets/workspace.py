@@ -188,7 +188,7 @@ class Workspace:
         """Record a finished job (diagnose, search, improve) in the ``runs`` table."""
         self.db()["runs"].insert({"id": run_id, "kind": kind, "dataset": dataset, "status": "done",
                                   "created_at": started_at, "finished_at": now_iso(), "params": json.dumps(params),
-                                  "result": json.dumps(result, default=_json_default), "report_dir": str(report_dir)})
+                                  "result": json.dumps(result, default=json_default), "report_dir": str(report_dir)})
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -308,7 +308,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, default=_json_default)
+            json.dump(obj, fh, indent=2, default=json_default)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
@@ -325,7 +325,8 @@ def _umask() -> int:
     return mask
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays and paths."""
     import numpy as np
 
     if isinstance(obj, np.integer):
