@@ -69,7 +69,8 @@ def test_cli_search_and_improve_with_a_byo_classifier(spec, trec6_slice, workspa
     report = json.loads(capsys.readouterr().out)
     assert report["budget_spent"]["evaluations"] == 6
     executor = ["--executor", "local" if spec == PIPELINE else "serial"]  # workers on one path, in-process on the other
-    code = main(["improve", *common, "--budget", "10", "--promote", *executor])
+    code = main(["improve", *common, "--budget", "10", "--promote", *executor,
+                 "--fitness", "validation", "--accept", "no_drop"])  # the paper's rule: a model is registered
     captured = capsys.readouterr()
     assert code == 0, captured.err
     improved = json.loads(captured.out)

@@ -41,7 +41,8 @@ def test_classifier_runs_diagnose_search_improve_predict(name, trec6_slice, work
     assert report["budget_spent"]["evaluations"] == 4 and report["best"]["n_sources"] >= 0
 
     improved = run_json(capsys, ["improve", *common, "--class", "ABBR", "--generator", "eda", "--n", "2",
-                                 "--budget", "3", "--executor", "serial", "--promote"])
+                                 "--budget", "3", "--executor", "serial", "--promote",
+                                 "--fitness", "validation", "--accept", "no_drop"])  # the paper's rule: registered
     assert improved["promoted"]
 
     result = run_json(capsys, ["predict", "--dataset", "trec6_slice", "--text", "What does NASA stand for ?",
