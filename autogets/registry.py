@@ -26,6 +26,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,22 @@ class ModelVersion:
                                 ("recipe", "metrics_validation", "metrics_test", "summary")}})
 
 
-def _dump_temp(obj: Any, folder: Path) -> Path:
-    """Write ``obj`` to a new, uniquely named temporary file in ``folder``."""
+def _write_temp(folder: Path, write: Callable[[str], Any]) -> Path:
+    """A new, uniquely named temporary file in ``folder``, filled by ``write(path)`` (removed if that fails)."""
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".new-", suffix=".joblib.tmp", dir=folder)
     os.close(fd)
     try:
-        joblib.dump(obj, tmp)
+        write(tmp)
     except BaseException:
         _unlink(Path(tmp))
         raise
     return Path(tmp)
+
+
+def _dump_temp(obj: Any, folder: Path) -> Path:
+    """Write ``obj`` to a new, uniquely named temporary file in ``folder``."""
+    return _write_temp(folder, lambda tmp: joblib.dump(obj, tmp))
 
 
 def _free_path(folder: Path, model_id: str) -> Path:
@@ -152,15 +158,8 @@ class Registry:
         """Register a model already saved at ``path`` (see :meth:`register`): its bytes are copied, never
         unpickled and pickled again (a round trip some native models, e.g. CatBoost, do not survive)."""
         folder = self.ws.root / "models" / dataset
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".new-", suffix=".joblib.tmp", dir=folder)
-        os.close(fd)
-        try:
-            shutil.copyfile(path, tmp)
-        except BaseException:
-            _unlink(Path(tmp))
-            raise
-        return self._record(Path(tmp), folder, dataset=dataset, **kwargs)
+        return self._record(_write_temp(folder, lambda tmp: shutil.copyfile(path, tmp)), folder, dataset=dataset,
+                            **kwargs)
 
     def _record(self, tmp: Path, folder: Path, *, dataset: str, recipe: dict, metrics_validation: dict,
                 metrics_test: dict, summary: dict | None = None, parent: str | None = None,

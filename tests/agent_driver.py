@@ -11,7 +11,7 @@ Faults and pauses, injected by environment variables (deterministic, no sleeps):
     AGENT_DRIVER_KILL=POINT      kill -9 this process at POINT: ``generations:N`` once N generation rows are stored,
                                  ``search-flush`` after the first evaluations are stored, ``register-step`` when
                                  the register step starts (the report and its model file are written),
-                                 ``registry-temp`` when Registry.register has written the model's temporary file,
+                                 ``registry-temp`` when a registration has written the model's temporary file,
                                  ``registry-rename`` inside Registry.register after the rename, before the commit
     AGENT_DRIVER_HOLD=NAME:PATH  when steps.<NAME>_step (or steps.<NAME>, e.g. apply_review) starts: create
                                  PATH.ready, wait for PATH.go, then go on
@@ -131,13 +131,13 @@ def inject(point: str) -> None:
     elif name == "register-step":
         steps.register_step = lambda *a, **k: die()
     elif name == "registry-temp":
-        dump = registry._dump_temp
+        write = registry._write_temp  # every registration (a new model or a saved file) writes its temp file here
 
-        def dump_then_die(obj, folder):
-            dump(obj, folder)
+        def write_then_die(folder, fill):
+            write(folder, fill)
             die()
 
-        registry._dump_temp = dump_then_die
+        registry._write_temp = write_then_die
     elif name == "registry-rename":
         def event_then_die(self, model_id, *args):  # runs after the rename, inside the write transaction
             die()
