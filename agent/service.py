@@ -94,6 +94,8 @@ class Agent:
                             text="A run in this thread waits for review: answer the page, or say cancel.")
             if word in RESUME_WORDS and self._stopped(thread_id):
                 return self._continue(thread_id, user, on_event)
+            if word == "status" and self._stopped(thread_id):
+                return self._turn(thread_id)
             self._remember(thread_id, conversation=conversation, requester=user, command=text)
             return self._stream(thread_id, fresh(text, user, conversation), on_event)
 
@@ -117,7 +119,7 @@ class Agent:
             snapshot = self.graph.get_state(self._config(thread_id))
             if not snapshot.values:
                 return Turn(thread_id=thread_id, status="answer", text=f"No thread {thread_id}.")
-            if snapshot.next and not snapshot.interrupts:
+            if _unfinished(snapshot):
                 return self._continue(thread_id, None, on_event)
             return self._turn(thread_id)
 
@@ -161,8 +163,7 @@ class Agent:
                     text=f"This thread is being worked on by {who}; nothing was applied. Try again when it finishes.")
 
     def _stopped(self, thread_id: str) -> bool:
-        snapshot = self.graph.get_state(self._config(thread_id))
-        return bool(snapshot.values and snapshot.next and not snapshot.interrupts)
+        return _unfinished(self.graph.get_state(self._config(thread_id)))
 
     def _continue(self, thread_id: str, user: str | None, on_event: EventSink | None) -> Turn:
         """Resume a thread that stopped between nodes (a crash, a :class:`Resumable` step)."""
@@ -256,8 +257,9 @@ class Agent:
                         data={"model_id": waiting.get("model_id"), "token": waiting.get("token")})
         else:
             status = values.get("status", "answer")
-            if snapshot.next:  # stopped between nodes (a crash): resumable
-                status, text = "running", f"The run stopped before {snapshot.next[0]}; resume the thread to continue."
+            if _unfinished(snapshot):  # stopped between nodes (a crash): resumable
+                where = f"before {snapshot.next[0]}" if snapshot.next else "between steps"
+                status, text = "running", f"The run stopped {where}; resume the thread to continue."
             else:
                 text = values.get("message", "")
             report = None
@@ -279,6 +281,15 @@ class Agent:
             sets = ", ".join(f"{k} = ?" for k in fields)
             self._conn.execute(f"UPDATE agent_threads SET {sets}{', ' if sets else ''}updated_at = ? "
                                "WHERE thread_id = ?", [*fields.values(), now_iso(), thread_id])
+
+
+def _unfinished(snapshot: Any) -> bool:
+    """Whether the thread stopped inside its graph (a crash) rather than at a review page or at the end.
+
+    A step's tasks are saved as they finish and the step's checkpoint after them, so a process killed in between
+    leaves a snapshot whose finished tasks show in ``tasks`` while ``next`` is empty (their successors are not known
+    until that checkpoint is written). Streaming ``None`` continues from there."""
+    return bool(snapshot.values and (snapshot.next or snapshot.tasks) and not snapshot.interrupts)
 
 
 def _page(payload: dict[str, Any]) -> ReviewPage:

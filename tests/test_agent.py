@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -185,6 +186,33 @@ def test_killed_during_search_resumes_reusing_evaluations_and_registers_once(tmp
     search = steps.step_result(Workspace(ws), turn["run_id"], "search")
     assert search["reused"] > 0
     assert Workspace(ws).db()["models"].count == (1 if turn["status"] == "done" else 0)
+
+
+@pytest.mark.reliability
+def test_a_step_saved_without_the_checkpoint_after_it_is_resumed_not_reported_as_running(tmp_path):
+    """A process killed after a node's writes were saved but before the step's checkpoint was written (LangGraph
+    saves them apart) leaves ``next`` empty: the thread must still count as stopped and resume to the end."""
+    ws = tmp_path / "ws"
+    a, _ = make_agent(ws)
+    turn = a.ask("t:cut", "improve ABBR on trec6", user="alice")
+    done = a.review(turn.thread_id, ReviewDecision(action="approve_all"), user="alice")
+    assert done.status in ("done", "no_gain")
+    config = a._config(turn.thread_id)
+    before_report = next(s for s in a.graph.get_state_history(config) if s.next == ("report",))
+    cut = before_report.config["configurable"]["checkpoint_id"]
+    a.close()
+    with sqlite3.connect(ws / "checkpoints.db") as db:  # the checkpoints after the report step never got written
+        db.execute("DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id > ?", [turn.thread_id, cut])
+        db.execute("DELETE FROM writes WHERE thread_id = ? AND checkpoint_id > ?", [turn.thread_id, cut])
+    b, notifier = make_agent(ws)
+    snapshot = b.graph.get_state(config)
+    assert snapshot.next == () and [t.name for t in snapshot.tasks] == ["report"]
+    assert b.ask("t:cut", "status", user="alice").text.startswith("The run stopped")  # not an empty "running"
+    again = b.resume(turn.thread_id)
+    assert again.status == done.status and again.data["model_id"] == done.data["model_id"]
+    assert Workspace(ws).db()["models"].count == (1 if done.status == "done" else 0)
+    assert notifier.sent and b.graph.get_state(config).tasks == ()
+    b.close()
 
 
 def test_improve_and_the_agent_build_the_same_model(tmp_path):
