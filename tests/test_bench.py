@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from autogets.bench.quality import Cell
+from autogets.bench.speed import find_row
 from autogets.bench.tables import frame, markdown, paired_vs_random, pooled_vs_random
 from autogets.cli import main
 from autogets.data import load_dataset
@@ -136,5 +137,50 @@ def test_speed_bench_end_to_end(workspace, tmp_path, capsys):
     s = result["summary"]
     assert s["evaluations_per_second"] > 0 and s["texts_per_minute"] > 0
     assert 500 < s["improve_peak_rss_mib"] < 24 * 1024  # the child loaded the embedded model
-    assert result["search"]["results"]["linear"]["evaluations"] == 40
-    assert result["search"]["results"]["linear"]["sw_one_pair"]["windows_evaluated"] > 0
+    row = find_row(result["search"], classifier="linear", executor="local", fitness="cv")
+    assert row["evaluations"] == 40 and row["sw_one_pair"]["windows_evaluated"] > 0
+    assert s["row"] == {"classifier": "linear", "executor": "local", "fitness": "cv"}
+    assert find_row(result["search"], classifier="linear", executor="local", fitness="validation")
+
+
+def test_throughput_estimate_follows_amdahl_from_what_was_measured():
+    from autogets.bench.speed import throughput_estimate
+
+    # 100 evaluations on 2 workers: 10 s wall, 8 s inside map, fits of 0.15 s -> d = 0.02, o = 2*8/100 - 0.15 = 0.01
+    est = throughput_estimate(evaluations=100, wall_seconds=10.0, map_seconds=8.0, mean_fit_seconds=0.15, workers=2)
+    assert est["driver_seconds_per_evaluation"] == pytest.approx(0.02)
+    assert est["overhead_seconds_per_evaluation"] == pytest.approx(0.01)
+    rates = {int(n): r for n, r in est["evaluations_per_second_on_n_workers"].items()}
+    assert rates[2] == pytest.approx(100 / 10.0, rel=1e-2)          # reproduces the measured rate
+    assert all(rates[a] < rates[b] for a, b in zip(sorted(rates), sorted(rates)[1:], strict=False))
+    assert max(rates.values()) < est["ceiling_evaluations_per_second"] == 50.0
+
+
+@pytest.mark.slow
+def test_search_bench_times_each_fitness_with_an_estimate(workspace, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    args = ["bench", "search", "--evaluations", "12", "--fitness", "validation", "--fitness", "cv",
+            "--workspace", str(workspace), "--out", str(out_dir)]
+    assert main(args) == 0, capsys.readouterr().err
+    (path,) = out_dir.glob("*-search.json")
+    rows = {r["fitness"]: r for r in json.loads(path.read_text())["rows"]}
+    assert set(rows) == {"validation", "cv"}
+    for r in rows.values():
+        assert r["executor"] == "local" and r["workers"] == 2
+        assert r["evaluations"] == 12 and r["sw_one_pair"]["windows_evaluated"] > 0
+        assert r["estimate"]["evaluations_per_second_on_n_workers"]["128"] > r["evaluations_per_second"]
+    assert rows["cv"]["fits_per_candidate"] == 10 and rows["validation"]["fits_per_candidate"] == 1
+    assert rows["cv"]["mean_fit_seconds"] > 3 * rows["validation"]["mean_fit_seconds"]  # 10 fits of 80 % vs 1
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--executor", "spark"], "unknown executor 'spark'"),
+    (["--fitness", "test"], "unknown fitness 'test'"),
+    (["--ray-address", "auto"], "--ray-address needs --executor ray"),
+])
+def test_search_bench_bad_options_are_one_line_and_write_nothing(bad, message, workspace, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    assert main(["bench", "search", *bad, "--workspace", str(workspace), "--out", str(out_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out_dir.exists() and not workspace.exists()

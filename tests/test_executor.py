@@ -118,3 +118,17 @@ def test_search_on_ray_finds_the_same_best_as_local(local_ray, trec6_slice, work
     local, on_ray = results["local"], results["ray"]
     assert on_ray["best"] == local["best"] and on_ray["best_so_far"] == local["best_so_far"]
     assert on_ray["test"]["gain"] == local["test"]["gain"]
+
+
+def test_search_bench_on_ray_beside_local(local_ray, workspace, tmp_path, capsys):
+    """`bench search --executor ray` (issue 15): the same candidates timed on the process pool and on Ray."""
+    out_dir = tmp_path / "results"
+    code = main(["bench", "search", "--evaluations", "12", "--executor", "local", "--executor", "ray", "--fitness",
+                 "validation", "--workspace", str(workspace), "--out", str(out_dir)])
+    assert code == 0, capsys.readouterr().err
+    (path,) = out_dir.glob("*-search-local-ray.json")
+    rows = {r["executor"]: r for r in json.loads(path.read_text())["rows"]}
+    assert set(rows) == {"local", "ray"} and rows["ray"]["workers"] == 2
+    assert rows["ray"]["evaluations"] == rows["local"]["evaluations"] == 12
+    assert rows["ray"]["sw_one_pair"]["windows_evaluated"] == rows["local"]["sw_one_pair"]["windows_evaluated"]
+    assert rows["ray"]["estimate"]["overhead_seconds_per_evaluation"] >= 0

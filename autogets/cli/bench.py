@@ -35,6 +35,36 @@ from autogets.cli.common import (
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; results are written to benchmarks/results/.")
 
 
+ExecutorsOpt = Annotated[list[str] | None, typer.Option("--executor", help="Repeatable: local (default) | serial | "
+                                                                           "ray, each measured.")]
+FitnessesOpt = Annotated[list[str] | None, typer.Option("--fitness", help="Repeatable: cv (the default's, 10 fits "
+                                                                          "per candidate) | validation (1 fit).")]
+
+
+def _check_bench_search(classifiers: list[str], executors: list[str], fitnesses: list[str],
+                        ray_address: str | None = None) -> None:
+    """Unknown classifiers, executors and fitnesses fail here, before any work."""
+    from autogets.classifiers import make_classifier
+    from autogets.errors import ConfigError
+    from autogets.pipeline import FITNESSES
+
+    for name in classifiers:
+        make_classifier(name)  # also bad module:factory specs
+    for name in executors:
+        if name not in ("local", "serial", "ray"):
+            raise ConfigError(f"unknown executor {name!r}; choose local, serial or ray")
+    if ray_address and "ray" not in executors:
+        raise ConfigError("--ray-address needs --executor ray")
+    if "ray" in executors:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ConfigError("Ray is not installed; pip install 'autogets[ray]'")
+    for name in fitnesses:
+        if name not in FITNESSES:
+            raise ConfigError(f"unknown fitness {name!r}; choose one of {', '.join(FITNESSES)}")
+
+
 @bench_app.command("generate")
 def bench_generate(target: ClassOpt = "ABBR", n: NOpt = 5,
                    limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
@@ -59,23 +89,25 @@ def bench_search(target: ClassOpt = "ABBR",
                  evaluations: Annotated[int, typer.Option(help="Random candidates to time.")] = 300,
                  classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
                                                                       "linear; module:factory for your own.")] = None,
+                 executor: ExecutorsOpt = None, fitness: FitnessesOpt = None, ray_address: RayAddressOpt = None,
                  generator: GeneratorOpt = "eda", workspace: WorkspaceOpt = None,
                  out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
-    """Candidate evaluations per second and one full SW pair (169 windows) on trec6.
+    """Candidate evaluations per second, one full SW pair (169 windows) and an N-worker estimate on trec6, per
+    classifier × executor × fitness.
 
-    Example: autogets bench search --classifier linear --classifier catboost
+    Example: autogets bench search --executor local --executor ray --fitness cv --fitness validation
     """
     from autogets.bench import write_result
     from autogets.bench.speed import bench_search as run
-    from autogets.classifiers import make_classifier
 
-    for name in classifier or []:
-        make_classifier(name)  # unknown names and bad module:factory specs fail here
+    classifiers, executors, fitnesses = classifier or ["linear"], executor or ["local"], fitness or ["cv"]
+    _check_bench_search(classifiers, executors, fitnesses, ray_address)
     ws = _workspace(workspace)
     with err.status("Benchmarking candidate evaluation …"):
-        result = run(target=target, classifiers=tuple(classifier or ["linear"]), evaluations=evaluations,
+        result = run(target=target, classifiers=tuple(classifiers), executors=tuple(executors),
+                     fitnesses=tuple(fitnesses), ray_address=ray_address, evaluations=evaluations,
                      workspace_root=ws.root, generator=generator)
-    path = write_result("search", result, out_dir)
+    path = write_result("search" + ("-" + "-".join(executors) if executors != ["local"] else ""), result, out_dir)
     out.print_json(json.dumps(result))
     out.print(f"Written to {path}")
 
@@ -178,29 +210,33 @@ def bench_quality(
 
 @bench_app.command("speed")
 def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
-                                                                                        "linear and linear-char (and "
-                                                                                        "catboost if installed); "
+                                                                                        "linear and linear-char; "
                                                                                         "module:factory for your own "
                                                                                         "(fast or slow path).")
                                       ] = None,
+                executor: ExecutorsOpt = None, fitness: FitnessesOpt = None, ray_address: RayAddressOpt = None,
                 evaluations: Annotated[int, typer.Option(min=10, help="Random candidates to time.")] = 300,
+                improve: Annotated[bool, typer.Option(help="Also time a full first `improve` in a child (peak "
+                                                           "RSS).")] = True,
+                generate: Annotated[bool, typer.Option(help="Also time embedded generation.")] = True,
+                tag: Annotated[str, typer.Option(help="Suffix of the result file name.")] = "",
                 workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results")) -> None:
-    """Evaluations/second per classifier, SW over one PCA pair, generation texts/minute, peak RSS of `improve`.
+    """Evaluations/second per classifier × executor × fitness with an N-worker estimate, SW over one PCA pair,
+    generation texts/minute, peak RSS of `improve`.
 
-    Example: autogets bench speed
+    Example: autogets bench speed --executor local --executor ray
     """
-    import importlib.util
-
     from autogets.bench import write_result
     from autogets.bench.speed import bench_speed as run
-    from autogets.classifiers import make_classifier
 
-    names = classifier or ["linear", "linear-char", *(["catboost"] if importlib.util.find_spec("catboost") else [])]
-    for name in names:
-        make_classifier(name)  # unknown names and bad module:factory specs fail here, before the long run
+    classifiers = classifier or ["linear", "linear-char"]
+    executors, fitnesses = executor or ["local"], fitness or ["cv", "validation"]
+    _check_bench_search(classifiers, executors, fitnesses, ray_address)
     ws = _workspace(workspace)
     with err.status("Benchmarking speed and memory (a few minutes) …"):
-        result = run(workspace_root=ws.root, classifiers=tuple(names), evaluations=evaluations)
-    path = write_result("speed", result, out_dir)
+        result = run(workspace_root=ws.root, classifiers=tuple(classifiers), executors=tuple(executors),
+                     fitnesses=tuple(fitnesses), ray_address=ray_address, evaluations=evaluations,
+                     improve=improve, generate=generate)
+    path = write_result("speed" + (f"-{tag}" if tag else ""), result, out_dir)
     out.print_json(json.dumps(result))
     out.print(f"Written to {path}")
