@@ -164,10 +164,25 @@ def gain_sentence(data: dict) -> str:
     text = (f"{data['class']} test CBA {t['rows'][_row(t, data['class'])]['cba_m0']:.3f} → "
             f"{t['rows'][_row(t, data['class'])]['cba_new']:.3f} ({t['class_cba_gain']:+.3f}; 95% bootstrap "
             f"interval {lo:+.3f} to {hi:+.3f}, {t['support']} test examples)")
+    cv = cross_validated_gain(data)
     if t["few_examples"]:
-        text += (f"; too few test examples to confirm (under {steps.FEW_TEST_EXAMPLES}): read the interval, "
-                 "not the point estimate")
+        text += f"; too few test examples to confirm (under {steps.FEW_TEST_EXAMPLES}): read the interval"
+        text += f" and the cross-validated estimate, {cv}" if cv else ", not the point estimate"
+    elif cv:
+        text += f"; cross-validated estimate {cv}"
     return text
+
+
+def cross_validated_gain(data: dict) -> str:
+    """The search's own estimate of the goal's gain over M0 (folds of train + validation), in words; "" when the
+    fitness was the single validation split or no phase ran. Accepted phases add up; a reverted phase adds 0."""
+    decisions = data.get("decisions") or []
+    if data.get("selection", {}).get("fitness") != "cv" or not decisions:
+        return ""
+    before = decisions[0]["goal_before"]
+    after = next((d["goal_after"] for d in reversed(decisions) if d["accepted"]), before)
+    gain = after - before if data.get("changed") else 0.0
+    return f"{gain:+.3f} ({data['goal']}, out-of-fold over train + validation)"
 
 
 def _row(t: dict, cls: str) -> int:

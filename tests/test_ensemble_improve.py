@@ -145,3 +145,27 @@ def test_two_plain_improves_are_two_observations_and_kb_show_says_na(workspace, 
     assert main(["kb", "show", "--dataset", "trec6", "--workspace", str(workspace)]) == 0
     (row,) = [line for line in capsys.readouterr().out.splitlines() if "ABBR" in line]
     assert "n/a" in row and " 2 " in row
+
+
+def _report_data(fitness: str, support: int, changed: bool = True) -> dict:
+    row = {"class": "ABBR", "support": support, "cba_m0": 0.80, "cba_new": 0.85, "delta": 0.05}
+    decisions = [{"accepted": True, "goal_before": 0.81, "goal_after": 0.86},
+                 {"accepted": False, "goal_before": 0.86, "goal_after": 0.86}]
+    return {"class": "ABBR", "goal": "cba:ABBR", "changed": changed, "decisions": decisions,
+            "selection": {"fitness": fitness},
+            "test": {"interval": [-0.01, 0.09], "class_cba_gain": 0.05, "support": support,
+                     "few_examples": support < 30, "rows": [row]}}
+
+
+def test_the_gain_sentence_carries_the_interval_and_the_cross_validated_estimate():
+    from autogets.improve import gain_sentence
+
+    few = gain_sentence(_report_data("cv", 17))
+    assert "(+0.050; 95% bootstrap interval -0.010 to +0.090, 17 test examples)" in few
+    assert "too few test examples to confirm" in few and "cross-validated estimate, +0.050 (cba:ABBR" in few
+    many = gain_sentence(_report_data("cv", 120))
+    assert "too few" not in many and many.endswith("cross-validated estimate +0.050 (cba:ABBR, out-of-fold over "
+                                                   "train + validation)")
+    assert "+0.000 (cba:ABBR" in gain_sentence(_report_data("cv", 120, changed=False))  # reverted to M0
+    single = gain_sentence(_report_data("validation", 17))
+    assert "cross-validated" not in single and single.endswith("read the interval, not the point estimate")
