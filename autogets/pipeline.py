@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from autogets.classifiers import Classifier, make_classifier
@@ -54,6 +55,67 @@ def synthesize_class(cache: GenerationCache, generator: Generator, split: Split,
                       real_texts=real, context=list(rows["text"]), seed=seed,
                       progress=(lambda d, t: progress("generate", d, t)) if progress else None, variant=variant,
                       hint=hint)
+
+
+@dataclass(frozen=True)
+class TextFilter:
+    """Issue 14 lever 6, measured in ``bench quality`` (off by default): drop synthetic texts that look useless
+    before the search sees them.
+
+    ``margin``: drop a text that M0 (fitted on train + validation, which never saw a synthetic text) assigns to
+    another class with a decision value above the target's by more than ``margin`` (it reads as another class).
+    ``dedupe``: among the class's synthetic texts, drop one whose word set has Jaccard similarity ≥ ``dedupe``
+    with an earlier kept text (near-duplicates add weight, not information)."""
+
+    margin: float | None = None
+    dedupe: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.margin is not None or self.dedupe is not None
+
+    def apply(self, split: Split, synthetic: Sequence[Synthetic], target: str, *, classifier: str = "linear"
+              ) -> tuple[list[Synthetic], dict[str, int]]:
+        """The kept texts (in order) and how many each rule dropped."""
+        kept, dropped = list(synthetic), {"confident_other": 0, "near_duplicate": 0}
+        if self.margin is not None and kept:
+            real = pd.concat([split.train, split.validation])
+            m0 = make_classifier(classifier).fit(real["text"].tolist(), real["label"].tolist())
+            scores = np.asarray(_scores(m0, [s.text for s in kept]))
+            classes = list(m0.classes_)
+            t = classes.index(target)
+            other = np.delete(scores, t, axis=1).max(axis=1)
+            keep = other - scores[:, t] <= self.margin
+            dropped["confident_other"] = int((~keep).sum())
+            kept = [s for s, k in zip(kept, keep, strict=True) if k]
+        if self.dedupe is not None and kept:
+            keep = _not_near_duplicates([s.text for s in kept], self.dedupe)
+            dropped["near_duplicate"] = len(kept) - int(keep.sum())
+            kept = [s for s, k in zip(kept, keep, strict=True) if k]
+        return kept, dropped
+
+
+def _scores(model: Any, texts: list[str]) -> np.ndarray:
+    if hasattr(model, "decision_function"):
+        return model.decision_function(texts)
+    return model.predict_proba(texts)
+
+
+def _not_near_duplicates(texts: Sequence[str], threshold: float) -> np.ndarray:
+    """Greedy in order: a text is kept unless its word-set Jaccard with an already kept text is ≥ ``threshold``."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    B = CountVectorizer(binary=True, lowercase=True, token_pattern=r"(?u)\b\w+\b").fit_transform(texts)
+    B = (B > 0).astype(np.float64)
+    sizes = np.asarray(B.sum(axis=1)).ravel()
+    inter = (B @ B.T).toarray()
+    union = sizes[:, None] + sizes[None, :] - inter
+    jac = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    keep = np.ones(len(texts), dtype=bool)
+    for i in range(len(texts)):
+        if keep[:i].any() and (jac[i, :i][keep[:i]] >= threshold).any():
+            keep[i] = False
+    return keep
 
 
 @dataclass(frozen=True)

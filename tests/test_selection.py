@@ -205,3 +205,19 @@ def test_generation_cache_key_holds_the_class_and_the_context(workspace, uses_co
     assert gen.calls == (3 if uses_context else 2)  # the class is always part of the key
     assert first.synthetic[0].prompt_version.startswith("v1@")
     assert (first.synthetic[0].prompt_version != other_split.synthetic[0].prompt_version) == uses_context
+
+
+def test_text_filter_drops_texts_that_read_as_another_class_and_near_duplicates():
+    from autogets.data import load_dataset, split_dataset
+    from autogets.generators.base import Synthetic
+    from autogets.pipeline import TextFilter
+
+    split = split_dataset(load_dataset("trec6"), seed=42)
+    texts = ["What does NASA stand for ?", "What does the abbreviation NASA stand for ?",
+             "What does NASA stand for ?!", "How many people live in Tokyo ?", "Who was the first US president ?"]
+    synthetic = [Synthetic(1, i, t, "ABBR", "test", "m", "v") for i, t in enumerate(texts)]
+    kept, dropped = TextFilter(margin=0.5).apply(split, synthetic, "ABBR")
+    assert [s.text for s in kept] == texts[:3] and dropped["confident_other"] == 2   # NUM and HUM questions go
+    kept, dropped = TextFilter(dedupe=0.9).apply(split, synthetic, "ABBR")
+    assert [s.sample_index for s in kept] == [0, 1, 3, 4] and dropped["near_duplicate"] == 1  # same words as #0
+    assert TextFilter().apply(split, synthetic, "ABBR") == (synthetic, {"confident_other": 0, "near_duplicate": 0})

@@ -40,7 +40,7 @@ from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.generators.cache import GenerationCache
 from autogets.metrics import Metrics, compute_metrics
-from autogets.pipeline import Prepared, build_problem, class_views, final_rows, fit_model, synthesize_class
+from autogets.pipeline import Prepared, TextFilter, build_problem, class_views, final_rows, fit_model, synthesize_class
 from autogets.search import Budget, Evaluator, make_strategy, run_strategy
 from autogets.search.objectives import make_objective, metric_value
 from autogets.search.robust import AcceptRule, choose
@@ -73,6 +73,8 @@ class QualityConfig:
     accept_z: float = 1.0
     refit: str = "train+validation"
     winner: str = "goal"
+    filter_margin: float | None = None   # TextFilter.margin (issue 14 lever 6; off by default)
+    dedupe: float | None = None          # TextFilter.dedupe
 
     def rule(self) -> AcceptRule:
         return AcceptRule(rule=self.accept, z=self.accept_z)
@@ -92,6 +94,8 @@ class QualityConfig:
                     "max_sources": self.max_sources, "classifier": self.classifier, "fitness": self.fitness,
                     "folds": self.folds, "repeats": self.repeats, "accept": self.accept, "accept_z": self.accept_z,
                     "refit": self.refit, "winner": self.winner, "version": 2}
+        if self.filter_margin is not None or self.dedupe is not None:
+            settings.update(filter_margin=self.filter_margin, dedupe=self.dedupe)
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -311,7 +315,11 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                     generation = synthesize_class(cache, generators[g], split, cls,
                                                   n_per_example=config.n_per_example, seed=seed,
                                                   max_sources=config.max_sources)
-                    prepared = build_problem(split, generation.synthetic, cls, classifier=config.classifier,
+                    synthetic = list(generation.synthetic)
+                    text_filter = TextFilter(margin=config.filter_margin, dedupe=config.dedupe)
+                    if text_filter.active:
+                        synthetic, _ = text_filter.apply(split, synthetic, cls, classifier=config.classifier)
+                    prepared = build_problem(split, synthetic, cls, classifier=config.classifier,
                                              fitness=config.fitness, folds=config.folds, repeats=config.repeats,
                                              seed=seed)
                     scorer = _Scorer(prepared, split, refit=config.refit)
@@ -321,7 +329,7 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                         pool_ids = frozenset(prepared.problem.synth_rows)
                         cells.append(_cell(seed, cls, g, "-", "add-all", val_gain=math.nan, m0=m0_test,
                                            final=scorer.metrics(pool_ids), n_sources=len(pool_ids),
-                                           n_synthetic=len(generation.synthetic), evaluations=0, seconds=0))
+                                           n_synthetic=len(synthetic), evaluations=0, seconds=0))
                     cells += _search_cells(seed, cls, g, config, prepared, scorer, m0_test, views, pool, mine)
                     finish(cells, f"seed {seed} {cls} {g}")
     have = store.done()

@@ -40,20 +40,18 @@ def bench_generate(*, dataset: str = "trec6", target: str = "ABBR", n_per_exampl
 
 
 class _Timed:
-    """An executor that counts the seconds spent in ``start`` (state to the workers) and ``map`` (the fits, with
-    their transport); the rest of a search's wall time is the driver's own (strategy, cache, scoring)."""
+    """An executor that counts the seconds spent in ``map`` (the fits, with their transport); the rest of a
+    search's wall time is the driver's own (strategy, cache, scoring)."""
 
     def __init__(self, inner):
-        self.inner, self.start_seconds, self.map_seconds = inner, 0.0, 0.0
+        self.inner, self.map_seconds = inner, 0.0
 
     @property
     def workers(self) -> int:
         return self.inner.workers
 
     def start(self, state) -> None:
-        t = time.perf_counter()
         self.inner.start(state)
-        self.start_seconds += time.perf_counter() - t
 
     def map(self, fn, items):
         t = time.perf_counter()

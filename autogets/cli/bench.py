@@ -142,6 +142,11 @@ def bench_quality(
         refit: Annotated[str, typer.Option(help="train+validation | train: real rows of reported models and "
                                                 "their M0")] = "train+validation",
         winner: Annotated[str, typer.Option(help="goal | objective: what picks a phase's winner")] = "goal",
+        filter_margin: Annotated[float | None, typer.Option(help="Drop synthetic texts M0 assigns to another class "
+                                                                 "by more than this decision margin (lever 6).")
+                                 ] = None,
+        dedupe: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drop synthetic near-duplicates: word "
+                                                                            "Jaccard ≥ this (lever 6).")] = None,
         tag: Annotated[str, typer.Option(help="Suffix of the result file names (to keep variants apart).")] = "",
         executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
         workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
@@ -187,7 +192,7 @@ def bench_quality(
         raise ConfigError(f"unknown setting: fitness {fitness!r} ({', '.join(FITNESSES)}), refit {refit!r} "
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
     config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
-                     accept=accept, refit=refit, winner=winner)
+                     accept=accept, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe)
     config = replace(config, improve=improve, strategies=tuple(strategy or STRATEGIES),
                      generators=tuple(generator or config.generators),
                      objectives=tuple(objective or config.objectives))
