@@ -46,20 +46,15 @@ def _check_bench_search(classifiers: list[str], executors: list[str], fitnesses:
     """Unknown classifiers, executors and fitnesses fail here, before any work."""
     from autogets.classifiers import make_classifier
     from autogets.errors import ConfigError
+    from autogets.executor import make_executor
     from autogets.pipeline import FITNESSES
 
     for name in classifiers:
         make_classifier(name)  # also bad module:factory specs
-    for name in executors:
-        if name not in ("local", "serial", "ray"):
-            raise ConfigError(f"unknown executor {name!r}; choose local, serial or ray")
     if ray_address and "ray" not in executors:
         raise ConfigError("--ray-address needs --executor ray")
-    if "ray" in executors:
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise ConfigError("Ray is not installed; pip install 'autogets[ray]'")
+    for name in executors:  # unknown names, and ray when it is not installed (nothing is started)
+        make_executor(name, address=ray_address if name == "ray" else None).close()
     for name in fitnesses:
         if name not in FITNESSES:
             raise ConfigError(f"unknown fitness {name!r}; choose one of {', '.join(FITNESSES)}")
