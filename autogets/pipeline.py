@@ -79,9 +79,11 @@ class TextFilter:
         """The kept texts (in order) and how many each rule dropped."""
         kept, dropped = list(synthetic), {"confident_other": 0, "near_duplicate": 0}
         if self.margin is not None and kept:
+            from autogets.serving import class_scores
+
             real = pd.concat([split.train, split.validation])
             m0 = make_classifier(classifier).fit(real["text"].tolist(), real["label"].tolist())
-            scores = np.asarray(_scores(m0, [s.text for s in kept]))
+            _, scores = class_scores(m0, [s.text for s in kept])  # K columns, two-class models too
             classes = list(m0.classes_)
             t = classes.index(target)
             other = np.delete(scores, t, axis=1).max(axis=1)
@@ -93,12 +95,6 @@ class TextFilter:
             dropped["near_duplicate"] = len(kept) - int(keep.sum())
             kept = [s for s, k in zip(kept, keep, strict=True) if k]
         return kept, dropped
-
-
-def _scores(model: Any, texts: list[str]) -> np.ndarray:
-    if hasattr(model, "decision_function"):
-        return model.decision_function(texts)
-    return model.predict_proba(texts)
 
 
 def _not_near_duplicates(texts: Sequence[str], threshold: float) -> np.ndarray:
