@@ -16,7 +16,7 @@ from autogets.classifiers import Classifier, make_classifier
 from autogets.data import Split
 from autogets.errors import SearchError
 from autogets.generators import Generator
-from autogets.generators.base import SourceExample, Synthetic
+from autogets.generators.base import Contrast, SourceExample, Synthetic
 from autogets.generators.cache import GenerationCache, GenerationResult, synthesize, text_hash
 from autogets.metrics import Metrics, compute_metrics
 from autogets.search.evaluator import Problem
@@ -43,10 +43,13 @@ def select_sources(examples: Sequence[SourceExample], max_sources: int | None) -
 
 def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
                      n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
-                     progress: Progress | None = None, variant: str = "", hint: str = "") -> GenerationResult:
+                     progress: Progress | None = None, variant: str = "", hint: str = "",
+                     contrast: bool = False, classifier: str = "linear") -> GenerationResult:
     """Synthetic texts for the training examples of ``target`` (all, or ``max_sources`` of them; cached; method
-    Part A §6)."""
+    Part A §6). ``contrast``: the prompt also shows texts of the class M0 confuses ``target`` with most
+    (:func:`most_confused`; a generator without ``uses_contrast`` ignores it)."""
     check_class(split, target)
+    shown = most_confused(split, target, classifier=classifier) if contrast else None
     rows = split.train[split.train["label"] == target]
     examples = select_sources([SourceExample(id=int(r.id), text=r.text, label=target) for r in rows.itertuples()],
                               max_sources)
@@ -54,7 +57,28 @@ def synthesize_class(cache: GenerationCache, generator: Generator, split: Split,
     return synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
                       real_texts=real, context=list(rows["text"]), seed=seed,
                       progress=(lambda d, t: progress("generate", d, t)) if progress else None, variant=variant,
-                      hint=hint)
+                      hint=hint, contrast=shown)
+
+
+def most_confused(split: Split, target: str, *, classifier: str = "linear", k: int = 3) -> Contrast | None:
+    """The class M0 confuses ``target`` with most on the training split, out of fold (its examples predicted as
+    ``target`` plus ``target``'s examples predicted as it), with ``k`` of its training texts: first those M0
+    predicts as ``target``, then the rest by text hash. ``None`` when M0 confuses ``target`` with nothing."""
+    check_class(split, target)
+    labels = split.train["label"].to_numpy()
+    predicted = out_of_fold(make_classifier(classifier), split)
+    confusion: dict[str, int] = {}
+    for true, pred in zip(labels, predicted, strict=True):
+        if (true == target) != (pred == target):
+            other = pred if true == target else true
+            confusion[other] = confusion.get(other, 0) + 1
+    if not confusion:
+        return None
+    other = max(sorted(confusion), key=lambda c: confusion[c])
+    mine = split.train.loc[labels == other, "text"].tolist()
+    hit = predicted[labels == other] == target
+    order = sorted(range(len(mine)), key=lambda i: (not hit[i], text_hash(mine[i])))
+    return Contrast(class_name=str(other), texts=tuple(mine[i] for i in order[:k]))
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ def test_quality_bench_on_any_labelled_csv(workspace, tmp_path, capsys):
     (["--class", "NOPE"], "unknown class 'NOPE'"),
     (["--objective", "speed"], "unknown objective 'speed'"),
     (["--generator", "gpt9"], "unknown generator 'gpt9'"),
+    (["--shots", "nearest"], "unknown shots 'nearest'"),
 ])
 def test_quality_bench_bad_input_is_one_line_and_writes_nothing(bad, message, workspace, tmp_path, capsys):
     out_dir = tmp_path / "results"

@@ -10,7 +10,7 @@ import pytest
 
 from autogets.data import load_dataset, split_dataset
 from autogets.ensemble import Phase, run_phases
-from autogets.errors import SearchError
+from autogets.errors import GenerationError, SearchError
 from autogets.executor import SerialExecutor
 from autogets.generators.base import RawOutput, SourceExample
 from autogets.generators.cache import GenerationCache, synthesize
@@ -227,3 +227,93 @@ def test_text_filter_drops_texts_that_read_as_another_class_and_near_duplicates(
     kept, dropped = TextFilter(margin=0.5).apply(spam, [Synthetic(1, i, t, "spam", "test", "m", "v")
                                                         for i, t in enumerate(texts)], "spam")
     assert [s.text for s in kept] == texts[:1] and dropped["confident_other"] == 1
+
+
+class _Contrasting(_Recording):
+    """A generator that takes a contrast block (``uses_contrast``) and records the ones it was given."""
+
+    uses_contrast = True
+
+    def __init__(self):
+        super().__init__(uses_context=True)
+        self.contrasts = []
+
+    def generate(self, examples, n_per_example, *, class_name, context=(), seed=0, contrast=None):
+        self.contrasts.append(contrast)
+        yield from super().generate(examples, n_per_example, class_name=class_name, context=context, seed=seed)
+
+
+def test_contrast_reaches_only_generators_that_take_it_and_is_part_of_the_cache_key(workspace):
+    from autogets.generators.base import Contrast
+
+    cache = GenerationCache(Workspace(workspace).db())
+    ex = [SourceExample(id=1, text="What is NASA ?", label="ABBR")]
+    desc = Contrast("DESC", ("What does laser stand for ?",))
+    gen = _Contrasting()
+
+    def run(g, contrast):
+        return synthesize(g, ex, n_per_example=2, class_name="ABBR", cache=cache, context=["a"], contrast=contrast)
+
+    plain = run(gen, None)
+    shown = run(gen, desc)
+    assert gen.contrasts == [None, desc] and gen.calls == 2  # a contrast prompt is new work, not the plain texts
+    run(gen, desc)
+    assert gen.calls == 2  # the same contrast: cached
+    run(gen, Contrast("DESC", ("What is nuclear proliferation ?",)))
+    assert gen.calls == 3  # other contrast texts: another key
+    assert plain.synthetic[0].prompt_version != shown.synthetic[0].prompt_version
+    old = _Recording(uses_context=True)  # takes no contrast= argument: it is neither passed nor in the key
+    assert run(old, desc).synthetic[0].prompt_version == plain.synthetic[0].prompt_version and old.calls == 0
+
+
+def test_most_confused_class_is_the_one_out_of_fold_predictions_mix_with_the_target():
+    import pandas as pd
+
+    from autogets.classifiers import make_classifier
+    from autogets.data import Dataset
+    from autogets.pipeline import most_confused
+
+    split = split_dataset(load_dataset("trec6"), seed=42)
+    shown = most_confused(split, "ABBR")
+    labels = split.train["label"].to_numpy()
+    predicted = out_of_fold(make_classifier("linear"), split)
+    mixed = pd.Series([p if t == "ABBR" else t for t, p in zip(labels, predicted, strict=True)
+                       if (t == "ABBR") != (p == "ABBR")]).value_counts()
+    assert shown.class_name == mixed.index[0] != "ABBR"
+    train_of_other = set(split.train.loc[labels == shown.class_name, "text"])
+    assert len(shown.texts) == 3 and set(shown.texts) <= train_of_other
+    as_abbr = set(split.train.loc[(labels == shown.class_name) & (predicted == "ABBR"), "text"])
+    assert set(shown.texts[:len(as_abbr)]) <= as_abbr  # the texts M0 mistakes for ABBR come first
+
+    words = {"a": "alpha apple avocado", "b": "bravo banana blueberry"}  # two classes no model confuses
+    frame = pd.DataFrame([{"id": i, "text": f"{words[c]} {i}", "label": c} for c in words for i in range(40)])
+    frame["id"] = range(len(frame))
+    clean = split_dataset(Dataset(name="clean", frame=frame, source="test"), seed=42)
+    assert most_confused(clean, "a") is None
+
+
+def test_embedded_prompt_variants_neighbour_shots_and_contrast_block():
+    from autogets.data import CLASS_DESCRIPTIONS
+    from autogets.generators.base import Contrast
+    from autogets.generators.embedded import EmbeddedGenerator, nearest_shots
+
+    context = ["What does NASA stand for ?", "What is the abbreviation for kilogram ?", "What does NASA mean ?",
+               "What is the full form of BTU ?"]
+    near = nearest_shots(["What does NASA stand for ?"], context, 2)[0]
+    assert near[0] == "What does NASA mean ?" and "What does NASA stand for ?" not in near and len(near) == 2
+
+    descriptions = CLASS_DESCRIPTIONS["trec6"]
+    plain = EmbeddedGenerator(descriptions=descriptions)
+    neighbours = EmbeddedGenerator(descriptions=descriptions, shots="neighbours")
+    assert plain.prompt_version == plain.prompt.key(descriptions=descriptions, n_shots=None)  # cached keys kept
+    assert neighbours.prompt_version != plain.prompt_version
+    with pytest.raises(GenerationError, match="unknown shots 'nearest'"):
+        EmbeddedGenerator(shots="nearest")
+
+    source = SourceExample(id=1, text="What does CPU stand for ?", label="ABBR")
+    shown = plain.render(source, "ABBR", context, contrast=Contrast("DESC", ("What is a laser ?",)))
+    desc_at, abbr_at = shown.index(descriptions["DESC"]), shown.index(descriptions["ABBR"])
+    assert desc_at < shown.index("- What is a laser ?") < abbr_at < shown.index("- What does CPU stand for ?")
+    assert shown.endswith("- What does CPU stand for ?\n-")
+    assert plain.render(source, "ABBR", context) == plain.render(source, "ABBR", context, contrast=None)
+    assert descriptions["DESC"] not in plain.render(source, "ABBR", context)

@@ -75,6 +75,8 @@ class QualityConfig:
     winner: str = "goal"
     filter_margin: float | None = None   # TextFilter.margin (issue 14 lever 6; off by default)
     dedupe: float | None = None          # TextFilter.dedupe
+    shots: str = "spread"                # embedded prompt's few-shot examples (lever 6): spread | neighbours
+    contrast: bool = False               # embedded prompt also shows the most-confused class (lever 6)
 
     def rule(self) -> AcceptRule:
         return AcceptRule(rule=self.accept, z=self.accept_z)
@@ -96,6 +98,8 @@ class QualityConfig:
                     "refit": self.refit, "winner": self.winner, "version": 2}
         if self.filter_margin is not None or self.dedupe is not None:
             settings.update(filter_margin=self.filter_margin, dedupe=self.dedupe)
+        if self.shots != "spread" or self.contrast:  # prompt variants: new cells, the default's keys unchanged
+            settings.update(shots=self.shots, contrast=self.contrast)
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -314,7 +318,8 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                         continue
                     generation = synthesize_class(cache, generators[g], split, cls,
                                                   n_per_example=config.n_per_example, seed=seed,
-                                                  max_sources=config.max_sources)
+                                                  max_sources=config.max_sources, contrast=config.contrast,
+                                                  classifier=config.classifier)
                     synthetic = list(generation.synthetic)
                     text_filter = TextFilter(margin=config.filter_margin, dedupe=config.dedupe)
                     if text_filter.active:

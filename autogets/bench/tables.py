@@ -96,6 +96,20 @@ def _p(p: float) -> str:
     return "–" if math.isnan(p) else f"{p:.3f}" + (" *" if p < 0.05 else "")
 
 
+def _lever6(config: dict) -> str:
+    """The text filters and prompt variants a run used (issue 14 lever 6), or nothing for the defaults."""
+    parts = []
+    if config.get("filter_margin") is not None:
+        parts.append(f"filter margin {config['filter_margin']}")
+    if config.get("dedupe") is not None:
+        parts.append(f"dedupe Jaccard ≥ {config['dedupe']}")
+    if config.get("shots", "spread") != "spread":
+        parts.append(f"embedded shots `{config['shots']}`")
+    if config.get("contrast"):
+        parts.append("embedded contrast block (most-confused class)")
+    return ("; " + ", ".join(parts)) if parts else ""
+
+
 def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: float | None = None) -> str:
     """The results page: Tables 10–11 layout with the paper's numbers, baselines, tests, absolute targets."""
     df = frame(cells)
@@ -116,7 +130,8 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
              + f", accept `{config.get('accept', 'no_drop')}`"
              + (f" (z = {config.get('accept_z')})" if config.get("accept") == "paired" else "")
              + f", refit on `{config.get('refit', 'train')}` (M0 too), phase winner by "
-             f"`{config.get('winner', 'objective')}`. "
+             f"`{config.get('winner', 'objective')}`"
+             + _lever6(config) + ". "
              "Gains are on the **test** split against M0 on the same split and features, mean ± std over seeds; "
              "every choice was made on validation. Search time summed over all cells "
              f"{sum(c.seconds for c in cells) / 60:.1f} min (generation and feature fitting excluded)"

@@ -142,6 +142,11 @@ def bench_quality(
                                  ] = None,
         dedupe: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drop synthetic near-duplicates: word "
                                                                             "Jaccard ≥ this (lever 6).")] = None,
+        shots: Annotated[str, typer.Option(help="Embedded prompt's few-shot examples: spread (over the class) | "
+                                                "neighbours (the source's nearest; lever 6).")] = "spread",
+        contrast: Annotated[bool, typer.Option("--contrast", help="Embedded prompt also shows texts of the class "
+                                                                  "M0 confuses the target with most (lever 6).")
+                            ] = False,
         tag: Annotated[str, typer.Option(help="Suffix of the result file names (to keep variants apart).")] = "",
         executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
         workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
@@ -187,12 +192,15 @@ def bench_quality(
         raise ConfigError(f"unknown setting: fitness {fitness!r} ({', '.join(FITNESSES)}), refit {refit!r} "
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
     config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
-                     accept=accept, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe)
+                     accept=accept, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe,
+                     shots=shots, contrast=contrast)
     config = replace(config, improve=improve, strategies=tuple(strategy or STRATEGIES),
                      generators=tuple(generator or config.generators),
                      objectives=tuple(objective or config.objectives))
     ws = _workspace(workspace)
-    gens = {g: _generator(g, ws, dataset=ds.name) for g in config.generators}  # unknown names fail here
+    prompt = {"shots": shots} if shots != "spread" else {}
+    gens = {g: _generator(g, ws, dataset=ds.name, **(prompt if g == "embedded" else {}))
+            for g in config.generators}  # unknown names (and shots) fail here
     started = time.perf_counter()
     with progress_bars(not json_out) as progress, make_executor(executor, address=ray_address) as pool:
         report = (lambda phase, done, total: progress("Quality cells", done, total, phase)) if progress else None

@@ -103,11 +103,12 @@ GeneratorOpt = Annotated[str, typer.Option("--generator", "-g", help="embedded (
 NOpt = Annotated[int, typer.Option("--n", help="Synthetic texts per real example (paper: 5).", min=1, max=50)]
 
 
-def _generator(name: str, ws: Workspace, dataset: str | None = None):
+def _generator(name: str, ws: Workspace, dataset: str | None = None, **params):
     from autogets.generators import make_generator
 
     settings = load_settings()
-    return make_generator(name, Settings(workspace=ws.root, seed=settings.seed, llm=settings.llm), dataset=dataset)
+    return make_generator(name, Settings(workspace=ws.root, seed=settings.seed, llm=settings.llm), dataset=dataset,
+                          **params)
 
 
 @contextlib.contextmanager

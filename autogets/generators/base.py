@@ -30,6 +30,15 @@ class Synthetic:
 
 
 @dataclass(frozen=True)
+class Contrast:
+    """The class a target is most confused with and a few of its real training texts, which a prompt may show as
+    what the new texts must not read like (issue 14 lever 6; see :func:`autogets.pipeline.most_confused`)."""
+
+    class_name: str
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RawOutput:
     """What a generator returned for one source example: ``n`` raw strings, or the error that stopped it."""
 
@@ -49,7 +58,9 @@ class Generator(Protocol):
     ``context`` holds other real texts of the same class (from the training split) that a prompt may show as
     style examples. ``hint`` is a free-text wish for the new texts ("shorter", "more formal") that a prompt-based
     generator adds to its prompt (EDA ignores it); it is not part of ``prompt_version``, so a caller caching by
-    that key must add it (``synthesize(variant=...)`` does). Results are yielded per source example as soon as they
+    that key must add it (``synthesize(variant=...)`` does). A generator with ``uses_contrast = True`` also takes
+    ``contrast=`` (a :class:`Contrast`); :func:`~autogets.generators.cache.synthesize` passes it only to those and
+    adds it to the cache key. Results are yielded per source example as soon as they
     exist, so a caller can store them before the next batch starts (an interrupted generation keeps what was
     generated).
     """

