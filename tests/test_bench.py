@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import math
 
@@ -125,6 +127,20 @@ def test_paired_tests_find_a_consistent_winner_and_not_noise():
     assert pooled.loc["sw", "wins"] == 5 and pooled.loc["hsw", "ties"] == 5
     md = markdown(cells, dataset="trec6", config={"budget": 20})
     assert "| ABBR | +0.0302 (p 0.000 *) |" in md
+
+
+def test_the_results_page_says_on_how_many_classes_improve_beats_add_all_and_random():
+    cells = []
+    for s in range(3):
+        cells += [_cell(s, "random", 0.81, cls="ABBR"), _cell(s, "add-all", 0.82, cls="ABBR"),
+                  _cell(s, "improve", 0.83 + 0.01 * s, cls="ABBR")]            # beats both: +0.04 on average
+        cells += [_cell(s, "random", 0.81, cls="LOC"), _cell(s, "add-all", 0.85, cls="LOC"),
+                  replace(_cell(s, "improve", 0.84, cls="LOC"), oba=0.88)]    # loses to add-all, costs OBA
+    cells += [_cell(0, m, 0.9, cls="HUM") for m in ("random", "improve")]     # no add-all cell: not counted
+    md = markdown(cells, dataset="trec6", config={"budget": 20})
+    assert "| ABBR | +0.0400 | +0.0200 | +0.0100 | +0.0200 | +0.0300 | yes | +0.0000 |" in md
+    assert "| LOC | +0.0400 | +0.0500 | +0.0100 | -0.0100 | +0.0300 | no | -0.0200 |" in md
+    assert "`improve` beats both on 1 of 2 classes; mean class-CBA gain +0.0400, mean OBA change -0.0100." in md
 
 
 @pytest.mark.slow

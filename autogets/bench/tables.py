@@ -211,9 +211,43 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                 row.append(f"{(m['gain_llm'] - m['gain_eda']).mean():+.4f}" if len(m) else "–")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    lines += _selection_pays(df, classes, gens)
     lines += _transfer(df)
     lines += _absolute(df, classes, gens, is_trec)
     return "\n".join(lines) + "\n"
+
+
+def _selection_pays(df: pd.DataFrame, classes: list[str], gens: list[str]) -> list[str]:
+    """Does choosing pay (issue 14's targets)? Per class, objective CBA: ``improve``'s mean test gain against "add
+    all" and Random on the same seeds, and the OBA change ``improve`` costs."""
+    sub = df[(df["objective"] == "cba") & df["method"].isin(["improve", "add-all", "random"])]
+    lines: list[str] = []
+    for gen in gens:
+        mine = sub[sub["generator"] == gen].pivot_table(index=["class", "seed"], columns="method", values="gain")
+        if not {"improve", "add-all", "random"} <= set(mine.columns):
+            continue
+        mine = mine.dropna()
+        oba = df[(df["method"] == "improve") & (df["objective"] == "cba") & (df["generator"] == gen)]
+        oba = (oba["oba"] - oba["m0_oba"]).groupby(oba["class"]).mean()
+        if not lines:
+            lines += ["## Does choosing pay? `improve` against add-all and Random (objective CBA)", "",
+                      "Mean test CBA gain over the same seeds; `improve` − add-all and − Random; OBA change of "
+                      "`improve`.", ""]
+        lines += [f"{GEN_LABEL.get(gen, gen)}:", "",
+                  "| class | improve | add-all | Random | − add-all | − Random | beats both | OBA change |",
+                  "|---|---|---|---|---|---|---|---|"]
+        wins = 0
+        for cls in [c for c in classes if c in mine.index.get_level_values(0)]:
+            m = mine.loc[cls].mean()
+            beats = m["improve"] > m["add-all"] and m["improve"] > m["random"]
+            wins += bool(beats)
+            lines.append(f"| {escape_markdown(cls)} | {m['improve']:+.4f} | {m['add-all']:+.4f} | {m['random']:+.4f} "
+                         f"| {m['improve'] - m['add-all']:+.4f} | {m['improve'] - m['random']:+.4f} | "
+                         f"{'yes' if beats else 'no'} | {oba.get(cls, math.nan):+.4f} |")
+        counted = sorted(set(mine.index.get_level_values(0)))
+        lines += ["", f"`improve` beats both on {wins} of {len(counted)} classes; mean class-CBA gain "
+                      f"{mine['improve'].mean():+.4f}, mean OBA change {oba.reindex(counted).mean():+.4f}.", ""]
+    return lines
 
 
 def _transfer(df: pd.DataFrame) -> list[str]:
