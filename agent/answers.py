@@ -41,6 +41,7 @@ def diagnose_text(req: dict, ctx: AgentContext) -> str:
     ds = load_dataset(req.get("dataset"), path=req.get("data_path"))
     d = diagnose(ds, seed=ctx.seed, classifier=ctx.classifier)
     lines = [f"{ds.name}: M0 test accuracy {d.test.accuracy:.3f} (validation {d.validation.accuracy:.3f}).",
+             f"M0: {d.classifier_reason}.",
              "class  support  recall  CBA  F1 (validation)"]
     for i, c in enumerate(d.validation.classes):
         lines.append(f"{c}  {d.validation.support[i]}  {d.validation.recall[i]:.3f}  {d.validation.cba[i]:.3f}  "

@@ -29,7 +29,7 @@ class AgentContext:
     max_sources: int | None = None
     page_size: int = 10
     executor: str = "local"
-    classifier: str = "linear"
+    classifier: str = "auto"          # M0's classifier: "auto" (chosen by cross-validation) or a name
     seed: int = 42
     approvers: frozenset[str] = frozenset()
     promote_approval: bool = False
@@ -55,6 +55,7 @@ class AgentContext:
         if executor not in EXECUTORS:
             raise ConfigError(f"AUTOGETS_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {executor!r}")
         base = cls(workspace=Path(settings.workspace), seed=settings.seed, llm=settings.llm, approvers=approvers,
+                   classifier=settings.classifier,
                    promote_approval=env.get("AUTOGETS_PROMOTE_APPROVAL", "") in ("1", "true", "yes"),
                    page_size=page_size, budget=budget, generator=env.get("AUTOGETS_GENERATOR", "embedded"),
                    executor=executor)

@@ -54,6 +54,9 @@ class Agent:
         self.ctx = context
         self.workspace = Path(context.workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
+        from autogets.embeddings import store_for, use_store
+
+        use_store(store_for(self.workspace))  # every text is embedded once per workspace
         self._conn = sqlite3.connect(self.workspace / "checkpoints.db", check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("CREATE TABLE IF NOT EXISTS agent_threads (thread_id TEXT PRIMARY KEY, conversation TEXT, "

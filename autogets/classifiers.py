@@ -9,8 +9,11 @@ head on row selections of a cached feature matrix:
 * ``with_fitted(featurizer, head)`` adopts the fitted pair, so the search's best candidate becomes a model.
 
 ``fit`` on texts does both stages, so a classifier is also an ordinary scikit-learn estimator (``clone``
-round-trips it). Built in (``--classifier NAME``): ``linear`` (default), ``linear-char``, ``logreg`` and
-``catboost`` (the paper's CatBoost, Part B §2, on CPU; needs the ``catboost`` extra).
+round-trips it). Built in (``--classifier NAME``): ``auto`` (default: chosen per data set and split by
+cross-validation, :mod:`autogets.selection`), ``linear`` (TF-IDF + LinearSVC), ``minilm`` (MiniLM sentence
+embeddings + a class-balanced closed-form ridge head), ``minilm-logreg``, ``embed-openai`` (any OpenAI-compatible
+embeddings endpoint), ``linear-char``, ``logreg`` and ``catboost`` (the paper's CatBoost, Part B §2, on CPU; needs
+the ``catboost`` extra).
 
 Bring your own: ``--classifier module:factory``
 -----------------------------------------------
@@ -307,12 +310,129 @@ def is_full_refit(classifier: Any) -> bool:
     return isinstance(classifier, EstimatorClassifier)
 
 
+class BalancedRidge(ClassifierMixin, BaseEstimator):
+    """Class-balanced ridge classifier in closed form, the head of the embedding classifiers.
+
+    Targets are one-hot ±1 (as scikit-learn's ``RidgeClassifier``); row ``i`` of class ``c`` has weight
+    ``n / (K · n_c)`` over the rows it is fitted on (scikit-learn's ``"balanced"``); the intercept is not penalised.
+    ``W = (X̃ᵀ D X̃ + α P)⁻¹ X̃ᵀ D Y`` with ``X̃ = [X, 1]`` and ``P`` the identity without the intercept's entry.
+
+    The search's fast fitness (:mod:`autogets.search.gram`) solves the same system from cached per-fold sums, so a
+    candidate's score and the model finally registered share one decision rule. Measured on MiniLM vectors
+    (3 split seeds, 5-fold CV on train + validation): α = 0.3 is as good as 0.1 and better than 1 or 3, and
+    balanced weights beat none or √-balanced on macro CBA (banking_dev .971 vs .942 / .963; trec6 .901 vs .870 / .897).
+    """
+
+    def __init__(self, alpha: float = 0.3):
+        self.alpha = alpha
+
+    def fit(self, X: Any, y: Any) -> Self:
+        X = np.asarray(X, dtype=np.float64)
+        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        counts = np.bincount(codes, minlength=len(self.classes_)).astype(np.float64)
+        weights = (len(codes) / (len(self.classes_) * counts))[codes]
+        Xa = np.hstack([X, np.ones((len(X), 1))])
+        Y = -np.ones((len(codes), len(self.classes_)))
+        Y[np.arange(len(codes)), codes] = 1.0
+        gram = (Xa * weights[:, None]).T @ Xa
+        rhs = (Xa * weights[:, None]).T @ Y
+        W = solve_ridge(gram, rhs, self.alpha)
+        self.coef_, self.intercept_ = W[:-1].T.copy(), W[-1].copy()
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.decision_function(X).argmax(axis=1)]
+
+
+def solve_ridge(gram: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+    """``(gram + α P)⁻¹ rhs`` by Cholesky, ``P`` the identity without its last (intercept) entry."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    a = gram.copy()
+    idx = np.arange(a.shape[0] - 1)
+    a[idx, idx] += alpha
+    with one_blas_thread():  # a 385×385 Cholesky: 3 ms on one thread, 370 ms on two spinning OpenBLAS threads
+        try:
+            return cho_solve(cho_factor(a, check_finite=False), rhs, check_finite=False)
+        except np.linalg.LinAlgError:  # a degenerate fold (e.g. one row): least squares instead
+            return np.linalg.lstsq(a, rhs, rcond=None)[0]
+
+
+class EmbeddingClassifier(TwoStageClassifier):
+    """Sentence embeddings (:class:`autogets.embeddings.EmbeddingFeaturizer`) and a class-balanced linear head.
+
+    Parameters
+    ----------
+    embedder : ``"minilm"`` (the packaged all-MiniLM-L6-v2, offline) or ``"openai"`` (an OpenAI-compatible
+        ``/v1/embeddings`` endpoint from ``AUTOGETS_EMBED_BASE_URL`` / ``AUTOGETS_EMBED_MODEL``).
+    head : ``"ridge"`` (:class:`BalancedRidge`, default: closed form, so a search scores a candidate from cached
+        per-fold sums) or ``"logreg"`` (balanced logistic regression, C = ``C``; every candidate is 10 full fits).
+    alpha : the ridge penalty.
+
+    Measured (banking_dev, seeds 42–44, external test of 40 per intent): ridge accuracy .943 and rare-intent CBA
+    .956, logistic regression .952 / .959 at 10–20× the fit time; TF-IDF + LinearSVC .87 / .79.
+    """
+
+    def __init__(self, *, embedder: str = "minilm", head: str = "ridge", alpha: float = 0.3, C: float = 3.0):
+        self.embedder = embedder
+        self.head = head
+        self.alpha = alpha
+        self.C = C
+
+    def make_featurizer(self) -> Any:
+        from autogets.embeddings import EmbeddingFeaturizer
+
+        return EmbeddingFeaturizer(embedder=self.embedder)
+
+    def make_head(self) -> BaseEstimator:
+        if self.head == "ridge":
+            return BalancedRidge(alpha=self.alpha)
+        if self.head == "logreg":
+            return LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000)
+        raise ConfigError(f"unknown embedding head {self.head!r}; use 'ridge' or 'logreg'")
+
+    def describe(self) -> str:
+        name = "MiniLM" if self.embedder == "minilm" else "embeddings (OpenAI-compatible endpoint)"
+        head = "balanced ridge" if self.head == "ridge" else "balanced logistic regression"
+        return f"{name} + {head}"
+
+
 CLASSIFIERS = {
     "linear": lambda: TfidfLinearClassifier(),
     "linear-char": lambda: TfidfLinearClassifier(char_ngram_range=(2, 5), C=0.5),
     "logreg": lambda: TfidfLinearClassifier(model="logreg"),
     "catboost": lambda: CatBoostTextClassifier(),
+    "minilm": lambda: EmbeddingClassifier(),
+    "minilm-logreg": lambda: EmbeddingClassifier(head="logreg"),
+    "embed-openai": lambda: EmbeddingClassifier(embedder="openai"),
 }
+
+AUTO = "auto"
+"""``--classifier auto`` (the default): :func:`autogets.selection.choose_classifier` picks one of
+:data:`AUTO_CANDIDATES` by cross-validation on train + validation."""
+
+AUTO_CANDIDATES = ("linear", "minilm")
+"""The fast built-in classifiers ``auto`` compares (not CatBoost, whose single fit takes over a minute here, nor
+``minilm-logreg``, whose candidates cost 10 full fits each in a search)."""
+
+DESCRIPTIONS = {
+    "linear": "TF-IDF + linear SVM",
+    "linear-char": "TF-IDF (words and characters) + linear SVM",
+    "logreg": "TF-IDF + logistic regression",
+    "catboost": "CatBoost on the text",
+    "minilm": "MiniLM + balanced ridge",
+    "minilm-logreg": "MiniLM + balanced logistic regression",
+    "embed-openai": "embeddings (OpenAI-compatible endpoint) + balanced ridge",
+}
+
+
+def describe(name: str) -> str:
+    """A short human name of a classifier spec (e.g. ``minilm`` → "MiniLM + balanced ridge")."""
+    return DESCRIPTIONS.get(name, name)
 
 
 def make_classifier(name: str = "linear") -> Classifier:
@@ -322,7 +442,10 @@ def make_classifier(name: str = "linear") -> Classifier:
         return CLASSIFIERS[name]()
     if ":" in name:
         return classifier_from_spec(name)
-    raise ConfigError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}, or module:factory")
+    if name == AUTO:
+        raise ConfigError("'auto' is chosen by diagnose (autogets.selection.choose_classifier), not built directly")
+    raise ConfigError(f"unknown classifier {name!r}; choose one of auto, {', '.join(CLASSIFIERS)}, or "
+                      "module:factory")
 
 
 def _is_estimator(obj: Any) -> bool:

@@ -5,12 +5,14 @@ The TOML file is ``$AUTOGETS_CONFIG`` or ``./autogets.toml`` if present, with a 
     [autogets]
     workspace = ".autogets"
     seed = 42
+    classifier = "auto"      # or linear, minilm, … (see autogets.classifiers)
 
     [autogets.llm]
     base_url = "http://localhost:8000/v1"
     model = "my-model"
 
-Environment variables: ``AUTOGETS_HOME`` (workspace), ``AUTOGETS_LLM_BASE_URL``, ``AUTOGETS_LLM_MODEL``,
+Environment variables: ``AUTOGETS_HOME`` (workspace), ``AUTOGETS_CLASSIFIER`` (M0's classifier: ``auto``, the
+default, or a name), ``AUTOGETS_LLM_BASE_URL``, ``AUTOGETS_LLM_MODEL``,
 ``AUTOGETS_LLM_API_KEY`` (falls back to ``OPENAI_API_KEY``).
 
 Secrets (the LLM key here, the Slack tokens in :mod:`bot.settings`) may instead come from a file:
@@ -41,6 +43,7 @@ class LLMSettings:
 class Settings:
     workspace: Path = Path(".autogets")
     seed: int = 42
+    classifier: str = "auto"
     llm: LLMSettings = field(default_factory=LLMSettings)
 
 
@@ -92,4 +95,5 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
         or llm_raw.get("api_key"),
     )
     workspace = Path(env.get("AUTOGETS_HOME") or raw.get("workspace") or ".autogets")
-    return Settings(workspace=workspace, seed=seed, llm=llm)
+    classifier = str(env.get("AUTOGETS_CLASSIFIER") or raw.get("classifier") or "auto")
+    return Settings(workspace=workspace, seed=seed, classifier=classifier, llm=llm)

@@ -1,4 +1,8 @@
-"""Diagnosis of M0: train on the train split, per-class metrics on validation and test, name the weak classes.
+"""Diagnosis of M0: choose its classifier (``auto``), train on the train split, per-class metrics on validation and
+test, name the weak classes.
+
+``classifier="auto"`` (the default) compares the fast built-in classifiers by cross-validation on train +
+validation (:mod:`autogets.selection`) and keeps the best; the comparison is part of the diagnosis.
 
 Weak-class rule (on **validation**, never test): a class is weak when its CBA is at least ``cba_margin`` (0.02)
 below the macro-average CBA, or its recall is at least ``recall_margin`` (0.05) below the macro-average recall.
@@ -13,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autogets.classifiers import make_classifier
+from autogets.classifiers import describe, make_classifier
 from autogets.data import Dataset, Split, split_dataset
 from autogets.metrics import Metrics, compute_metrics
+from autogets.selection import ClassifierChoice, resolve
 
 WEAK_RULE = ("validation CBA at least 0.02 below the macro-average CBA, or validation recall at least 0.05 below "
              "the macro-average recall")
@@ -33,10 +38,20 @@ class Diagnosis:
     weak_classes: list[str]
     fit_seconds: float
     rule: str = field(default=WEAK_RULE)
+    choice: ClassifierChoice | None = None
+
+    @property
+    def classifier_reason(self) -> str:
+        """Which classifier M0 is and why (the ``auto`` comparison, or "asked for")."""
+        if self.choice is not None:
+            return self.choice.reason()
+        return f"{describe(self.classifier)} (asked for)"
 
     def to_dict(self) -> dict:
         return {
-            "dataset": self.dataset, "seed": self.seed, "classifier": self.classifier, "sizes": self.sizes,
+            "dataset": self.dataset, "seed": self.seed, "classifier": self.classifier,
+            "classifier_description": describe(self.classifier), "classifier_reason": self.classifier_reason,
+            "classifier_choice": self.choice.to_dict() if self.choice else None, "sizes": self.sizes,
             "train_counts": self.train_counts, "weak_classes": self.weak_classes, "weak_rule": self.rule,
             "fit_seconds": round(self.fit_seconds, 4),
             "validation": self.validation.to_dict(), "test": self.test.to_dict(),
@@ -51,10 +66,13 @@ def find_weak_classes(metrics: Metrics, *, cba_margin: float = 0.02, recall_marg
     return [metrics.classes[i] for i in order if weak[i]]
 
 
-def diagnose(dataset: Dataset, *, seed: int = 42, classifier: str = "linear", split: Split | None = None) -> Diagnosis:
-    """Train M0 on the train split and measure it on validation and test."""
+def diagnose(dataset: Dataset, *, seed: int = 42, classifier: str = "auto", split: Split | None = None,
+             target: str | None = None) -> Diagnosis:
+    """Choose M0's classifier (``auto``: by cross-validation on train + validation, by ``target``'s CBA when a
+    class is given), train M0 on the train split and measure it on validation and test."""
     split = split or split_dataset(dataset, seed=seed)
     classes = split.classes
+    classifier, choice = resolve(classifier, split, target=target, seed=seed)
     model = make_classifier(classifier)
     start = time.perf_counter()
     model.fit(split.train["text"].tolist(), split.train["label"].to_numpy())
@@ -66,7 +84,7 @@ def diagnose(dataset: Dataset, *, seed: int = 42, classifier: str = "linear", sp
     return Diagnosis(
         dataset=dataset.name, seed=seed, classifier=classifier, sizes=split.sizes(),
         train_counts={c: int(counts[c]) for c in classes}, validation=val, test=test,
-        weak_classes=find_weak_classes(val), fit_seconds=fit_seconds,
+        weak_classes=find_weak_classes(val), fit_seconds=fit_seconds, choice=choice,
     )
 
 

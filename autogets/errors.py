@@ -44,3 +44,7 @@ class Resumable(AutogetsError):
 
 class GenerationStopped(Resumable, GenerationError):
     """Generation stopped with source examples left ungenerated; the texts generated so far stay in the cache."""
+
+
+class EmbeddingError(AutogetsError):
+    """The sentence encoder is missing or cannot be loaded, or an embedding server failed."""

@@ -75,10 +75,10 @@ class Cancelled(Exception):
 
 def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpec | None = None,
             target: str | None = None, objective: str = "cba", goal: str | None = None, budget: int = 200,
-            generator: Generator, n_per_example: int = 5, seed: int = 42, classifier: str = "linear",
+            generator: Generator, n_per_example: int = 5, seed: int = 42, classifier: str = "auto",
             executor: str | Executor = "local", promote: bool = False, actor: str = "cli", max_phases: int = 3,
             progress: Progress | None = None, reviewer: Reviewer | None = None, page_size: int = 10,
-            on_plan: Callable[[list[Phase], str, str], None] | None = None,
+            on_plan: Callable[[list[Phase], str, str, str], None] | None = None,
             on_decision: Callable[[dict], None] | None = None) -> ImproveReport:
     """Run every step. ``spec`` describes the request (or ``dataset`` plus the keyword arguments for a bundled
     data set); ``reviewer`` decides review pages (None approves every cleaned text)."""
@@ -95,10 +95,12 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
                              classifier=classifier, max_phases=max_phases, requester=actor)
     run_id = steps.create_run(ws, spec)
     try:
-        steps.diagnose_step(ws, run_id)
+        diagnosis = steps.diagnose_step(ws, run_id)
         plan = steps.plan_step(ws, run_id)
-        if on_plan:
-            on_plan([Phase(**p) for p in plan["phases"]], plan["plan_source"], plan["target"])
+        if on_plan:  # phases, where the plan came from, the class, and which classifier M0 is and why
+            on_plan([Phase(**p) for p in plan["phases"]], plan["plan_source"], plan["target"],
+                    classifier_sentence({"classifier": {"name": diagnosis.get("classifier"),
+                                                        "reason": diagnosis.get("classifier_reason")}}))
         steps.generate_step(ws, run_id, generator, progress=progress)
         review_all(ws, run_id, generator, reviewer=reviewer, actor=actor, page_size=page_size, progress=progress)
         steps.search_step(ws, run_id, executor=executor, progress=progress, on_phase=on_decision)
@@ -185,6 +187,17 @@ def cross_validated_gain(data: dict) -> str:
     return f"{gain:+.3f} ({data['goal']}, out-of-fold over train + validation)"
 
 
+def classifier_sentence(data: dict) -> str:
+    """Which classifier M0 (and the improved model) is, and why: e.g. "MiniLM + balanced ridge, chosen over
+    TF-IDF + linear SVM by cross-validated macro CBA .899 vs .890"."""
+    info = data.get("classifier") or {}
+    if info.get("reason"):
+        return info["reason"]
+    from autogets.classifiers import describe
+
+    return describe(info.get("name") or "linear")
+
+
 def _row(t: dict, cls: str) -> int:
     return next(i for i, r in enumerate(t["rows"]) if r["class"] == cls)
 
@@ -219,7 +232,8 @@ def write_run_report(folder: Path, data: dict, m0_test: Metrics, final_test: Met
 def render_markdown(data: dict, chosen: list, *, has_map: bool = True) -> str:
     t = data["test"]
     lines = [f"# AutoGeTS improve: {escape_markdown(data['dataset'])}, goal {escape_markdown(data['goal'])}", "",
-             f"Run {data['run_id']}. Plan from the {data['plan_source']}.", "", "## Phases", "",
+             f"Run {data['run_id']}. Plan from the {data['plan_source']}.", "",
+             f"M0: {escape_markdown(classifier_sentence(data))}.", "", "## Phases", "",
              "| # | phase | why | decision | evaluations | texts added |", "|---|---|---|---|---|---|"]
     for i, d in enumerate(data["decisions"]):
         lines.append(f"| {i + 1} | {escape_markdown(d['phase'])} | {escape_markdown(d['why'])} | "

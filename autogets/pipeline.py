@@ -178,6 +178,7 @@ def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, 
                       classes=classes, target=code[target])
     if fitness == "cv":
         problem = _with_folds(problem, split, synthetic, folds=folds, repeats=repeats, seed=seed)
+    problem = with_gram(problem)
     return Prepared(problem=problem, featurizer=featurizer, template=template, synthetic=tuple(synthetic))
 
 
@@ -201,6 +202,24 @@ def _with_folds(problem: Problem, split: Split, synthetic: Sequence[Synthetic], 
     cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     held = tuple(test for _, test in cv.split(np.zeros(n_real), problem.y[:n_real]))
     return replace(problem, fitness="cv", held_out=held, origin=origin.astype(np.int64))
+
+
+def with_gram(problem: Problem) -> Problem:
+    """``problem`` with cached per-fold sums (:mod:`autogets.search.gram`) when its head is
+    :class:`~autogets.classifiers.BalancedRidge` on a dense matrix; unchanged otherwise."""
+    from dataclasses import replace
+
+    from autogets.classifiers import BalancedRidge
+    from autogets.search.gram import gram_folds
+
+    head = problem.template.make_head()
+    if not isinstance(head, BalancedRidge) or not isinstance(problem.X, np.ndarray) or problem.X.ndim != 2:
+        return problem
+    held = problem.held_out if problem.fitness == "cv" else (problem.val_rows,)
+    synthetic_classes = {int(c) for c in np.unique(problem.y[problem.n_real:])}
+    gram = gram_folds(problem.X, problem.y, real=problem.real(), held=held, n_classes=len(problem.classes),
+                      synthetic_classes=synthetic_classes, alpha=head.alpha)
+    return problem if gram is None else replace(problem, gram=gram)
 
 
 def real_rows(problem: Problem, refit: str = "train+validation") -> np.ndarray:

@@ -75,7 +75,7 @@ class RunSpec:
     generator: str = "embedded"
     n_per_example: int = 5
     seed: int = 42
-    classifier: str = "linear"
+    classifier: str = "auto"         # "auto": chosen by diagnose (cross-validation); or a classifier name
     requester: str = "cli"
     fitness: str = "cv"              # "cv": repeated stratified folds of train + validation; "validation"
     folds: int = 5
@@ -197,13 +197,13 @@ def diagnose_step(ws: Workspace, run_id: str) -> dict:
     spec = spec_of(ws, run_id)
     ds, split = _split(spec)
     _set_status(ws, run_id, "running")
-    diagnosis = diagnose(ds, seed=spec.seed, classifier=spec.classifier, split=split)
-    val = diagnosis.validation
     target = spec.target
     if spec.goal:
         from autogets.search.objectives import parse_goal
 
         target = parse_goal(spec.goal, spec.target).target
+    diagnosis = diagnose(ds, seed=spec.seed, classifier=spec.classifier, split=split, target=target)
+    val = diagnosis.validation
     if target is None:
         target = (diagnosis.weak_classes or [val.classes[int(np.argmin(val.cba))]])[0]
     return _put(ws, run_id, "diagnose", {
@@ -211,7 +211,15 @@ def diagnose_step(ws: Workspace, run_id: str) -> dict:
         "train_counts": {k: int(v) for k, v in diagnosis.train_counts.items()},
         "val_recall": {c: float(val.recall[i]) for i, c in enumerate(val.classes)},
         "val_cba": {c: float(val.cba[i]) for i, c in enumerate(val.classes)},
-        "val_accuracy": float(val.accuracy), "rule": diagnosis.rule})
+        "val_accuracy": float(val.accuracy), "rule": diagnosis.rule, "classifier": diagnosis.classifier,
+        "classifier_reason": diagnosis.classifier_reason,
+        "classifier_choice": diagnosis.choice.to_dict() if diagnosis.choice else None})
+
+
+def classifier_of(ws: Workspace, run_id: str) -> str:
+    """The classifier of the run's M0 and of every model it trains: what diagnose chose (``auto``) or was asked."""
+    diag = _get(ws, run_id, "diagnose") or {}
+    return diag.get("classifier") or spec_of(ws, run_id).classifier
 
 
 def plan_step(ws: Workspace, run_id: str) -> dict:
@@ -430,7 +438,7 @@ def _problem(ws: Workspace, run_id: str) -> _Problem:
     spec, plan = spec_of(ws, run_id), _need(ws, run_id, "plan")
     _, split = _split(spec)
     approved = approved_synthetic(ws, run_id)
-    prepared = build_problem(split, [s for _, s in approved], plan["target"], classifier=spec.classifier,
+    prepared = build_problem(split, [s for _, s in approved], plan["target"], classifier=classifier_of(ws, run_id),
                              fitness=spec.fitness, folds=spec.folds, repeats=spec.repeats, seed=spec.seed)
     return _Problem(spec, split, prepared, tuple(k for k, _ in approved))
 
@@ -560,7 +568,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
         from autogets.classifiers import make_classifier
 
         known = split.train if spec.refit == "train" else pd.concat([split.train, split.validation])
-        m0_model = make_classifier(spec.classifier).fit(known["text"].tolist(), known["label"].tolist())
+        m0_model = make_classifier(classifier_of(ws, run_id)).fit(known["text"].tolist(), known["label"].tolist())
         final_model, split_used, chosen = m0_model, split, []
     else:  # the model a user gets, and the M0 it is compared with, are fitted on the same real rows (refit)
         real = real_rows(p.prepared.problem, spec.refit)
@@ -583,8 +591,11 @@ def report_step(ws: Workspace, run_id: str) -> dict:
     support = int(m0_test.support[m0_test.index(target)])
     changed = bool(chosen)
     folder = Path(row["report_dir"])
+    diag = _need(ws, run_id, "diagnose")
     data = {
         "run_id": run_id, "dataset": row["dataset"], "class": target, "goal": plan["goal"],
+        "classifier": {"name": classifier_of(ws, run_id), "reason": diag.get("classifier_reason", ""),
+                       "choice": diag.get("classifier_choice")},
         "plan_source": plan["plan_source"], "plan": [{"phase": f"{ph['strategy'].upper()} on {ph['source']} "
                                                               f"({ph['objective']})", "why": ph["reason"]}
                                                      for ph in plan["phases"]],
@@ -612,6 +623,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
     data["model_file"] = str(model_path) if changed else None
     real_ids = split_used.train["id"].tolist() + ([] if spec.refit == "train" else split_used.validation["id"].tolist())
     data["recipe"] = {"split_seed": spec.seed, "refit": spec.refit, "real_train_ids": real_ids,
+                      "classifier": classifier_of(ws, run_id),
                       "synthetic": [{"source_id": s.source_id, "sample_index": s.sample_index, "label": s.label,
                                      "generator": s.generator, "model": s.model,
                                      "prompt_version": s.prompt_version, "text": s.text} for s in chosen]}
@@ -647,6 +659,7 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
         summary={"goal": report["goal"], "run_id": run_id, "class": report["class"],
                  "test_cba_gain": report["test"]["class_cba_gain"], "interval": report["test"]["interval"],
                  "test_support": report["test"]["support"], "test_accuracy": report["test"]["accuracy_new"],
+                 "classifier": (report.get("classifier") or {}).get("name"),
                  "synthetic_texts": report["synthetic_texts"]})
     promoted = False
     if promote and registry.production(report["dataset"]) != version:

@@ -32,8 +32,9 @@ MinClassOpt = Annotated[int | None, typer.Option("--min-class-size", help="Drop 
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Split seed (default 42 or AUTOGETS_SEED).")]
 WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Workspace folder (default ./.autogets "
                                                                       "or AUTOGETS_HOME).")]
-ClassifierOpt = Annotated[str, typer.Option("--classifier", help="linear (default) | linear-char | logreg | catboost "
-                                                               "| module:factory (your own; see README)")]
+ClassifierOpt = Annotated[str | None, typer.Option(
+    "--classifier", help="auto (default, or AUTOGETS_CLASSIFIER: chosen by cross-validation) | linear | minilm | "
+                         "minilm-logreg | embed-openai | linear-char | logreg | catboost | module:factory (your own)")]
 ExecutorOpt = Annotated[str, typer.Option("--executor", envvar="AUTOGETS_EXECUTOR",
                                           help="local (processes) | serial | ray")]
 RayAddressOpt = Annotated[str | None, typer.Option("--ray-address",
@@ -51,7 +52,21 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
 
 
 def _workspace(option: Path | None) -> Workspace:
-    return Workspace(option or load_settings().workspace)
+    from autogets.embeddings import store_for, use_store
+
+    ws = Workspace(option or load_settings().workspace)
+    use_store(store_for(ws.root))  # every text is embedded once per workspace
+    return ws
+
+
+def _classifier(option: str | None) -> str:
+    """The classifier a command uses: ``--classifier``, else the settings' (``auto`` by default), checked."""
+    from autogets.classifiers import AUTO, make_classifier
+
+    name = option or load_settings().classifier
+    if name != AUTO:
+        make_classifier(name)  # a bad name or module:factory fails here, before any work
+    return name
 
 
 def _existing_workspace(option: Path | None) -> Workspace:
@@ -90,6 +105,22 @@ def metrics_table(title: str, metrics: Metrics, *, baseline: Metrics | None = No
         overall += [_delta(metrics.oba - baseline.oba), _delta(metrics.accuracy - baseline.accuracy)]
     table.add_section()
     table.add_row(*overall)
+    return table
+
+
+def choice_table(choice) -> Table:
+    """The ``auto`` comparison (:class:`autogets.selection.ClassifierChoice`) as a table, the chosen row marked."""
+    table = Table(title=f"Classifier for M0: cross-validated on train + validation ({choice.repeats} × "
+                        f"{choice.folds} folds)", title_justify="left")
+    for col in ("classifier", "macro CBA", "accuracy", *((f"CBA {choice.target}",) if choice.target else ()),
+                "seconds", ""):
+        table.add_column(escape_rich(col), justify="left" if col == "classifier" else "right")
+    for s in choice.scores:
+        row = [escape_rich(f"{s.name} ({s.description})"), f"{s.macro_cba:.4f}", f"{s.accuracy:.4f}"]
+        if choice.target:
+            row.append(f"{s.target_cba:.4f}")
+        row += [f"{s.seconds:.1f}", "[bold green]chosen[/]" if s.name == choice.chosen else ""]
+        table.add_row(*row)
     return table
 
 

@@ -18,9 +18,11 @@ from autogets.cli.common import (
     SeedOpt,
     TextColOpt,
     WorkspaceOpt,
+    _classifier,
     _load,
     _seed,
     _workspace,
+    choice_table,
     err,
     metrics_table,
     out,
@@ -53,11 +55,14 @@ def datasets(json_out: JsonOpt = False) -> None:
 
 def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
              label_col: LabelColOpt = "label", id_col: IdColOpt = None, min_class_size: MinClassOpt = None,
-             seed: SeedOpt = None, classifier: ClassifierOpt = "linear",
+             seed: SeedOpt = None, classifier: ClassifierOpt = None,
              workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
-    """Train M0 on the train split, show per-class metrics on validation and test, and flag the weak classes.
+    """Choose M0's classifier, train M0 on the train split, show per-class metrics on validation and test, and flag
+    the weak classes.
 
-    Writes report.json and a per-class bar chart into the workspace.
+    With --classifier auto (the default) the fast built-in classifiers are compared by cross-validation on train +
+    validation and the best by macro CBA becomes M0; the comparison is printed. Writes report.json and a per-class
+    bar chart into the workspace.
 
     Example: autogets diagnose --dataset trec6
     """
@@ -66,15 +71,18 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
 
     ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
     seed = _seed(seed)
-    started_at = now_iso()
-    with err.status(f"Training M0 on {ds.name} …", spinner="dots") if not json_out else contextlib.nullcontext():
-        diagnosis = run_diagnosis(ds, seed=seed, classifier=classifier)
+    classifier = _classifier(classifier)
     ws = _workspace(workspace)
+    started_at = now_iso()
+    with err.status(f"Choosing and training M0 on {ds.name} …", spinner="dots") if not json_out \
+            else contextlib.nullcontext():
+        diagnosis = run_diagnosis(ds, seed=seed, classifier=classifier)
     run_id = new_run_id()
     folder = ws.report_dir("diagnose", ds.name, run_id)
     paths = write_report(diagnosis, folder)
     ws.record_run(run_id, "diagnose", ds.name, started_at=started_at, report_dir=folder,
-                  params={"seed": seed, "classifier": classifier, "source": ds.source},
+                  params={"seed": seed, "classifier": diagnosis.classifier, "asked": classifier,
+                          "source": ds.source},
                   result={"weak_classes": diagnosis.weak_classes, "test_accuracy": diagnosis.test.accuracy})
     if json_out:
         out.print_json(json.dumps({**diagnosis.to_dict(), "report_dir": str(folder),
@@ -85,6 +93,9 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
                   f"{escape_rich(str(ds.classes_dropped or 'none'))}[/]")
     out.print(f"{escape_rich(ds.name)}: {len(ds.frame)} examples, {len(diagnosis.validation.classes)} classes, split "
               f"train/validation/test = {'/'.join(str(v) for v in diagnosis.sizes.values())} (seed {seed})")
+    if diagnosis.choice is not None:
+        out.print(choice_table(diagnosis.choice))
+    out.print(f"M0: [bold]{escape_rich(diagnosis.classifier_reason)}[/]")
     out.print(metrics_table("M0 on validation", diagnosis.validation, flagged=diagnosis.weak_classes))
     out.print(metrics_table("M0 on test", diagnosis.test, flagged=diagnosis.weak_classes))
     out.print(f"M0 test accuracy: [bold]{diagnosis.test.accuracy:.4f}[/] (OBA {diagnosis.test.oba:.4f}); "

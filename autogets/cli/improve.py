@@ -23,6 +23,7 @@ from autogets.cli.common import (
     SeedOpt,
     TextColOpt,
     WorkspaceOpt,
+    _classifier,
     _generator,
     _load,
     _seed,
@@ -51,7 +52,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
             max_sources: Annotated[int | None, typer.Option(
                 "--max-sources", help="Generate for at most this many source examples per class.", min=1)] = None,
             generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
-            classifier: ClassifierOpt = "linear",
+            classifier: ClassifierOpt = None,
             fitness: Annotated[str, typer.Option(help="cv (5 folds × 2 of train + validation) | validation")]
             = "cv",
             accept: Annotated[str, typer.Option(help="paired (a gain above noise across folds) | no_drop (the "
@@ -80,14 +81,16 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     spec = RunSpec(dataset=dataset, data_path=str(data) if data else None, text_col=text_col, label_col=label_col,
                    id_col=id_col, min_class_size=min_class_size, target=target, objective=objective, goal=goal,
                    budget=budget, budget_seconds=budget_seconds, max_phases=max_phases, max_sources=max_sources,
-                   generator=generator, n_per_example=n, seed=_seed(seed), classifier=classifier, requester=actor,
+                   generator=generator, n_per_example=n, seed=_seed(seed), classifier=_classifier(classifier),
+                   requester=actor,
                    fitness=fitness, accept=accept, refit=refit)
     ws = _workspace(workspace)
     gen = _generator(generator, ws, ds.name)
 
-    def show_plan(phases, source, cls) -> None:
+    def show_plan(phases, source, cls, classifier) -> None:
         if json_out:
             return
+        out.print(f"M0: [bold]{escape_rich(classifier)}[/]")
         out.print(f"Goal: [bold]{escape_rich(goal or f'{objective}:{cls}')}[/] on {escape_rich(ds.name)}. "
                   f"Plan from the {source}:")
         for i, p in enumerate(phases):

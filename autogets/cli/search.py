@@ -23,6 +23,7 @@ from autogets.cli.common import (
     SeedOpt,
     TextColOpt,
     WorkspaceOpt,
+    _classifier,
     _generator,
     _load,
     _seed,
@@ -45,19 +46,18 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
                                                                 help="Seconds of classifier-fit time.")] = None,
            generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
            search_seed: Annotated[int, typer.Option("--search-seed", help="Seed of Random and GA.")] = 42,
-           classifier: ClassifierOpt = "linear",
+           classifier: ClassifierOpt = None,
            executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
            workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Search which synthetic texts to add for one class, on validation, then report the best on test vs M0.
 
     Example: autogets search --dataset trec6 --class ABBR --strategy sw --objective cba --budget 169
     """
-    from autogets.classifiers import make_classifier
     from autogets.executor import make_executor
     from autogets.search import Budget
     from autogets.search.run import run_search
 
-    make_classifier(classifier)  # a bad name or module:factory fails here, before any work
+    classifier = _classifier(classifier)  # a bad name or module:factory fails here, before any work
     pool = make_executor(executor, address=ray_address)  # so does a bad executor (nothing starts before use)
     ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
     if budget is None and budget_seconds is None:

@@ -102,7 +102,7 @@ def candidate_logger(ws: Workspace, run_id: str, strategy: str, objective: str, 
 
 def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = "sw", objective: str = "cba",
                budget: Budget, generator: Generator, n_per_example: int = 5, seed: int = 42,
-               search_seed: int = 42, classifier: str = "linear", executor: str | Executor = "local",
+               search_seed: int = 42, classifier: str = "auto", executor: str | Executor = "local",
                progress: Progress | None = None, objective_obj: Objective | None = None) -> SearchReport:
     """Run one strategy for one class and write its report folder. ``executor``: a name, or a running executor
     shared by many searches (left open)."""
@@ -117,6 +117,9 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
     strat = make_strategy(strategy, seed=search_seed)
     generation = synthesize_class(GenerationCache(ws.db()), generator, split, target, n_per_example=n_per_example,
                                   seed=seed, progress=progress)
+    from autogets.selection import resolve
+
+    classifier, _ = resolve(classifier, split, target=target, seed=seed)  # auto: by cross-validation
     prepared = build_problem(split, generation.synthetic, target, classifier=classifier)
     m0 = fit_model(prepared, frozenset())
     view = class_views(split, m0, [target])[target]

@@ -1,4 +1,4 @@
-"""Fake OpenAI-compatible Chat Completions server (stdlib only).
+"""Fake OpenAI-compatible Chat Completions and Embeddings server (stdlib only).
 
 Usage (tests only; stdlib http.server on 127.0.0.1, ephemeral port):
     with fake_openai_server(script=["429:1", "ok"]) as srv:
@@ -25,6 +25,12 @@ Behaviours (strings, optionally "name:param"):
     "400:MESSAGE"   400 with a llama.cpp-style body carrying MESSAGE (may contain ':')
     "reply:TEXT"    "ok" with every choice's content = TEXT (may contain ':'), e.g. a chat model's chatter
 
+Embeddings (``POST /v1/embeddings``): "ok" answers one vector per input, a hashed bag of words of EMBED_DIM
+dimensions (not normalised, like some servers), base64-encoded float32 when the body asks
+``encoding_format: "base64"`` (the openai client's default), else lists of floats; "floats" ignores the format (as
+Ollama's compatibility layer does); "cap_batch:K" answers llama.cpp's 400 when more than K inputs come at once;
+"shuffled" returns the vectors in reverse index order (each with its ``index``); the error behaviours above apply.
+
 `script` may be:
     * a list of behaviours consumed in request order; once exhausted, `default`
       (default "ok") is used for every later request;
@@ -35,7 +41,9 @@ behaviour, e.g. prompt "@500 hello" or "@429once hello" (per-prompt state).
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import re
 import socket
@@ -202,7 +210,8 @@ class FakeOpenAIServer:
             self.count += 1
             self.requests.append(rec)
 
-        if h.command != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+        kind = "embeddings" if path.rstrip("/").endswith("/embeddings") else "chat"
+        if h.command != "POST" or not (kind == "embeddings" or path.rstrip("/").endswith("/chat/completions")):
             rec.behaviour = "404"
             return self._send_json(h, 404, {"error": {"message": f"no route {h.command} {path}",
                                                        "type": "invalid_request_error"}})
@@ -213,7 +222,10 @@ class FakeOpenAIServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            self._dispatch(h, body, beh, name, param)
+            if kind == "embeddings" and name in ("ok", "floats", "cap_batch", "shuffled"):
+                self._embeddings(h, body, name, param)
+            else:
+                self._dispatch(h, body, beh, name, param)
         except (BrokenPipeError, ConnectionResetError):
             pass  # client gave up (e.g. timeout)
         finally:
@@ -256,6 +268,23 @@ class FakeOpenAIServer:
         else:
             self._send_json(h, 400, _err(f"unknown behaviour {beh!r}", "invalid_request_error"))
 
+    def _embeddings(self, h, body: dict, name: str, param: str) -> None:
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        if name == "cap_batch" and len(inputs) > int(param):
+            return self._send_json(h, 400, _llama_err("input is too large to process. increase the physical batch "
+                                                      "size"))
+        as_base64 = body.get("encoding_format") == "base64" and name != "floats"
+        data = []
+        for i, text in enumerate(inputs):
+            vector = embed_text(str(text))
+            value: Any = base64.b64encode(vector.tobytes()).decode() if as_base64 else vector.tolist()
+            data.append({"object": "embedding", "index": i, "embedding": value})
+        if name == "shuffled":
+            data.reverse()
+        self._send_json(h, 200, {"object": "list", "data": data, "model": body.get("model", "fake-embed"),
+                                 "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
+
     @staticmethod
     def _completion(body: dict, content: Any = "__echo__") -> dict:
         n = int(body.get("n") or 1)
@@ -289,6 +318,21 @@ class FakeOpenAIServer:
 
     def _send_json(self, h, status: int, obj: dict, extra: dict | None = None) -> None:
         self._send_raw(h, status, json.dumps(obj).encode(), "application/json", extra)
+
+
+EMBED_DIM = 64
+
+
+def embed_text(text: str):
+    """The fake server's vector of ``text``: word counts hashed into EMBED_DIM float32 slots, plus 1 in slot 0 (so
+    no vector is zero); deterministic, and texts sharing words point the same way."""
+    import numpy as np
+
+    vector = np.zeros(EMBED_DIM, dtype=np.float32)
+    vector[0] = 1.0
+    for word in text.lower().split():
+        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % EMBED_DIM] += 1.0
+    return vector
 
 
 def _err(msg: str, typ: str) -> dict:
