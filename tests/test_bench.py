@@ -200,3 +200,32 @@ def test_search_bench_bad_options_are_one_line_and_write_nothing(bad, message, w
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not out_dir.exists() and not workspace.exists()
+
+
+# --- the external test (issue 21): banking_dev brings one; a user's file; gains reported beside the split's test
+
+
+
+def test_cells_stored_before_the_external_test_columns_load_with_nan(workspace):
+    import sqlite3
+
+    import sqlite_utils
+
+    from autogets.bench.quality import CellStore
+    from autogets.workspace import MIGRATIONS, Workspace
+
+    workspace.mkdir()
+    db = sqlite_utils.Database(sqlite3.connect(workspace / "autogets.db"))
+    for migration in MIGRATIONS[:7]:
+        migration(db)
+    db.execute("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO _meta VALUES ('schema_version', '7')")
+    old = _cell(42, "sw", 0.83)
+    row = {k: v for k, v in old.__dict__.items() if not k.startswith("ext_")}
+    row["class"] = row.pop("cls")
+    row["curve"] = "[0.01]"
+    db["bench_cells"].insert({"config": "k", "dataset": "d", **row, "created_at": "t"})
+    db.close()
+    (cell,) = CellStore(Workspace(workspace), "k", "d").done().values()
+    assert cell.cba == 0.83 and cell.curve == (0.01,)
+    assert math.isnan(cell.ext_cba) and math.isnan(cell.ext_gain("cba"))
