@@ -206,6 +206,21 @@ def test_search_bench_bad_options_are_one_line_and_write_nothing(bad, message, w
 
 
 
+def test_external_gains_in_the_results_page_are_mean_and_std_over_seeds():
+    cells = []
+    for s, (test, ext) in enumerate([(0.80, 0.70), (0.80, 0.74), (0.80, 0.78)]):
+        cells.append(replace(_cell(s, "sw", test), ext_m0_cba=0.70, ext_cba=ext, ext_m0_oba=0.9, ext_oba=0.9))
+        cells.append(replace(_cell(s, "random", test), ext_m0_cba=0.70, ext_cba=0.70, ext_m0_oba=0.9, ext_oba=0.9))
+    external = {"source": "/x/ext.csv", "rows": 80, "per_class": {"ABBR": 40, "LOC": 40}, "overlap_dropped": 2}
+    md = markdown(cells, dataset="trec6", config={"budget": 20}, external=external)
+    assert "## Gains on the external test (40 per class), beside the split's test" in md
+    assert "ext.csv: 80 texts no split draws from (2 that also occur in the data set dropped)" in md
+    # split test: +0.0000 on every seed; external: +0.00, +0.04, +0.08
+    assert "| ABBR | sw | +0.0000 ± 0.0000 | +0.0400 ± 0.0400 |" in md
+    assert "| ABBR | 40 | 0.800 | 0.700 |" in md
+    assert "external test" not in markdown([_cell(0, "sw", 0.8)], dataset="trec6", config={"budget": 20})
+
+
 def test_cells_stored_before_the_external_test_columns_load_with_nan(workspace):
     import sqlite3
 
