@@ -7,6 +7,11 @@ in the source file (or the value of ``id_col`` when given).
 Limits: a data file larger than ``AUTOGETS_MAX_DATA_MB`` (default :data:`MAX_DATA_MB`, in MB of 10^6 bytes) is
 refused before a byte of it is read, and a text longer than :data:`MAX_TEXT_CHARS` characters is refused with its
 rows named (such a "text" is a whole document or a broken quote that swallowed the rest of the file).
+
+External tests: labelled texts of a data set's classes from elsewhere, to measure a gain on more examples than a
+rare class's test split holds (banking_dev brings one: :func:`external_test`; a user's file:
+:func:`load_external_test`). Texts that also occur in the data set are dropped (:func:`drop_overlap`).
+Sources and licenses of the bundled files: ``autogets/datasets/README.md``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -35,6 +41,8 @@ MAX_TEXT_CHARS = 100_000
 BUNDLED: dict[str, str] = {
     "trec6": "TREC-6 question classification (Li & Roth 2002): 5,381 questions, 6 coarse classes",
     "sms_spam": "UCI SMS Spam Collection subset: 4,512 messages, ham / spam",
+    "banking_dev": "BANKING77 subset (Casanueva et al. 2020): 2,566 customer messages, 24 banking intents, 5 rare "
+                   "(20-35 examples); external test of 40 per intent",
 }
 
 CLASS_DESCRIPTIONS: dict[str, dict[str, str]] = {
@@ -47,8 +55,39 @@ CLASS_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "NUM": "questions asking for a number such as a date, count, distance, price or speed",
     },
     "sms_spam": {"ham": "ordinary personal text messages", "spam": "unsolicited advertising or scam text messages"},
+    "banking_dev": {
+        "activate_my_card": "customer messages asking how to activate a new bank card",
+        "card_delivery_estimate": "customer messages asking how long a new card takes to arrive",
+        "card_payment_fee_charged": "customer messages about an unexpected fee charged on a card payment",
+        "cash_withdrawal_charge": "customer messages about a fee charged for withdrawing cash",
+        "change_pin": "customer messages asking how to change the card's PIN",
+        "compromised_card": "customer messages worried that their card was compromised or used for fraud",
+        "disposable_card_limits": "customer messages asking about the limits of disposable virtual cards",
+        "exchange_charge": "customer messages about fees charged for currency exchange",
+        "exchange_rate": "customer messages asking what exchange rate is used or how it is set",
+        "get_disposable_virtual_card": "customer messages asking how to get a disposable virtual card",
+        "lost_or_stolen_phone": "customer messages reporting a lost or stolen phone with the banking app",
+        "pending_cash_withdrawal": "customer messages about a cash withdrawal still shown as pending",
+        "pending_top_up": "customer messages about a top-up still shown as pending",
+        "pending_transfer": "customer messages about a transfer still shown as pending",
+        "top_up_by_card_charge": "customer messages about a fee charged for topping up by card",
+        "top_up_by_cash_or_cheque": "customer messages asking how to top up with cash or a cheque",
+        "top_up_failed": "customer messages reporting that a top-up failed or was declined",
+        "top_up_limits": "customer messages asking how much or how often they can top up",
+        "topping_up_by_card": "customer messages asking how to top up the account with a card",
+        "transfer_timing": "customer messages asking how long a transfer takes to arrive",
+        "verify_my_identity": "customer messages asking how to verify their identity",
+        "virtual_card_not_working": "customer messages reporting that a virtual card does not work",
+        "visa_or_mastercard": "customer messages asking whether the card is Visa or Mastercard",
+        "wrong_exchange_rate_for_cash_withdrawal": "customer messages saying the wrong exchange rate was applied to a "
+                                                   "cash withdrawal",
+    },
 }
 """Short class descriptions of the bundled data sets, used in generation prompts."""
+
+EXTERNAL_TESTS: dict[str, str] = {"banking_dev": "banking_dev_test.csv"}
+"""Bundled external test files: labelled texts of a bundled data set's classes drawn from elsewhere (no split of the
+data set sees them). Not data sets of their own: :func:`external_test` reads them."""
 
 _WS = re.compile(r"\s+")
 
@@ -94,7 +133,11 @@ def bundled_path(name: str) -> Path:
     if name not in BUNDLED:
         known = ", ".join(sorted(BUNDLED))
         raise DataError(f"unknown bundled data set {name!r}; known: {known}")
-    return Path(str(resources.files("autogets.datasets").joinpath(f"{name}.csv")))
+    return _package_file(f"{name}.csv")
+
+
+def _package_file(filename: str) -> Path:
+    return Path(str(resources.files("autogets.datasets").joinpath(filename)))
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -228,6 +271,53 @@ def load_dataset(
         raise DataError(f"{file}: need at least 2 classes, found {frame['label'].nunique()}")
     return Dataset(name=name or file.stem, frame=frame, source=str(file), duplicates_dropped=duplicates,
                    classes_dropped=dropped)
+
+
+def external_test(name: str) -> pd.DataFrame | None:
+    """The bundled external test of bundled data set ``name`` (columns ``text``, ``label``; texts normalised as
+    :func:`load_dataset` normalises them, exact duplicates dropped), or None when it has none."""
+    if name not in EXTERNAL_TESTS:
+        return None
+    return _external_frame(_package_file(EXTERNAL_TESTS[name]), CLASS_DESCRIPTIONS.get(name), "text", "label")
+
+
+def load_external_test(path: str | Path, classes: Sequence[str], text_col: str = "text",
+                       label_col: str = "label") -> pd.DataFrame:
+    """A user's external test file (CSV, JSONL or Parquet) for a data set with ``classes``: columns ``text``,
+    ``label``, texts normalised, exact duplicates dropped. A one-line DataError for an unreadable file, a missing
+    column, an empty text or label, or a label that is not one of ``classes``."""
+    return _external_frame(Path(path), classes, text_col, label_col)
+
+
+def _external_frame(file: Path, classes: Sequence[str] | None, text_col: str, label_col: str) -> pd.DataFrame:
+    raw = read_table(file)
+    if raw.empty or len(raw.columns) == 0:
+        raise DataError(f"external test {file}: file has no rows")
+    for col in (text_col, label_col):
+        if col not in raw.columns:
+            cols = ", ".join(map(str, raw.columns[:10]))
+            raise DataError(f"external test {file}: no column {col!r} (columns: {cols})")
+    raw = raw.reset_index(drop=True)
+    labels = raw[label_col].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    texts = raw[text_col].map(lambda t: "" if pd.isna(t) else normalise_text(str(t)))
+    for bad, what in ((labels == "", f"no label in {label_col!r}"), (texts == "", f"an empty text in {text_col!r}"),
+                      (texts.str.len() > MAX_TEXT_CHARS, f"a text longer than {MAX_TEXT_CHARS:,} characters")):
+        if bad.any():
+            raise DataError(f"external test {file}: {int(bad.sum())} rows have {what} (data rows {_rows(bad)})")
+    if classes is not None:
+        unknown = sorted(set(labels) - set(classes))
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            raise DataError(f"external test {file}: {len(unknown)} labels are not classes of the data set: {shown}")
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    return frame.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
+
+
+def drop_overlap(external: pd.DataFrame, dataset: Dataset) -> tuple[pd.DataFrame, int]:
+    """``external`` without the texts that also occur in ``dataset`` (so in a train, validation or test split of
+    it, whatever the seed), and how many were dropped: an external test must not overlap the training data."""
+    seen = external["text"].isin(set(dataset.frame["text"]))
+    return external[~seen].reset_index(drop=True), int(seen.sum())
 
 
 def split_dataset(dataset: Dataset, *, seed: int = 42, test_size: float = 0.2, validation_size: float = 0.2) -> Split:

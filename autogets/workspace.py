@@ -110,7 +110,17 @@ def _v7(db: sqlite_utils.Database) -> None:
                                                                                                "selection"))
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+BENCH_EXTERNAL_COLUMNS = ("ext_m0_cba", "ext_cba", "ext_m0_oba", "ext_oba", "ext_m0_accuracy", "ext_accuracy")
+
+
+def _v8(db: sqlite_utils.Database) -> None:
+    """Quality benchmark cells scored on an external test too (``bench quality --external-test``): M0's and the
+    final model's class CBA, OBA and accuracy on it; NULL for cells measured without one."""
+    for col in BENCH_EXTERNAL_COLUMNS:
+        db.execute(f'ALTER TABLE "bench_cells" ADD COLUMN "{col}" REAL')
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""

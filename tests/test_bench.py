@@ -200,3 +200,174 @@ def test_search_bench_bad_options_are_one_line_and_write_nothing(bad, message, w
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not out_dir.exists() and not workspace.exists()
+
+
+# --- the external test (issue 21): banking_dev brings one; a user's file; gains reported beside the split's test
+
+
+def test_quick_quality_bench_on_banking_dev_scores_the_bundled_external_test(workspace, tmp_path, capsys):
+    from autogets.bench.quality import CellStore, ExternalTest, QualityConfig
+    from autogets.data import external_test, split_dataset
+    from autogets.generators import make_generator
+    from autogets.generators.cache import GenerationCache
+    from autogets.metrics import compute_metrics
+    from autogets.pipeline import build_problem, fit_model, real_rows, synthesize_class
+    from autogets.workspace import Workspace
+
+    out_dir = tmp_path / "results"
+    args = ["bench", "quality", "--dataset", "banking_dev", "--quick", "--generator", "eda", "--no-improve",
+            "--strategy", "random", "--objective", "cba", "--workspace", str(workspace), "--out", str(out_dir)]
+    assert main(args) == 0, capsys.readouterr().err
+    result, md = _results(out_dir, "quality-banking_dev-quick")
+    assert result["external_test"]["rows"] == 958 and result["external_test"]["overlap_dropped"] == 0
+    assert result["external_test"]["source"] == "banking_dev_test.csv (bundled)"
+    cells = [Cell(**c) for c in result["cells"]]
+    assert {c.cls for c in cells} == {"card_delivery_estimate", "top_up_failed"}  # the two smallest intents
+    assert {c.method for c in cells} == {"random", "add-all", "class-weighted", "m0-trainval"}
+    for c in cells:  # every model scored on both; 958 external texts against a 514-text split test
+        ext = (c.ext_m0_cba, c.ext_cba, c.ext_m0_oba, c.ext_oba, c.ext_m0_accuracy, c.ext_accuracy)
+        assert all(0 <= v <= 1 for v in ext), c
+        assert (c.ext_m0_accuracy, c.ext_accuracy) != (c.m0_accuracy, c.accuracy), c
+    assert any(c.ext_m0_cba != c.m0_cba for c in cells)
+
+    # the add-all cell's external metrics, recomputed through the ordinary pipeline (texts in, predictions out)
+    ds = load_dataset("banking_dev")
+    ext_frame = external_test("banking_dev")
+    split = split_dataset(ds, seed=42)
+    syn = synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"), split, "top_up_failed",
+                           n_per_example=5, seed=42, max_sources=10).synthetic
+    prepared = build_problem(split, syn, "top_up_failed")
+    real = real_rows(prepared.problem)
+
+    def on_external(selection):
+        predicted = fit_model(prepared, selection, base_rows=real).predict(ext_frame["text"].tolist())
+        return compute_metrics(ext_frame["label"].to_numpy(), predicted, split.classes)
+
+    everything, m0 = on_external(frozenset(s.source_id for s in syn)), on_external(frozenset())
+    (add_all,) = [c for c in cells if (c.cls, c.method) == ("top_up_failed", "add-all")]
+    assert add_all.ext_cba == pytest.approx(everything.value("cba", "top_up_failed"))
+    assert add_all.ext_m0_cba == pytest.approx(m0.value("cba", "top_up_failed"))
+    assert add_all.ext_oba == pytest.approx(everything.oba)
+    assert add_all.ext_accuracy == pytest.approx(everything.accuracy)
+
+    # the cells are stored under a key with the external test's fingerprint, apart from runs without one
+    external = ExternalTest.of(ext_frame, ds, "x")
+    config = replace(QualityConfig.quick(), generators=("eda",), strategies=("random",), objectives=("cba",),
+                     improve=False)
+    assert config.cell_key(ds) != config.cell_key(ds, external)
+    with_ext = CellStore(Workspace(workspace), config.cell_key(ds, external), "banking_dev").done()
+    assert set(with_ext) == {c.pk for c in cells}
+    assert with_ext[add_all.pk].ext_cba == pytest.approx(add_all.ext_cba)
+    assert not CellStore(Workspace(workspace), config.cell_key(ds), "banking_dev").done()
+
+    # the results page: the external test's section, labelled with its size per class
+    assert "## Gains on the external test (39–40 per class), beside the split's test" in md
+    assert "| class | method | split test EDA | external test (39–40 per class) EDA |" in md
+    assert f"| top\\_up\\_failed | add-all | {add_all.gain('cba'):+.4f} | {add_all.ext_gain('cba'):+.4f} |" in md
+    summ = {(r["class"], r["method"]): r for r in result["summary"]}
+    assert summ[("top_up_failed", "add-all")]["ext_gain_mean"] == pytest.approx(add_all.ext_gain("cba"))
+
+
+def test_quality_bench_without_an_external_test(workspace, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    code = main(["bench", "quality", "--dataset", "banking_dev", "--quick", "--class", "top_up_failed",
+                 "--generator", "eda", "--no-improve", "--strategy", "random", "--objective", "cba",
+                 "--no-external-test", "--workspace", str(workspace), "--out", str(out_dir)])
+    assert code == 0, capsys.readouterr().err
+    result, md = _results(out_dir, "quality-banking_dev-quick")
+    assert result["external_test"] is None
+    assert all(math.isnan(c["ext_cba"]) for c in result["cells"])
+    assert "external test" not in md
+
+
+def test_quality_bench_takes_a_users_external_test_and_drops_texts_of_the_data_set(workspace, tmp_path, capsys):
+    ds = load_dataset("banking_dev")
+    ext = pd.concat([ds.frame[ds.frame["label"] == "top_up_failed"].head(2),   # texts of the data set: dropped
+                     pd.DataFrame({"text": [f"my top up did not go through, attempt {i}" for i in range(6)]
+                                   + [f"how do I change my pin number, question {i}" for i in range(6)],
+                                   "label": ["top_up_failed"] * 6 + ["change_pin"] * 6})])
+    path = tmp_path / "mine.csv"
+    ext[["text", "label"]].to_csv(path, index=False)
+    out_dir = tmp_path / "results"
+    code = main(["bench", "quality", "--dataset", "banking_dev", "--quick", "--class", "top_up_failed",
+                 "--generator", "eda", "--no-improve", "--strategy", "random", "--objective", "cba",
+                 "--external-test", str(path), "--workspace", str(workspace), "--out", str(out_dir), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "external test: 2 texts that also occur in the data set dropped; 12 left" in captured.err
+    assert json.loads(captured.out)["external_test"] == {"source": str(path), "rows": 12, "overlap_dropped": 2}
+    result, md = _results(out_dir, "quality-banking_dev-quick")
+    assert result["external_test"]["per_class"] == {"change_pin": 6, "top_up_failed": 6}
+    assert "## Gains on the external test (6 per class), beside the split's test" in md
+    cells = [Cell(**c) for c in result["cells"]]
+    # 6 external texts of the class: its CBA there moves in steps of 1/12 of recall, unlike on the split's test
+    assert all(not math.isnan(c.ext_cba) for c in cells)
+
+
+def _bad_external(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return ["--external-test", str(path)]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: _bad_external(p, "a.csv", "text,label\nwhere is my card,not_an_intent\n"),
+     "external test {}: 1 labels are not classes of the data set: 'not_an_intent'"),
+    (lambda p: _bad_external(p, "b.csv", "question,label\nwhere is my card,card_delivery_estimate\n"),
+     "external test {}: no column 'text' (columns: question, label)"),
+    (lambda p: _bad_external(p, "c.csv", ""), "{}: file is empty"),
+    (lambda p: ["--external-test", str(p / "missing.csv")], "{}: no such file"),
+    (lambda p: _bad_external(p, "d.csv", load_dataset("banking_dev").frame[["text", "label"]].head(3).to_csv(
+        index=False)), "external test {}: all 3 texts also occur in the data set"),
+    (lambda p: [*_bad_external(p, "e.csv", "text,label\nx,change_pin\n"), "--no-external-test"],
+     "--external-test and --no-external-test contradict each other"),
+])
+def test_bad_external_test_is_one_line_exit_2_and_writes_nothing(make, message, workspace, tmp_path, capsys):
+    extra = make(tmp_path)
+    out_dir = tmp_path / "results"
+    code = main(["bench", "quality", "--dataset", "banking_dev", "--quick", "--generator", "eda", *extra,
+                 "--workspace", str(workspace), "--out", str(out_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert message.format(extra[1]) in err[0]
+    assert not out_dir.exists() and not workspace.exists()
+
+
+def test_external_gains_in_the_results_page_are_mean_and_std_over_seeds():
+    cells = []
+    for s, (test, ext) in enumerate([(0.80, 0.70), (0.80, 0.74), (0.80, 0.78)]):
+        cells.append(replace(_cell(s, "sw", test), ext_m0_cba=0.70, ext_cba=ext, ext_m0_oba=0.9, ext_oba=0.9))
+        cells.append(replace(_cell(s, "random", test), ext_m0_cba=0.70, ext_cba=0.70, ext_m0_oba=0.9, ext_oba=0.9))
+    external = {"source": "/x/ext.csv", "rows": 80, "per_class": {"ABBR": 40, "LOC": 40}, "overlap_dropped": 2}
+    md = markdown(cells, dataset="trec6", config={"budget": 20}, external=external)
+    assert "## Gains on the external test (40 per class), beside the split's test" in md
+    assert "ext.csv: 80 texts no split draws from (2 that also occur in the data set dropped)" in md
+    # split test: +0.0000 on every seed; external: +0.00, +0.04, +0.08
+    assert "| ABBR | sw | +0.0000 ± 0.0000 | +0.0400 ± 0.0400 |" in md
+    assert "| ABBR | 40 | 0.800 | 0.700 |" in md
+    assert "external test" not in markdown([_cell(0, "sw", 0.8)], dataset="trec6", config={"budget": 20})
+
+
+def test_cells_stored_before_the_external_test_columns_load_with_nan(workspace):
+    import sqlite3
+
+    import sqlite_utils
+
+    from autogets.bench.quality import CellStore
+    from autogets.workspace import MIGRATIONS, Workspace
+
+    workspace.mkdir()
+    db = sqlite_utils.Database(sqlite3.connect(workspace / "autogets.db"))
+    for migration in MIGRATIONS[:7]:
+        migration(db)
+    db.execute("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO _meta VALUES ('schema_version', '7')")
+    old = _cell(42, "sw", 0.83)
+    row = {k: v for k, v in old.__dict__.items() if not k.startswith("ext_")}
+    row["class"] = row.pop("cls")
+    row["curve"] = "[0.01]"
+    db["bench_cells"].insert({"config": "k", "dataset": "d", **row, "created_at": "t"})
+    db.close()
+    (cell,) = CellStore(Workspace(workspace), "k", "d").done().values()
+    assert cell.cba == 0.83 and cell.curve == (0.01,)
+    assert math.isnan(cell.ext_cba) and math.isnan(cell.ext_gain("cba"))

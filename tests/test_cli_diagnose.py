@@ -37,7 +37,7 @@ def test_diagnose_json_output(workspace, capsys):
 def test_datasets_lists_bundled(capsys):
     assert main(["datasets", "--json"]) == 0
     names = {row["name"] for row in json.loads(capsys.readouterr().out)}
-    assert names == {"trec6", "sms_spam"}
+    assert names == {"trec6", "sms_spam", "banking_dev"}  # not banking_dev_test: an external test only
 
 
 def _bad_inputs(tmp_path):

@@ -7,7 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autogets.data import MIN_CLASS_SIZE, bundled_path, load_dataset, normalise_text, split_dataset
+from autogets.data import (
+    BUNDLED,
+    CLASS_DESCRIPTIONS,
+    MIN_CLASS_SIZE,
+    bundled_path,
+    drop_overlap,
+    external_test,
+    load_dataset,
+    load_external_test,
+    normalise_text,
+    split_dataset,
+)
 from autogets.errors import DataError
 from tests.conftest import tiny_rows
 
@@ -20,7 +31,18 @@ BUNDLED_FILES = {
     "trec6": ("16ac3e422975c4d45833fdf8934eaf5d3e09db2776cb4177b99215e3fed3d654", 5381,
               {"ABBR": 86, "DESC": 1153, "ENTY": 1245, "HUM": 1215, "LOC": 824, "NUM": 858}),
     "sms_spam": ("6ecab02916960473ca15d594d5dbd5963789fe8539df81f9d2f14bea5ad264c7", 4512, {"ham": 3955, "spam": 557}),
+    # BANKING77 training set, 24 intents (autogets/datasets/README.md); 2,567 rows, one exact duplicate (change_pin)
+    "banking_dev": ("5f630f4a7ffc3a2efbd83b8dcb59d1353436573e0066ba2184e01dd92bbf8e74", 2566, {
+        "activate_my_card": 159, "card_delivery_estimate": 20, "card_payment_fee_charged": 187,
+        "cash_withdrawal_charge": 177, "change_pin": 121, "compromised_card": 86, "disposable_card_limits": 25,
+        "exchange_charge": 121, "exchange_rate": 112, "get_disposable_virtual_card": 97, "lost_or_stolen_phone": 121,
+        "pending_cash_withdrawal": 30, "pending_top_up": 149, "pending_transfer": 148, "top_up_by_card_charge": 114,
+        "top_up_by_cash_or_cheque": 114, "top_up_failed": 20, "top_up_limits": 97, "topping_up_by_card": 103,
+        "transfer_timing": 128, "verify_my_identity": 104, "virtual_card_not_working": 35, "visa_or_mastercard": 135,
+        "wrong_exchange_rate_for_cash_withdrawal": 163}),
 }
+DUPLICATES = {"banking_dev": 1}
+BANKING_TEST_SHA = "e1ebbd87402956f068d81233fe23e0de1241d74b5a0568b3b607d47436529cc8"
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED_FILES))
@@ -29,9 +51,81 @@ def test_bundled_copy_is_intact(name):
     path = bundled_path(name)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == sha, f"{path} differs from the committed copy"
     ds = load_dataset(name)
-    assert len(ds.frame) == rows and ds.duplicates_dropped == 0
+    assert len(ds.frame) == rows and ds.duplicates_dropped == DUPLICATES.get(name, 0)
     assert ds.class_counts() == counts
     assert ds.frame["id"].is_unique
+
+
+def test_every_bundled_data_set_has_class_descriptions_and_a_license_note():
+    assert set(BUNDLED) == set(BUNDLED_FILES) == set(CLASS_DESCRIPTIONS)
+    for name in BUNDLED:
+        assert set(CLASS_DESCRIPTIONS[name]) == set(load_dataset(name).classes), name
+    note = (bundled_path("trec6").parent / "README.md").read_text(encoding="utf-8")
+    for name in [*BUNDLED, "banking_dev_test"]:
+        assert f"| {name}.csv |" in note
+    assert "BANKING77" in note and "Casanueva" in note and "CC BY 4.0" in note
+
+
+def test_banking_dev_has_24_intents_5_rare():
+    ds = load_dataset("banking_dev")
+    assert len(ds.classes) == 24
+    rare = {c for c, n in ds.class_counts().items() if n <= 35}
+    assert rare == {"card_delivery_estimate", "disposable_card_limits", "pending_cash_withdrawal", "top_up_failed",
+                    "virtual_card_not_working"}
+
+
+def test_banking_dev_external_test_has_40_per_intent_minus_overlaps():
+    path = bundled_path("banking_dev").parent / "banking_dev_test.csv"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == BANKING_TEST_SHA
+    ext = external_test("banking_dev")
+    assert list(ext.columns) == ["text", "label"]
+    counts = ext["label"].value_counts().to_dict()
+    assert set(counts) == set(load_dataset("banking_dev").classes)
+    # 40 texts per intent; the 2 that also occur in banking_dev.csv were removed before bundling
+    assert len(ext) == 24 * 40 - 2 and {c: n for c, n in counts.items() if n != 40} == {
+        "change_pin": 39, "compromised_card": 39}
+    kept, dropped = drop_overlap(ext, load_dataset("banking_dev"))
+    assert dropped == 0 and len(kept) == len(ext)
+    assert (ext["text"] == ext["text"].map(normalise_text)).all()
+    assert external_test("trec6") is None and external_test("sms_spam") is None
+
+
+def test_external_test_texts_of_the_data_set_are_dropped_with_a_count(write_csv):
+    ds = load_dataset("banking_dev")
+    seen = ds.frame.groupby("label").head(1).head(3)  # three texts of the data set, one with extra whitespace
+    rows = [("  " + seen["text"].iloc[0].replace(" ", "   ") + " ", seen["label"].iloc[0]),
+            *zip(seen["text"].iloc[1:], seen["label"].iloc[1:], strict=True),
+            ("A brand new question about my card PIN", "change_pin"),
+            ("A brand new question about my card PIN", "change_pin"),   # duplicate in the file: kept once
+            ("Where is the card I ordered last week?", "card_delivery_estimate")]
+    path = write_csv(pd.DataFrame(rows, columns=["body", "intent"]).to_csv(index=False), name="ext.csv")
+    ext = load_external_test(path, ds.classes, text_col="body", label_col="intent")
+    assert len(ext) == 5 and list(ext.columns) == ["text", "label"]
+    kept, dropped = drop_overlap(ext, ds)
+    assert dropped == 3
+    assert kept.to_dict("records") == [
+        {"text": "A brand new question about my card PIN", "label": "change_pin"},
+        {"text": "Where is the card I ordered last week?", "label": "card_delivery_estimate"}]
+
+
+@pytest.mark.parametrize("content, match", [
+    ("text,label\nhello there,not_an_intent\nhi,change_pin\n",
+     "external test .*: 1 labels are not classes of the data set: 'not_an_intent'"),
+    ("body,label\nhello,change_pin\n", "external test .*: no column 'text' \\(columns: body, label\\)"),
+    ("text,intent\nhello,change_pin\n", "no column 'label'"),
+    ("text,label\nhello,change_pin\nhi,\n", "1 rows have no label in 'label' \\(data rows 2\\)"),
+    ("text,label\n", "external test .*: file has no rows"),
+    (b"text,label\ncaf\xff,change_pin\n", "not valid UTF-8"),
+])
+def test_bad_external_test_file_is_one_line(write_csv, content, match):
+    with pytest.raises(DataError, match=match) as info:
+        load_external_test(write_csv(content, name="ext.csv"), load_dataset("banking_dev").classes)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_external_test_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_external_test(tmp_path / "nope.csv", ["a", "b"])
 
 
 def test_normalise_whitespace_and_count_duplicates(write_csv):
@@ -82,7 +176,7 @@ def test_non_utf8_bytes(write_csv):
 def test_missing_file_and_unknown_bundled(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         load_dataset(path=tmp_path / "nope.csv")
-    with pytest.raises(DataError, match="unknown bundled data set 'nope'; known: sms_spam, trec6"):
+    with pytest.raises(DataError, match="unknown bundled data set 'nope'; known: banking_dev, sms_spam, trec6"):
         load_dataset("nope")
 
 

@@ -20,6 +20,10 @@ Every finished cell is stored in the workspace (table ``bench_cells``) under a k
 numbers, so an interrupted run resumes where it stopped and a run with more seeds reuses the earlier ones.
 Test gains are reported against M0 on the same split and features: the target class's CBA for the CBA objective,
 OBA for the OBA objective (the paper's Tables 11 and 10).
+
+With an external test (:class:`ExternalTest`: labelled texts of the data set's classes that no split draws from,
+e.g. banking_dev's 40 per intent), every model scored on the split's test is also scored on it (the ``ext_*``
+fields of a cell): a rare class's gain measured on 40 examples instead of the handful its test split holds.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from autogets.data import Dataset, Split, split_dataset
+from autogets.data import Dataset, Split, drop_overlap, split_dataset
 from autogets.ensemble import plan_phases, run_phases
+from autogets.errors import DataError
 from autogets.executor import Executor, using
 from autogets.generators import Generator
 from autogets.generators.cache import GenerationCache
@@ -44,7 +49,7 @@ from autogets.pipeline import Prepared, TextFilter, build_problem, class_views, 
 from autogets.search import Budget, Evaluator, make_strategy, run_strategy
 from autogets.search.objectives import make_objective, metric_value
 from autogets.search.robust import AcceptRule, choose
-from autogets.workspace import Workspace, now_iso
+from autogets.workspace import BENCH_EXTERNAL_COLUMNS, Workspace, now_iso
 
 STRATEGIES = ("random", "sw", "hsw", "ga")
 BASELINES = ("add-all", "class-weighted", "m0-trainval")
@@ -87,12 +92,10 @@ class QualityConfig:
         from rotting)."""
         return cls(seeds=(42,), classes=classes, budget=20, max_sources=10, folds=3, repeats=1)
 
-    def cell_key(self, dataset: Dataset) -> str:
-        """Hash of everything that changes a cell's numbers (not the lists of seeds/classes/methods it expands to)."""
-        frame = dataset.frame
-        fingerprint = hashlib.sha256(pd.util.hash_pandas_object(frame[["text", "label"]], index=False)
-                                     .to_numpy().tobytes()).hexdigest()[:16]
-        settings = {"data": fingerprint, "budget": self.budget, "n_per_example": self.n_per_example,
+    def cell_key(self, dataset: Dataset, external: ExternalTest | None = None) -> str:
+        """Hash of everything that changes a cell's numbers (not the lists of seeds/classes/methods it expands to);
+        with an external test, its fingerprint too (cells scored with and without one, or on another, apart)."""
+        settings = {"data": _fingerprint(dataset.frame), "budget": self.budget, "n_per_example": self.n_per_example,
                     "max_sources": self.max_sources, "classifier": self.classifier, "fitness": self.fitness,
                     "folds": self.folds, "repeats": self.repeats, "accept": self.accept, "accept_z": self.accept_z,
                     "refit": self.refit, "winner": self.winner, "version": 2}
@@ -100,12 +103,53 @@ class QualityConfig:
             settings.update(filter_margin=self.filter_margin, dedupe=self.dedupe)
         if self.shots != "spread" or self.contrast:  # prompt variants: new cells, the default's keys unchanged
             settings.update(shots=self.shots, contrast=self.contrast)
+        if external is not None:  # the keys of runs without an external test unchanged
+            settings.update(external=external.fingerprint())
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(pd.util.hash_pandas_object(frame[["text", "label"]], index=False)
+                          .to_numpy().tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, eq=False)
+class ExternalTest:
+    """An external test of a data set: ``frame`` (columns ``text``, ``label``) holds no text of the data set, so no
+    split of it, whatever the seed, trains or chooses on these texts. Build it with :meth:`of`."""
+
+    frame: pd.DataFrame
+    source: str
+    overlap_dropped: int = 0
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, dataset: Dataset, source: str) -> ExternalTest:
+        """``frame`` (from :func:`autogets.data.external_test` or :func:`~autogets.data.load_external_test`) without
+        the texts that also occur in ``dataset``; a DataError if none is left."""
+        kept, dropped = drop_overlap(frame, dataset)
+        if kept.empty:
+            raise DataError(f"external test {source}: all {dropped} texts also occur in the data set; nothing is "
+                            "left to test on")
+        return cls(kept[["text", "label"]].reset_index(drop=True), source, dropped)
+
+    def fingerprint(self) -> str:
+        return _fingerprint(self.frame)
+
+    def per_class(self) -> dict[str, int]:
+        counts = self.frame["label"].value_counts()
+        return {str(c): int(counts[c]) for c in sorted(counts.index)}
+
+    def describe(self) -> dict:
+        """What the results file records about it."""
+        return {"source": self.source, "rows": len(self.frame), "per_class": self.per_class(),
+                "overlap_dropped": self.overlap_dropped, "fingerprint": self.fingerprint()}
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One measured outcome. ``objective``/``generator`` are ``"-"`` where they do not apply (baselines)."""
+    """One measured outcome. ``objective``/``generator`` are ``"-"`` where they do not apply (baselines).
+
+    ``ext_*``: the same M0 and final model scored on the external test (NaN when the run had none)."""
 
     seed: int
     cls: str
@@ -124,10 +168,20 @@ class Cell:
     evaluations: int
     seconds: float
     curve: tuple[float, ...] = ()
+    ext_m0_cba: float = math.nan
+    ext_cba: float = math.nan
+    ext_m0_oba: float = math.nan
+    ext_oba: float = math.nan
+    ext_m0_accuracy: float = math.nan
+    ext_accuracy: float = math.nan
 
     def gain(self, objective: str) -> float:
         """Test gain over M0 in the units of ``objective`` (class CBA or OBA)."""
         return self.cba - self.m0_cba if objective == "cba" else self.oba - self.m0_oba
+
+    def ext_gain(self, objective: str) -> float:
+        """The same gain on the external test (NaN without one)."""
+        return self.ext_cba - self.ext_m0_cba if objective == "cba" else self.ext_oba - self.ext_m0_oba
 
     @property
     def pk(self) -> tuple:
@@ -137,25 +191,40 @@ class Cell:
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class Scores:
+    """One model's metrics on the split's test and, when the run has one, on the external test."""
+
+    test: Metrics
+    external: Metrics | None = None
+
+
 @dataclass
 class _Scorer:
-    """Scoring of heads fitted on a problem's rows: on test (its features computed once) or on validation."""
+    """Scoring of heads fitted on a problem's rows: on test and the external test (the features of each computed
+    once, by the problem's featuriser) or on validation."""
 
     prepared: Prepared
     split: Split
     refit: str = "train+validation"
+    external: pd.DataFrame | None = None
     _x_test: object = field(init=False, default=None)
+    _x_external: object = field(init=False, default=None)
 
     def metrics(self, selection: frozenset[int] = frozenset(), base_rows: np.ndarray | None = None,
-                template=None) -> Metrics:
-        """Test metrics of the head trained on the refit's real rows plus the synthetic rows among ``base_rows``
-        and of ``selection``, with the problem's template (or ``template``)."""
+                template=None) -> Scores:
+        """Test (and external test) metrics of the head trained on the refit's real rows plus the synthetic rows
+        among ``base_rows`` and of ``selection``, with the problem's template (or ``template``)."""
         if self._x_test is None:
             self._x_test = self.prepared.featurizer.transform(self.split.test["text"].tolist())
+        if self.external is not None and self._x_external is None:
+            self._x_external = self.prepared.featurizer.transform(self.external["text"].tolist())
         problem = self.prepared.problem if base_rows is None else replace(self.prepared.problem, base_rows=base_rows)
         rows = final_rows(problem, problem.rows_for(selection), self.refit)
         head = (template or problem.template).make_head().fit(problem.X[rows], problem.y[rows])
-        return self._score(head, self._x_test, self.split.test)
+        test = self._score(head, self._x_test, self.split.test)
+        external = None if self.external is None else self._score(head, self._x_external, self.external)
+        return Scores(test, external)
 
     def validation(self) -> Metrics:
         """M0 (trained on train) on validation (what the default rules plan from)."""
@@ -169,11 +238,18 @@ class _Scorer:
         return compute_metrics(part["label"].to_numpy(), predicted, self.split.classes)
 
 
-def _cell(seed, cls, generator, objective, method, *, val_gain, m0: Metrics, final: Metrics, n_sources, n_synthetic,
+def _cell(seed, cls, generator, objective, method, *, val_gain, m0: Scores, final: Scores, n_sources, n_synthetic,
           evaluations, seconds, curve=()) -> Cell:
+    ext = {}
+    if m0.external is not None and final.external is not None:
+        a, b = m0.external, final.external
+        ext = {"ext_m0_cba": a.value("cba", cls), "ext_cba": b.value("cba", cls), "ext_m0_oba": a.oba,
+               "ext_oba": b.oba, "ext_m0_accuracy": a.accuracy, "ext_accuracy": b.accuracy}
+    m0, final = m0.test, final.test
     return Cell(seed, cls, generator, objective, method, float(val_gain), m0.value("cba", cls), final.value("cba", cls),
                 m0.oba, final.oba, m0.accuracy, final.accuracy, int(n_sources), int(n_synthetic), int(evaluations),
-                round(float(seconds), 3), tuple(round(float(v), 5) for v in curve))
+                round(float(seconds), 3), tuple(round(float(v), 5) for v in curve),
+                **{k: float(v) for k, v in ext.items()})
 
 
 class CellStore:
@@ -188,9 +264,10 @@ class CellStore:
         rows = self.db.query("SELECT * FROM bench_cells WHERE config = ? AND dataset = ?", [self.key, self.dataset])
         out = {}
         for r in rows:
+            ext = {k: math.nan if r.get(k) is None else r[k] for k in BENCH_EXTERNAL_COLUMNS}  # NULL: NaN
             c = Cell(r["seed"], r["class"], r["generator"], r["objective"], r["method"], r["val_gain"], r["m0_cba"],
                      r["cba"], r["m0_oba"], r["oba"], r["m0_accuracy"], r["accuracy"], r["n_sources"],
-                     r["n_synthetic"], r["evaluations"], r["seconds"], tuple(json.loads(r["curve"])))
+                     r["n_synthetic"], r["evaluations"], r["seconds"], tuple(json.loads(r["curve"])), **ext)
             out[c.pk] = c
         return out
 
@@ -206,7 +283,7 @@ class CellStore:
 
 
 def _search_cells(seed: int, cls: str, generator: str, config: QualityConfig, prepared: Prepared, scorer: _Scorer,
-                  m0_test: Metrics, views, pool: Executor, todo: set[tuple]) -> list[Cell]:
+                  m0_test: Scores, views, pool: Executor, todo: set[tuple]) -> list[Cell]:
     problem = prepared.problem
     cells = []
     for objective in config.objectives:
@@ -258,11 +335,13 @@ def _improve_cell(seed, cls, generator, objective, config, prepared, scorer, m0_
 
 def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                 generators: dict[str, Generator], executor: str | Executor = "local",
-                progress: Progress | None = None) -> list[Cell]:
-    """Measure every missing cell (resumable) and return all cells of ``config`` (finished earlier or now)."""
+                progress: Progress | None = None, external: ExternalTest | None = None) -> list[Cell]:
+    """Measure every missing cell (resumable) and return all cells of ``config`` (finished earlier or now);
+    with ``external``, every model is also scored on that external test (its own cells: see :meth:`cell_key`)."""
     from sklearn.base import clone
 
-    store = CellStore(ws, config.cell_key(dataset), dataset.name)
+    store = CellStore(ws, config.cell_key(dataset, external), dataset.name)
+    ext = None if external is None else external.frame
     have = store.done()
     cache = GenerationCache(ws.db())
     wanted: list[tuple] = []
@@ -299,7 +378,7 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
             for cls in classes:
                 if (seed, cls, "-", "-", "class-weighted") in todo:
                     if weighted is None:
-                        scorer = _Scorer(plain, split, refit=config.refit)
+                        scorer = _Scorer(plain, split, refit=config.refit, external=ext)
                         unweighted = scorer.metrics()
                         weighted = scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
                     finish([_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=unweighted,
@@ -307,8 +386,8 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                            f"seed {seed} {cls}")
                 if (seed, cls, "-", "-", "m0-trainval") in todo:
                     if m0_all is None:
-                        m0_train = _Scorer(plain, split, refit="train").metrics()
-                        m0_all = _Scorer(plain, split, refit="train+validation").metrics()
+                        m0_train = _Scorer(plain, split, refit="train", external=ext).metrics()
+                        m0_all = _Scorer(plain, split, refit="train+validation", external=ext).metrics()
                     finish([_cell(seed, cls, "-", "-", "m0-trainval", val_gain=math.nan, m0=m0_train,
                                   final=m0_all, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
                            f"seed {seed} {cls}")
@@ -327,7 +406,7 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                     prepared = build_problem(split, synthetic, cls, classifier=config.classifier,
                                              fitness=config.fitness, folds=config.folds, repeats=config.repeats,
                                              seed=seed)
-                    scorer = _Scorer(prepared, split, refit=config.refit)
+                    scorer = _Scorer(prepared, split, refit=config.refit, external=ext)
                     m0_test = scorer.metrics()
                     cells: list[Cell] = []
                     if (seed, cls, g, "-", "add-all") in mine:

@@ -1,5 +1,6 @@
 """Summaries of quality cells: mean ± std per (class, generator, objective, method), paired tests against Random,
-the paper's Tables 10–11 side by side (markdown), and plots."""
+the paper's Tables 10–11 side by side (markdown), the gains on an external test beside the split's test, and
+plots."""
 
 from __future__ import annotations
 
@@ -29,17 +30,23 @@ def frame(cells: Sequence[Cell]) -> pd.DataFrame:
             rows.append({"seed": c.seed, "class": c.cls, "generator": c.generator, "objective": obj,
                          "method": c.method, "gain": c.gain(obj), "val_gain": c.val_gain, "m0_cba": c.m0_cba,
                          "cba": c.cba, "m0_oba": c.m0_oba, "oba": c.oba, "evaluations": c.evaluations,
-                         "n_synthetic": c.n_synthetic, "seconds": c.seconds})
+                         "n_synthetic": c.n_synthetic, "seconds": c.seconds, "ext_gain": c.ext_gain(obj),
+                         "ext_m0_cba": c.ext_m0_cba, "ext_cba": c.ext_cba, "ext_m0_oba": c.ext_m0_oba,
+                         "ext_oba": c.ext_oba})
     return pd.DataFrame(rows)
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std and n of the test gain (and mean validation gain, final CBA) per cell group."""
+    """Mean, std and n of the test gain (and mean validation gain, final CBA) per cell group; ``ext_gain_*``: the
+    gain on the external test (NaN without one)."""
     g = df.groupby(["class", "generator", "objective", "method"], sort=False)
     out = g.agg(gain_mean=("gain", "mean"), gain_std=("gain", "std"), n=("gain", "size"),
                 val_gain_mean=("val_gain", "mean"), cba_mean=("cba", "mean"), m0_cba_mean=("m0_cba", "mean"),
+                ext_gain_mean=("ext_gain", "mean"), ext_gain_std=("ext_gain", "std"),
+                ext_cba_mean=("ext_cba", "mean"), ext_m0_cba_mean=("ext_m0_cba", "mean"),
                 evaluations=("evaluations", "mean"), seconds=("seconds", "mean")).reset_index()
     out["gain_std"] = out["gain_std"].fillna(0.0)
+    out.loc[out["ext_gain_mean"].notna(), "ext_gain_std"] = out["ext_gain_std"].fillna(0.0)
     return out
 
 
@@ -110,8 +117,19 @@ def _lever6(config: dict) -> str:
     return ("; " + ", ".join(parts)) if parts else ""
 
 
-def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: float | None = None) -> str:
-    """The results page: Tables 10–11 layout with the paper's numbers, baselines, tests, absolute targets."""
+def external_label(external: dict | None) -> str:
+    """"external test (N per class)" (N a range when the classes differ) from :meth:`ExternalTest.describe`."""
+    counts = sorted((external or {}).get("per_class", {}).values())
+    if not counts:
+        return "external test"
+    n = str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}–{counts[-1]}"
+    return f"external test ({n} per class)"
+
+
+def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: float | None = None,
+             external: dict | None = None) -> str:
+    """The results page: Tables 10–11 layout with the paper's numbers, baselines, tests, absolute targets; with an
+    external test (``external``: :meth:`ExternalTest.describe`), the gains on it beside the split's test."""
     df = frame(cells)
     if df.empty:
         return f"# Quality benchmark: {dataset}\n\nNo cells.\n"
@@ -136,7 +154,9 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
              "every choice was made on validation. Search time summed over all cells "
              f"{sum(c.seconds for c in cells) / 60:.1f} min (generation and feature fitting excluded)"
              + (f"; this invocation {elapsed / 60:.1f} min (cells finished earlier are reused)." if elapsed is not None
-                else "."), ""]
+                else ".")
+             + (f" Every model is also scored on an **{external_label(external)}**: see its section."
+                if external else ""), ""]
     for obj, title in (("cba", "Table 11 layout: class CBA gain (objective CBA)"),
                        ("oba", "Table 10 layout: OBA gain (objective OBA)")):
         if obj not in set(df["objective"]):
@@ -169,6 +189,7 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                         row.append(_fmt(*summ.loc[key, ["gain_mean", "gain_std", "n"]]) if key in summ.index else "–")
                 lines.append("| " + " | ".join(row) + " |")
             lines.append("")
+    lines += _external(df, summ, classes, gens, external)
     if len(seeds) > 1:
         pooled = pooled_vs_random(df)
         if not pooled.empty:
@@ -215,6 +236,50 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
     lines += _transfer(df)
     lines += _absolute(df, classes, gens, is_trec)
     return "\n".join(lines) + "\n"
+
+
+def _external(df: pd.DataFrame, summ: pd.DataFrame, classes: list[str], gens: list[str],
+              external: dict | None) -> list[str]:
+    """Gains on the external test beside the split's test: the same M0 and final models, mean ± std over seeds."""
+    if df["ext_gain"].isna().all():
+        return []
+    label = external_label(external)
+    info = external or {}
+    lines = [f"## Gains on the {label}, beside the split's test", ""]
+    if info:
+        lines += [f"{escape_markdown(Path(str(info.get('source', ''))).name)}: {info.get('rows')} texts no split "
+                  f"draws from ({info.get('overlap_dropped', 0)} that also occur in the data set dropped). Every M0 "
+                  "and final model above is scored on it too; a rare class's gain is measured on all of its external "
+                  "texts instead of the few its test split holds.", ""]
+    per_class = info.get("per_class", {})
+    m0 = df[~df["method"].isin(PLAIN)].groupby("class")[["m0_cba", "ext_m0_cba"]].mean()
+    lines += ["M0's class CBA (mean over seeds and generators):", "",
+              "| class | external texts | M0 CBA, split test | M0 CBA, external test |", "|---|---|---|---|"]
+    for cls in classes:
+        a, b = (m0.loc[cls, "m0_cba"], m0.loc[cls, "ext_m0_cba"]) if cls in m0.index else (math.nan, math.nan)
+        lines.append(f"| {escape_markdown(cls)} | {per_class.get(cls, '–')} | {a:.3f} | {b:.3f} |")
+    lines.append("")
+    methods = [m for m in (*paper.STRATEGIES, "improve", "add-all", *PLAIN) if m in set(df["method"])]
+    for obj in [o for o in ("cba", "oba") if o in set(df["objective"])]:
+        head = ["class", "method"] + [f"{part} {GEN_LABEL[g]}" for g in gens for part in ("split test", label)]
+        lines += [f"{'Class CBA' if obj == 'cba' else 'OBA'} gain (objective {obj.upper()}); {', '.join(PLAIN)} "
+                  "use no synthetic data (the same numbers under every generator):", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for cls in classes:
+            for m in methods:
+                row, seen = [escape_markdown(cls), m], False
+                for g in gens:
+                    key = (cls, "-" if m in PLAIN else g, obj, m)
+                    if key in summ.index:
+                        seen = True
+                        row += [_fmt(*summ.loc[key, ["gain_mean", "gain_std", "n"]]),
+                                _fmt(*summ.loc[key, ["ext_gain_mean", "ext_gain_std", "n"]])]
+                    else:
+                        row += ["–", "–"]
+                if seen:
+                    lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
 
 
 def _selection_pays(df: pd.DataFrame, classes: list[str], gens: list[str]) -> list[str]:
@@ -346,16 +411,17 @@ def plot_curves(cells: Sequence[Cell], path: Path, *, objective: str = "cba", ge
 
 
 def write_quality(cells: Sequence[Cell], config, *, dataset: str, name: str, out_dir: Path,
-                  elapsed: float | None = None) -> tuple[Path, Path, str]:
+                  elapsed: float | None = None, external: dict | None = None) -> tuple[Path, Path, str]:
     """Write ``<date>-<name>.md`` with its plots (staged, then moved: all files or none) and, last,
-    ``<date>-<name>.json``; returns (json path, markdown path, markdown text)."""
+    ``<date>-<name>.json``; returns (json path, markdown path, markdown text). ``external``: the external test's
+    :meth:`ExternalTest.describe` (recorded as ``external_test``)."""
     import os
     import tempfile
 
     from autogets.bench import result_path, write_result
 
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
-    text = markdown(cells, dataset=dataset, config=settings, elapsed=elapsed)
+    text = markdown(cells, dataset=dataset, config=settings, elapsed=elapsed, external=external)
     md = result_path(name, out_dir, ".md")
     plots = {f"{kind}-{obj}-{g}": result_path(f"{name}-{kind}-{obj}-{g}", out_dir, ".png")
              for obj in config.objectives for g in config.generators for kind in ("gains", "curves")}
@@ -369,7 +435,7 @@ def write_quality(cells: Sequence[Cell], config, *, dataset: str, name: str, out
                                       encoding="utf-8")
         for final in [*plots.values(), md]:
             os.replace(staged / final.name, final)
-    payload = {"dataset": dataset, "config": settings,
+    payload = {"dataset": dataset, "config": settings, "external_test": external,
                "invocation_seconds": None if elapsed is None else round(elapsed, 1),  # cells done earlier reused
                "search_seconds": round(sum(c.seconds for c in cells), 1),
                "summary": summary(frame(cells)).to_dict(orient="records"),

@@ -147,13 +147,22 @@ def bench_quality(
         contrast: Annotated[bool, typer.Option("--contrast", help="Embedded prompt also shows texts of the class "
                                                                   "M0 confuses the target with most (lever 6).")
                             ] = False,
+        external_test: Annotated[Path | None, typer.Option(
+            "--external-test", help="Labelled texts of the data set's classes that no split draws from (CSV, "
+                                    "JSONL or Parquet; columns --text-col, --label-col): gains are also reported on "
+                                    "it. Default: the bundled one of the data set (banking_dev's).")] = None,
+        no_external_test: Annotated[bool, typer.Option("--no-external-test", help="Do not score on an external "
+                                                                                  "test, not even the bundled "
+                                                                                  "one.")] = False,
         tag: Annotated[str, typer.Option(help="Suffix of the result file names (to keep variants apart).")] = "",
         executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
         workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
         json_out: JsonOpt = False) -> None:
     """The paper's Tables 10–11 over seeds: class × strategy × generator × objective, baselines, paired tests.
 
-    Resumable: finished cells are kept in the workspace. Writes <date>-quality-<data>.json/.md and plots.
+    Resumable: finished cells are kept in the workspace. Writes <date>-quality-<data>.json/.md and plots. With an
+    external test (banking_dev brings one), every model is also scored on it and its gains reported beside the
+    split's test.
 
     Example: autogets bench quality --dataset trec6 --quick
     """
@@ -168,6 +177,8 @@ def bench_quality(
     from autogets.search.objectives import make_objective
 
     ds = _load(dataset or ("trec6" if data is None else None), data, text_col, label_col, id_col, min_class_size)
+    external = _external_test(ds, bundled=data is None, path=external_test, off=no_external_test,
+                              text_col=text_col, label_col=label_col)
     split = split_dataset(ds, seed=42)
     for c in target or []:
         check_class(split, c)
@@ -204,16 +215,45 @@ def bench_quality(
     started = time.perf_counter()
     with progress_bars(not json_out) as progress, make_executor(executor, address=ray_address) as pool:
         report = (lambda phase, done, total: progress("Quality cells", done, total, phase)) if progress else None
-        cells = run_quality(ws, ds, config, generators=gens, executor=pool, progress=report)
+        cells = run_quality(ws, ds, config, generators=gens, executor=pool, progress=report, external=external)
     elapsed = time.perf_counter() - started
     name = f"quality-{ds.name}" + ("-quick" if quick else "") + (f"-{tag}" if tag else "")
-    path, md, text = write_quality(cells, config, dataset=ds.name, name=name, out_dir=out_dir, elapsed=elapsed)
+    described = None if external is None else external.describe()
+    path, md, text = write_quality(cells, config, dataset=ds.name, name=name, out_dir=out_dir, elapsed=elapsed,
+                                   external=described)
     if json_out:
         out.print_json(json.dumps({"results": str(path), "markdown": str(md), "cells": len(cells),
-                                   "wall_seconds": round(elapsed, 1)}))
+                                   "wall_seconds": round(elapsed, 1),
+                                   "external_test": None if described is None else
+                                   {k: described[k] for k in ("source", "rows", "overlap_dropped")}}))
         return
     out.print(text)
     out.print(f"Written to {path} and {md}")
+
+
+def _external_test(ds, *, bundled: bool, path: Path | None, off: bool, text_col: str, label_col: str):
+    """The external test of ``bench quality``: ``path``, else the bundled data set's own (if any), else none;
+    texts that also occur in the data set dropped (a note on stderr says how many)."""
+    from autogets.bench.quality import ExternalTest
+    from autogets.data import EXTERNAL_TESTS, external_test, load_external_test
+    from autogets.errors import ConfigError
+
+    if off:
+        if path is not None:
+            raise ConfigError("--external-test and --no-external-test contradict each other; give one")
+        return None
+    if path is not None:
+        frame, source = load_external_test(path, ds.classes, text_col=text_col, label_col=label_col), str(path)
+    else:
+        frame = external_test(ds.name) if bundled else None
+        if frame is None:
+            return None
+        source = f"{EXTERNAL_TESTS[ds.name]} (bundled)"
+    external = ExternalTest.of(frame, ds, source)
+    if external.overlap_dropped:
+        err.print(f"external test: {external.overlap_dropped} texts that also occur in the data set dropped; "
+                  f"{len(external.frame)} left", markup=False, highlight=False)
+    return external
 
 
 @bench_app.command("speed")
