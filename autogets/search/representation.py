@@ -39,8 +39,13 @@ class ClassView:
 
 
 def pca_coordinates(fit_texts: Sequence[str], texts: Sequence[str], *, n_components: int = 20,
-                    random_state: int = 42) -> np.ndarray:
-    """TF-IDF (defaults) + PCA fitted on ``fit_texts``; coordinates of ``texts``."""
+                    random_state: int = 42, featurizer=None) -> np.ndarray:
+    """TF-IDF (defaults) — or the fitted ``featurizer``'s dense features (sentence embeddings) — + PCA fitted on
+    ``fit_texts``; coordinates of ``texts``."""
+    if featurizer is not None:
+        pca = PCA(n_components=n_components, svd_solver="full", random_state=random_state)
+        pca.fit(np.asarray(featurizer.transform(list(fit_texts)), dtype=np.float64))
+        return pca.transform(np.asarray(featurizer.transform(list(texts)), dtype=np.float64))
     tfidf = TfidfVectorizer().fit(fit_texts)
     pca = PCA(n_components=n_components, svd_solver="arpack", random_state=random_state)
     pca.fit(tfidf.transform(fit_texts))
