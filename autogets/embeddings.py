@@ -164,6 +164,7 @@ class MiniLMEmbedder:
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.set_verbosity_error()
+                hf_logging.disable_progress_bar()  # "Loading weights" bars: ours are on the CLI's stderr
                 start = time.perf_counter()
                 tok = AutoTokenizer.from_pretrained(self.folder)
                 model = AutoModel.from_pretrained(self.folder, dtype=torch.float32).eval()
