@@ -101,7 +101,7 @@ def fit_candidate(problem: Problem, selection: tuple[int, ...]) -> tuple[np.ndar
     if problem.gram is not None and _real_part_is(rows, problem):
         from autogets.search.gram import fit_folds
 
-        return fit_folds(problem, rows, n_syn, _score)
+        return fit_folds(problem, rows, n_syn, score_rows)
     if problem.fitness == "cv":
         return _fit_folds(problem, rows, n_syn)
     start = time.perf_counter()
@@ -139,13 +139,18 @@ def _fit_folds(problem: Problem, rows: np.ndarray, n_syn: int) -> tuple[np.ndarr
 
 def _score(problem: Problem, head, eval_rows: np.ndarray) -> tuple[np.ndarray, float]:
     """Confusion on ``eval_rows`` and the target class's mean margin (own score − best other score) there."""
-    xv, yv = problem.take(eval_rows), problem.y[eval_rows]
-    scores = head_scores(head, xv)
-    pred = np.asarray(head.classes_)[scores.argmax(axis=1)]
+    return score_rows(problem, head_scores(head, problem.take(eval_rows)), np.asarray(head.classes_), eval_rows)
+
+
+def score_rows(problem: Problem, scores: np.ndarray, classes: np.ndarray, eval_rows: np.ndarray
+               ) -> tuple[np.ndarray, float]:
+    """:func:`_score` from a head's scores on ``eval_rows`` (columns in the order of ``classes``)."""
+    yv = problem.y[eval_rows]
+    pred = classes[scores.argmax(axis=1)]
     matrix = confusion(yv, pred, len(problem.classes))
     mine = yv == problem.target
     if mine.any():
-        col = int(np.flatnonzero(np.asarray(head.classes_) == problem.target)[0])
+        col = int(np.flatnonzero(classes == problem.target)[0])
         own = scores[mine, col]
         rest = np.delete(scores[mine], col, axis=1).max(axis=1)
         return matrix, float(np.mean(own - rest))

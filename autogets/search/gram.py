@@ -43,20 +43,7 @@ class GramFolds:
     a: np.ndarray                       # F × (d+1) × K
     class_gram: dict[int, np.ndarray]   # class → F × (d+1) × (d+1), for classes with synthetic rows
     class_sum: np.ndarray               # F × K × (d+1)
-
-
-class _Linear:
-    """A solved fold as a head (``classes_`` = every class code), for the evaluator's scoring."""
-
-    def __init__(self, W: np.ndarray):
-        self.W = W
-        self.classes_ = np.arange(W.shape[1])
-
-    def decision_function(self, X) -> np.ndarray:
-        return np.asarray(X, dtype=np.float64) @ self.W[:-1] + self.W[-1]
-
-    def predict(self, X) -> np.ndarray:
-        return self.decision_function(X).argmax(axis=1)
+    held_X: tuple[np.ndarray, ...] = () # per fold, the scored rows of ``Xa`` (contiguous, so scoring copies nothing)
 
 
 def gram_folds(X: np.ndarray, y: np.ndarray, *, real: np.ndarray, held: tuple[np.ndarray, ...], n_classes: int,
@@ -106,49 +93,69 @@ def _gram_folds(X: np.ndarray, y: np.ndarray, *, real: np.ndarray, held: tuple[n
             if c in class_gram:
                 class_gram[c][f] = g
     return GramFolds(alpha=alpha, Xa=Xa, n_classes=K, targets=targets, held=tuple(held), counts=counts, A=A, a=a,
-                     class_gram=class_gram, class_sum=class_sum)
+                     class_gram=class_gram, class_sum=class_sum,
+                     held_X=tuple(np.ascontiguousarray(Xa[h]) for h in held))
 
 
-def solve_fold(gram: GramFolds, f: int, syn_rows: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The fold's ridge solution W ((d+1) × K) with ``syn_rows`` (already without the fold's held-out sources)."""
-    K = gram.n_classes
+def solve_fold(gram: GramFolds, f: int, added: dict[int, tuple[np.ndarray, np.ndarray, int]]) -> np.ndarray:
+    """The fold's ridge solution W ((d+1) × K) with synthetic rows added to classes: ``added[c] = (T_c, t_c,
+    s_c)``, the outer-product sum, the row sum and the count of class ``c``'s synthetic rows kept in the fold."""
     G, B = gram.A[f].copy(), gram.a[f].copy()
     n = gram.counts[f].copy()
-    ys = y[syn_rows]
-    for c in np.unique(ys):
-        S = gram.Xa[syn_rows[ys == c]]
-        n_new = n[c] + len(S)
-        g_old = gram.class_gram[int(c)][f]
-        m_old = gram.class_sum[f, c]
-        G += (g_old + S.T @ S) / n_new - g_old / n[c]
-        B += np.outer((m_old + S.sum(axis=0)) / n_new - m_old / n[c], gram.targets[c])
+    for c, (T, t, count) in added.items():
+        if not count:
+            continue
+        n_new = n[c] + count
+        g_old, m_old = gram.class_gram[c][f], gram.class_sum[f, c]
+        G += g_old * (1.0 / n_new - 1.0 / n[c])
+        G += T * (1.0 / n_new)
+        B += np.outer(m_old * (1.0 / n_new - 1.0 / n[c]) + t / n_new, gram.targets[c])
         n[c] = n_new
-    scale = n.sum() / K
-    return solve_ridge(G * scale, B * scale, gram.alpha)
+    scale = n.sum() / gram.n_classes
+    G *= scale
+    B *= scale
+    return solve_ridge(G, B, gram.alpha, overwrite=True)
 
 
 def fit_folds(problem, rows: np.ndarray, n_syn: int, score) -> tuple[np.ndarray, float, float, int]:
     """The evaluator's cv/validation result for ``rows`` from the cached sums: (F × K × K confusions — or K × K for
-    the validation fitness —, mean target margin, solve seconds, #synthetic)."""
+    the validation fitness —, mean target margin, solve seconds, #synthetic). ``score(problem, scores, classes,
+    eval_rows)`` turns a fold's decision values into its confusion and target margin."""
     with one_blas_thread():
         return _fit_folds(problem, problem.gram, rows[rows >= problem.n_real], n_syn, score)
 
 
+def _class_sums(Xa: np.ndarray, y: np.ndarray, rows: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, int]]:
+    out = {}
+    for c in np.unique(y[rows]):
+        S = Xa[rows[y[rows] == c]]
+        out[int(c)] = (S.T @ S, S.sum(axis=0), len(S))
+    return out
+
+
 def _fit_folds(problem, gram: GramFolds, syn: np.ndarray, n_syn: int, score):
+    start = time.perf_counter()
+    total = _class_sums(gram.Xa, problem.y, syn)  # every synthetic row once; each fold subtracts its held-out part
     held_mask = np.zeros(problem.n_real + 1, dtype=bool)
     origin = problem.origin
-    matrices, margins, seconds = [], [], 0.0
+    classes = np.arange(gram.n_classes)
+    matrices, margins = [], []
+    seconds = time.perf_counter() - start
     for f, held in enumerate(gram.held):
         start = time.perf_counter()
+        added = total
         if origin is not None and len(syn):
             held_mask[:] = False
             held_mask[held] = True
-            kept = syn[~held_mask[origin[syn]]]
-        else:
-            kept = syn
-        W = solve_fold(gram, f, kept, problem.y)
+            out = syn[held_mask[origin[syn]]]
+            if len(out):
+                removed = _class_sums(gram.Xa, problem.y, out)
+                added = {c: (T - removed[c][0], t - removed[c][1], k - removed[c][2]) if c in removed else (T, t, k)
+                         for c, (T, t, k) in total.items()}
+        W = solve_fold(gram, f, added)
+        scores = gram.held_X[f] @ W
         seconds += time.perf_counter() - start
-        matrix, margin = score(problem, _Linear(W), held)
+        matrix, margin = score(problem, scores, classes, held)
         matrices.append(matrix)
         margins.append(margin)
     if problem.fitness != "cv":
