@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -265,6 +266,57 @@ def _external_test(ds, *, bundled: bool, path: Path | None, off: bool, text_col:
         err.print(f"external test: {external.overlap_dropped} texts that also occur in the data set dropped; "
                   f"{len(external.frame)} left", markup=False, highlight=False)
     return external
+
+
+@bench_app.command("classifiers")
+def bench_classifiers(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
+                      label_col: LabelColOpt = "label", id_col: IdColOpt = None,
+                      min_class_size: MinClassOpt = None,
+                      seeds: Annotated[int, typer.Option(min=1, max=20, help="Split seeds 42, 43, …")] = 5,
+                      target: Annotated[list[str] | None, typer.Option(
+                          "--class", "-c", help="Repeatable: classes whose mean CBA gets its own column (e.g. the "
+                                                "rare ones).")] = None,
+                      classifier: Annotated[list[str] | None, typer.Option(
+                          "--classifier", help="Repeatable; default linear, minilm, minilm-logreg.")] = None,
+                      external_test: Annotated[Path | None, typer.Option(
+                          "--external-test", help="As for bench quality (default: the bundled one).")] = None,
+                      no_external_test: Annotated[bool, typer.Option("--no-external-test")] = False,
+                      tag: Annotated[str, typer.Option(help="Suffix of the result file names.")] = "",
+                      workspace: WorkspaceOpt = None, out_dir: OutDirOpt = Path("benchmarks/results"),
+                      json_out: JsonOpt = False) -> None:
+    """M0 for each built-in fast classifier and for auto (what --classifier auto picks per split), on test and the
+    external test, over seeds.
+
+    Example: autogets bench classifiers --dataset banking_dev --class top_up_failed --class card_delivery_estimate
+    """
+    import shlex
+    import sys
+
+    from autogets.bench.classifiers import CANDIDATES, run_classifiers, write_classifiers
+    from autogets.classifiers import make_classifier
+    from autogets.data import split_dataset
+    from autogets.pipeline import check_class
+
+    names = list(classifier or CANDIDATES)
+    for name in names:
+        make_classifier(name)  # unknown names fail here, before any work
+    ds = _load(dataset or ("trec6" if data is None else None), data, text_col, label_col, id_col, min_class_size)
+    split = split_dataset(ds, seed=42)
+    for c in target or []:
+        check_class(split, c)
+    external = _external_test(ds, bundled=data is None, path=external_test, off=no_external_test,
+                              text_col=text_col, label_col=label_col)
+    _workspace(workspace)  # the embedding cache
+    with err.status("Fitting M0 per classifier …", spinner="dots") if not json_out else contextlib.nullcontext():
+        result = run_classifiers(ds, seeds=tuple(range(42, 42 + seeds)), classifiers=tuple(names),
+                                 external=None if external is None else external.frame, classes=tuple(target or ()))
+    command = "autogets " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    json_path, md_path = write_classifiers(result, out_dir, command=command, tag=tag)
+    if json_out:
+        out.print_json(json.dumps({**result, "files": [str(json_path), str(md_path)]}))
+        return
+    out.print(md_path.read_text(), markup=False, highlight=False)
+    out.print(f"Written to {json_path} and {md_path}")
 
 
 @bench_app.command("speed")
