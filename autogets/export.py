@@ -194,7 +194,8 @@ def requirements(model: Any) -> dict[str, str]:
     if featurizer is not None:  # loaded lazily by the featuriser, so not named in the pickle
         from autogets.embeddings import MINILM_WHEEL
 
-        runtime = ("torch", "transformers") if featurizer.embedder == "minilm" else ("openai",)
+        runtime = ("scikit-learn", "torch", "transformers") if featurizer.embedder == "minilm" else \
+            ("scikit-learn", "openai")  # the featuriser and head are scikit-learn estimators of autogets's own
         for dist in runtime:
             found.setdefault(dist, _installed(dist) or "(not installed)")
         if featurizer.embedder == "minilm":
