@@ -93,15 +93,22 @@ class TextFilter:
 
     margin: float | None = None
     dedupe: float | None = None
+    consistency: float | None = None
+    """Issue 21: drop a text when fewer than this share of its ``neighbours`` nearest real texts (train +
+    validation, MiniLM cosine) are of the target class (it reads as another class)."""
+    neighbours: int = 5
+    cosine: float | None = None
+    """Issue 21: drop a text whose MiniLM cosine with an earlier kept text of the class is ≥ this."""
 
     @property
     def active(self) -> bool:
-        return self.margin is not None or self.dedupe is not None
+        return any(v is not None for v in (self.margin, self.dedupe, self.consistency, self.cosine))
 
     def apply(self, split: Split, synthetic: Sequence[Synthetic], target: str, *, classifier: str = "linear"
               ) -> tuple[list[Synthetic], dict[str, int]]:
         """The kept texts (in order) and how many each rule dropped."""
-        kept, dropped = list(synthetic), {"confident_other": 0, "near_duplicate": 0}
+        kept, dropped = list(synthetic), {"confident_other": 0, "near_duplicate": 0, "inconsistent": 0,
+                                          "cosine_duplicate": 0}
         if self.margin is not None and kept:
             from autogets.serving import class_scores
 
@@ -118,7 +125,42 @@ class TextFilter:
             keep = _not_near_duplicates([s.text for s in kept], self.dedupe)
             dropped["near_duplicate"] = len(kept) - int(keep.sum())
             kept = [s for s, k in zip(kept, keep, strict=True) if k]
+        if (self.consistency is not None or self.cosine is not None) and kept:
+            from autogets.embeddings import embed, get_embedder
+
+            encoder = get_embedder("minilm")
+            vectors = embed(encoder, [s.text for s in kept])
+            if self.consistency is not None:
+                real = pd.concat([split.train, split.validation])
+                share = _neighbour_share(vectors, embed(encoder, real["text"].tolist()),
+                                         real["label"].to_numpy() == target, self.neighbours)
+                keep = share >= self.consistency
+                dropped["inconsistent"] = int((~keep).sum())
+                kept, vectors = [s for s, k in zip(kept, keep, strict=True) if k], vectors[keep]
+            if self.cosine is not None and kept:
+                keep = _not_cosine_duplicates(vectors, self.cosine)
+                dropped["cosine_duplicate"] = int((~keep).sum())
+                kept = [s for s, k in zip(kept, keep, strict=True) if k]
         return kept, dropped
+
+
+def _neighbour_share(vectors: np.ndarray, real: np.ndarray, is_target: np.ndarray, k: int) -> np.ndarray:
+    """For each row of ``vectors`` (unit length), the share of its ``k`` most cosine-similar ``real`` rows that are
+    of the target class."""
+    k = max(1, min(k, len(real)))
+    sims = vectors @ real.T
+    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    return is_target[nearest].mean(axis=1)
+
+
+def _not_cosine_duplicates(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy in order: a row is kept unless its cosine with an already kept row is ≥ ``threshold``."""
+    sims = vectors @ vectors.T
+    keep = np.ones(len(vectors), dtype=bool)
+    for i in range(len(vectors)):
+        if keep[:i].any() and (sims[i, :i][keep[:i]] >= threshold).any():
+            keep[i] = False
+    return keep
 
 
 def _not_near_duplicates(texts: Sequence[str], threshold: float) -> np.ndarray:

@@ -83,6 +83,8 @@ class QualityConfig:
     shots: str = "spread"                # embedded prompt's few-shot examples (lever 6): spread | neighbours
     contrast: bool = False               # embedded prompt also shows the most-confused class (lever 6)
     view: str = "text"                   # the search's PCA map: "text" (TF-IDF) or "classifier" (its features)
+    consistency: float | None = None     # TextFilter.consistency (issue 21; off until measured)
+    cosine: float | None = None          # TextFilter.cosine (issue 21; off until measured)
 
     def rule(self) -> AcceptRule:
         return AcceptRule(rule=self.accept, z=self.accept_z)
@@ -106,6 +108,8 @@ class QualityConfig:
             settings.update(shots=self.shots, contrast=self.contrast)
         if self.view != "text":
             settings.update(view=self.view)
+        if self.consistency is not None or self.cosine is not None:
+            settings.update(consistency=self.consistency, cosine=self.cosine)
         if external is not None:  # the keys of runs without an external test unchanged
             settings.update(external=external.fingerprint())
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
@@ -429,7 +433,8 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                                                   max_sources=config.max_sources, contrast=config.contrast,
                                                   classifier=name)
                     synthetic = list(generation.synthetic)
-                    text_filter = TextFilter(margin=config.filter_margin, dedupe=config.dedupe)
+                    text_filter = TextFilter(margin=config.filter_margin, dedupe=config.dedupe,
+                                             consistency=config.consistency, cosine=config.cosine)
                     if text_filter.active:
                         synthetic, _ = text_filter.apply(split, synthetic, cls, classifier=name)
                     prepared = build_problem(split, synthetic, cls, classifier=name,

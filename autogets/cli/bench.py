@@ -157,6 +157,11 @@ def bench_quality(
         no_external_test: Annotated[bool, typer.Option("--no-external-test", help="Do not score on an external "
                                                                                   "test, not even the bundled "
                                                                                   "one.")] = False,
+        consistency: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drop a synthetic text when fewer "
+                                                      "than this share of its 5 nearest real texts (MiniLM cosine) "
+                                                      "are of its class (issue 21).")] = None,
+        cosine: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drop synthetic near-duplicates: "
+                                                     "MiniLM cosine ≥ this (issue 21).")] = None,
         classifier: ClassifierOpt = None,
         view: Annotated[str, typer.Option(help="The search's PCA map: text (TF-IDF) | classifier (its own "
                                                "features, e.g. sentence embeddings).")] = "text",
@@ -210,7 +215,8 @@ def bench_quality(
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
     config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
                      accept=accept, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe,
-                     shots=shots, contrast=contrast, classifier=_classifier(classifier), view=view)
+                     shots=shots, contrast=contrast, classifier=_classifier(classifier), view=view,
+                     consistency=consistency, cosine=cosine)
     from autogets.pipeline import VIEWS
 
     if view not in VIEWS:
