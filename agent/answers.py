@@ -145,7 +145,9 @@ def finished_message(data: dict, model_id: str | None) -> str:
 
     if not data:
         return "The run finished without a report."
-    head = gain_sentence(data) + "."
+    from autogets.improve import classifier_sentence
+
+    head = f"{gain_sentence(data)}. M0: {classifier_sentence(data)}."
     if model_id is None:
         return f"No gain: no synthetic text was accepted, the model is unchanged. {head}"
     return (f"{head} Registered {model_id} (candidate) with {data['synthetic_texts']} synthetic texts; "
