@@ -211,6 +211,7 @@ class OpenAIEmbedder:
             raise ConfigError("the openai embedder needs AUTOGETS_EMBED_BASE_URL (e.g. http://localhost:8080/v1)")
         self.base_url, self.model = base_url.rstrip("/"), model
         self.batch_size = batch_size
+        self._secret = api_key
         from openai import OpenAI
 
         self._client = OpenAI(base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout,
@@ -223,26 +224,38 @@ class OpenAIEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import openai
 
+        from autogets.generators.openai_compat import server_message
+
         rows: list[np.ndarray] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start:start + self.batch_size])
             try:
                 response = self._client.embeddings.create(model=self.model, input=batch)
+                data = sorted(response.data, key=lambda d: d.index)
+                vectors = np.asarray([d.embedding for d in data], dtype=np.float32)
             except openai.APIStatusError as exc:
                 raise EmbeddingError(f"embedding server {self.base_url} answered {exc.status_code}: "
-                                     f"{_short(exc.message)}") from None
+                                     f"{self._mask(server_message(exc))}") from None
             except openai.APIError as exc:  # connection refused, timeout
-                raise EmbeddingError(f"embedding server {self.base_url}: {_short(str(exc))}") from None
-            data = sorted(response.data, key=lambda d: d.index)
+                raise EmbeddingError(f"embedding server {self.base_url}: {self._mask(str(exc))}") from None
+            except (ValueError, TypeError, AttributeError):  # a 200 whose body is not JSON, or not of this shape
+                raise EmbeddingError(f"embedding server {self.base_url} answered something that is not an "
+                                     "embeddings response (is the base URL an OpenAI-compatible /v1?)") from None
             if len(data) != len(batch):
                 raise EmbeddingError(f"embedding server {self.base_url} returned {len(data)} vectors for "
                                      f"{len(batch)} texts")
-            rows.append(np.asarray([d.embedding for d in data], dtype=np.float32))
+            rows.append(vectors)
         if not rows:
             return np.zeros((0, 0), dtype=np.float32)
         out = np.vstack(rows)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
+
+    def _mask(self, text: str) -> str:
+        """A server's message, short, on one line, the API key masked (some servers echo a rejected key)."""
+        if self._secret and len(self._secret) >= 4:
+            text = str(text).replace(self._secret, "***")
+        return _short(text)
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -1,7 +1,10 @@
-"""Every classifier the CLI lists runs every command (diagnose, search, improve, predict) on a TREC-6 slice."""
+"""Every classifier the CLI lists runs every command (diagnose, search, improve, predict) on a TREC-6 slice.
+
+``embed-openai`` runs against the fake OpenAI-compatible server (its vectors are hashed bags of words)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import partial
 
@@ -10,8 +13,9 @@ import pytest
 
 from autogets import classifiers
 from autogets.cli import main
+from tests.fakes.openai_server import fake_openai_server
 
-LISTED = ["linear", "linear-char", "logreg", "catboost"]
+LISTED = ["linear", "linear-char", "logreg", "catboost", "minilm", "minilm-logreg", "embed-openai"]
 
 
 def test_the_list_is_what_the_cli_offers():
@@ -25,8 +29,23 @@ def run_json(capsys, args: list[str]) -> dict:
     return json.loads(captured.out)
 
 
+@pytest.fixture
+def embedding_server(monkeypatch):
+    """Starts the fake embeddings endpoint (``AUTOGETS_EMBED_*`` point at it) when called."""
+    with contextlib.ExitStack() as stack:
+        def start():
+            server = stack.enter_context(fake_openai_server())
+            monkeypatch.setenv("AUTOGETS_EMBED_BASE_URL", server.base_url)
+            monkeypatch.setenv("AUTOGETS_EMBED_MODEL", "fake-embed")
+            return server
+
+        yield start
+
+
 @pytest.mark.parametrize("name", LISTED)
-def test_classifier_runs_diagnose_search_improve_predict(name, trec6_slice, workspace, capsys, monkeypatch):
+def test_classifier_runs_diagnose_search_improve_predict(name, trec6_slice, workspace, capsys, monkeypatch,
+                                                         embedding_server):
+    server = embedding_server() if name == "embed-openai" else None
     if name == "catboost":
         pytest.importorskip("catboost")
         # the paper's parameters but fewer, shallower trees: one CPU fit of depth 8 × 300 takes ~90 s on 300 rows
@@ -53,3 +72,7 @@ def test_classifier_runs_diagnose_search_improve_predict(name, trec6_slice, work
         assert p["label"] == result["classes"][int(scores.argmax())]
     expected_kind = "probability" if name == "catboost" else "decision_function"
     assert result["score_kind"] == expected_kind
+    if server is not None:
+        sent = [t for r in server.requests for t in r.body["input"]]
+        assert sent and {r.path for r in server.requests} == {"/v1/embeddings"}
+        assert len(sent) == len(set(sent))  # each text embedded once: the process memo and the workspace store

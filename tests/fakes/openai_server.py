@@ -29,7 +29,8 @@ Embeddings (``POST /v1/embeddings``): "ok" answers one vector per input, a hashe
 dimensions (not normalised, like some servers), base64-encoded float32 when the body asks
 ``encoding_format: "base64"`` (the openai client's default), else lists of floats; "floats" ignores the format (as
 Ollama's compatibility layer does); "cap_batch:K" answers llama.cpp's 400 when more than K inputs come at once;
-"shuffled" returns the vectors in reverse index order (each with its ``index``); the error behaviours above apply.
+"shuffled" returns the vectors in reverse index order (each with its ``index``); "sleep:S" waits then answers as "ok";
+the error behaviours above apply.
 
 `script` may be:
     * a list of behaviours consumed in request order; once exhausted, `default`
@@ -222,7 +223,10 @@ class FakeOpenAIServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if kind == "embeddings" and name in ("ok", "floats", "cap_batch", "shuffled"):
+            if kind == "embeddings" and name == "sleep":  # then an embeddings reply, not a chat completion
+                self._stop.wait(float(param or 5))
+                self._embeddings(h, body, "ok", "")
+            elif kind == "embeddings" and name in ("ok", "floats", "cap_batch", "shuffled"):
                 self._embeddings(h, body, name, param)
             else:
                 self._dispatch(h, body, beh, name, param)
