@@ -141,11 +141,11 @@ def review_payload(ws: Workspace, run_id: str, page: dict, rounds_left: int, req
 
 
 def finished_message(data: dict, model_id: str | None) -> str:
-    from autogets.improve import gain_sentence
+    from autogets.report import gain_sentence
 
     if not data:
         return "The run finished without a report."
-    from autogets.improve import classifier_sentence
+    from autogets.report import classifier_sentence
 
     head = f"{gain_sentence(data)}. M0: {classifier_sentence(data)}."
     if model_id is None:

@@ -2,201 +2,89 @@
 
 ``autogets improve`` runs them in one process; the agent runs each in its own graph node, possibly in another
 process after a restart. So every step reads what it needs from the workspace under the run id and writes its
-result there (table ``run_steps``), and a step that already finished returns its stored result instead of working
-again. Only ids and small JSON values travel between steps; models and matrices are rebuilt (deterministically)
-or saved as files in the run's report folder.
-
-Review: the cleaned synthetic texts of a run are listed in ``run_samples``, each with a stable key (its
-generation-cache identity). A person approves or rejects them (table ``reviews``, with who and when); only
-approved texts enter candidates, and a text rejected once never enters a candidate of any later run on the same
-data set (it stays in the generation cache, marked ``rejected``).
+result there (:mod:`autogets.runs`, table ``run_steps``), and a step that already finished returns its stored
+result instead of working again. Only ids and small JSON values travel between steps; models and matrices are rebuilt
+(deterministically) or saved as files in the run's report folder. Review bookkeeping is :mod:`autogets.review`,
+report rendering :mod:`autogets.report`; their public names are re-exported here for the callers of the steps.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from autogets.data import Dataset, Split, load_dataset, split_dataset
-from autogets.errors import AutogetsError, GenerationError, GenerationStopped, SearchError
+from autogets.data import Split
+from autogets.errors import GenerationError, GenerationStopped
 from autogets.executor import Executor, using
 from autogets.generators import Generator
-from autogets.generators.base import Synthetic
-from autogets.generators.cache import GenerationCache, text_hash
-from autogets.metrics import Metrics, cba_gain_interval
+from autogets.generators.cache import GenerationCache
+from autogets.metrics import cba_gain_interval
 from autogets.pipeline import (
     Prepared,
     Progress,
     build_problem,
-    check_class,
     class_views,
     fit_model,
     real_rows,
     synthesize_class,
 )
-from autogets.workspace import Workspace, json_default, new_run_id, now_iso, write_json_atomic
+from autogets.report import FEW_TEST_EXAMPLES, metrics_of, write_run_report
+from autogets.review import (
+    MAX_REGENERATIONS,
+    REVIEW_ACTIONS,
+    apply_review,
+    approve_all,
+    approved_synthetic,
+    decide,
+    discard_pending,
+    latest_round,
+    pending_count,
+    rejected_keys,
+    review_page,
+    review_totals,
+    sample_key,
+    text_key,
+)
+from autogets.runs import (
+    RunSpec,
+    RunStateError,
+    cancel_run,
+    classifier_of,
+    create_run,
+    fail_run,
+    get_step,
+    load_split,
+    need_step,
+    put_step,
+    run_row,
+    set_status,
+    spec_of,
+    step_result,
+)
+from autogets.workspace import Workspace, json_default, write_json_atomic
 
-MAX_REGENERATIONS = 2
-"""Regeneration rounds a review may ask for (issue: bounded to 2)."""
-
-FEW_TEST_EXAMPLES = 30
-"""Below this many test examples of the class, a reported gain is flagged as too few to confirm."""
-
-
-class RunStateError(AutogetsError):
-    """A step was asked for in a state where it cannot run (unknown run, missing earlier step)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunSpec:
-    """What a person asked for. Stored with the run, so any process can continue it."""
-
-    dataset: str | None = None
-    data_path: str | None = None
-    text_col: str = "text"
-    label_col: str = "label"
-    id_col: str | None = None
-    min_class_size: int | None = None
-    target: str | None = None
-    objective: str = "cba"
-    goal: str | None = None
-    budget: int = 200
-    budget_seconds: float | None = None
-    max_phases: int = 3
-    max_sources: int | None = None
-    generator: str = "embedded"
-    n_per_example: int = 5
-    seed: int = 42
-    classifier: str = "auto"         # "auto": chosen by diagnose (cross-validation); or a classifier name
-    requester: str = "cli"
-    fitness: str = "cv"              # "cv": repeated stratified folds of train + validation; "validation"
-    folds: int = 5
-    repeats: int = 2
-    accept: str = "paired"           # "paired": a gain above noise across folds; "no_drop": the paper's rule
-    accept_z: float = 1.0
-    refit: str = "train+validation"  # real rows of the registered model and of the report's M0; or "train"
-    winner: str = "goal"             # a phase's winner: best by the goal, or by the phase's own "objective"
-
-    def load(self) -> Dataset:
-        return load_dataset(self.dataset, path=Path(self.data_path) if self.data_path else None,
-                            text_col=self.text_col, label_col=self.label_col, id_col=self.id_col,
-                            min_class_size=self.min_class_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-# --- storage -------------------------------------------------------------------------------------------------------
-
-def _get(ws: Workspace, run_id: str, step: str) -> dict | None:
-    row = ws.db().execute("SELECT data FROM run_steps WHERE run_id = ? AND step = ?", [run_id, step]).fetchone()
-    return json.loads(row[0]) if row else None
-
-
-def _put(ws: Workspace, run_id: str, step: str, data: dict) -> dict:
-    db = ws.db()
-    with db.conn:
-        db["run_steps"].insert({"run_id": run_id, "step": step, "data": json.dumps(data, default=json_default),
-                                "at": now_iso()}, replace=True)
-    return data
-
-
-def _set_status(ws: Workspace, run_id: str, status: str, result: dict | None = None) -> None:
-    db = ws.db()
-    update: dict[str, Any] = {"status": status}
-    if status in ("done", "no_gain", "failed", "cancelled"):
-        update["finished_at"] = now_iso()
-    if result is not None:
-        update["result"] = json.dumps(result, default=json_default)
-    with db.conn:
-        db["runs"].update(run_id, update)
-
-
-def run_row(ws: Workspace, run_id: str) -> dict:
-    rows = list(ws.db().query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    if not rows:
-        raise RunStateError(f"no run {run_id!r}")
-    return rows[0]
-
-
-def spec_of(ws: Workspace, run_id: str) -> RunSpec:
-    return RunSpec.from_dict(json.loads(run_row(ws, run_id)["params"]))
-
-
-def step_result(ws: Workspace, run_id: str, step: str) -> dict | None:
-    """A finished step's stored result, or None."""
-    return _get(ws, run_id, step)
-
-
-def _need(ws: Workspace, run_id: str, step: str) -> dict:
-    data = _get(ws, run_id, step)
-    if data is None:
-        raise RunStateError(f"run {run_id}: step {step!r} has not run yet")
-    return data
-
-
-def _split(spec: RunSpec) -> tuple[Dataset, Split]:
-    ds = spec.load()
-    return ds, split_dataset(ds, seed=spec.seed)
-
-
-# --- steps ---------------------------------------------------------------------------------------------------------
-
-def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None, max_active: int = 1) -> str:
-    """Validate ``spec`` (data set loads, class and objective exist) and record a new run; returns its id.
-
-    The data set is claimed for the run (:func:`autogets.leases.claim`): if ``max_active`` other runs of it are being
-    worked on, the run is refused (:class:`~autogets.errors.RunConflict`, naming the other run); otherwise this
-    process holds the run's lock until :func:`autogets.leases.release_run` or its exit."""
-    from autogets.leases import claim
-    from autogets.search.objectives import make_objective, parse_goal
-
-    ds, split = _split(spec)
-    if spec.target is not None:
-        check_class(split, spec.target)
-    if spec.goal:
-        parse_goal(spec.goal, spec.target)
-    make_objective(spec.objective, spec.target or split.classes[0])
-    if spec.budget < 1 or spec.n_per_example < 1 or spec.max_phases < 1:
-        raise SearchError("budget, n_per_example and max_phases must be at least 1")
-    from autogets.pipeline import FITNESSES, REFITS
-    from autogets.search.robust import AcceptRule
-
-    AcceptRule(rule=spec.accept, z=spec.accept_z)
-    if spec.fitness not in FITNESSES or spec.refit not in REFITS or spec.winner not in ("goal", "objective"):
-        raise SearchError(f"unknown setting: fitness {spec.fitness!r} ({', '.join(FITNESSES)}), refit "
-                          f"{spec.refit!r} ({', '.join(REFITS)}), winner {spec.winner!r} (goal, objective)")
-    run_id = run_id or new_run_id()
-    with claim(ws, ds.name, run_id, limit=max_active) as db:
-        db["runs"].insert({"id": run_id, "kind": "improve", "dataset": ds.name, "status": "created",
-                           "created_at": now_iso(), "finished_at": None, "params": json.dumps(spec.to_dict()),
-                           "result": None, "report_dir": str(ws.report_dir("improve", ds.name, run_id))},
-                          ignore=True)
-    return run_id
+__all__ = ["FEW_TEST_EXAMPLES", "MAX_REGENERATIONS", "REVIEW_ACTIONS", "RunSpec", "RunStateError", "apply_review",
+           "approve_all", "approved_synthetic", "cancel_run", "classifier_of", "create_run", "decide",
+           "diagnose_step", "fail_run", "generate_step", "latest_round", "metrics_of", "pending_count", "plan_step",
+           "register_step", "report_step", "review_page", "review_totals", "run_row", "sample_key", "search_step",
+           "spec_of", "step_result"]
 
 
 def diagnose_step(ws: Workspace, run_id: str) -> dict:
     """M0 on validation: weak classes and the class to improve (the weakest when none was asked for)."""
-    if (done := _get(ws, run_id, "diagnose")) is not None:
+    if (done := get_step(ws, run_id, "diagnose")) is not None:
         return done
     from autogets.diagnose import diagnose
 
     spec = spec_of(ws, run_id)
-    ds, split = _split(spec)
-    _set_status(ws, run_id, "running")
+    ds, split = load_split(spec)
+    set_status(ws, run_id, "running")
     target = spec.target
     if spec.goal:
         from autogets.search.objectives import parse_goal
@@ -206,7 +94,7 @@ def diagnose_step(ws: Workspace, run_id: str) -> dict:
     val = diagnosis.validation
     if target is None:
         target = (diagnosis.weak_classes or [val.classes[int(np.argmin(val.cba))]])[0]
-    return _put(ws, run_id, "diagnose", {
+    return put_step(ws, run_id, "diagnose", {
         "dataset": ds.name, "target": target, "weak_classes": list(diagnosis.weak_classes),
         "train_counts": {k: int(v) for k, v in diagnosis.train_counts.items()},
         "val_recall": {c: float(val.recall[i]) for i, c in enumerate(val.classes)},
@@ -216,15 +104,9 @@ def diagnose_step(ws: Workspace, run_id: str) -> dict:
         "classifier_choice": diagnosis.choice.to_dict() if diagnosis.choice else None})
 
 
-def classifier_of(ws: Workspace, run_id: str) -> str:
-    """The classifier of the run's M0 and of every model it trains: what diagnose chose (``auto``) or was asked."""
-    diag = _get(ws, run_id, "diagnose") or {}
-    return diag.get("classifier") or spec_of(ws, run_id).classifier
-
-
 def plan_step(ws: Workspace, run_id: str) -> dict:
     """Phases (source class, strategy, objective) and why: from the knowledge map or the default rules."""
-    if (done := _get(ws, run_id, "plan")) is not None:
+    if (done := get_step(ws, run_id, "plan")) is not None:
         return done
     import pandas as pd
 
@@ -232,7 +114,7 @@ def plan_step(ws: Workspace, run_id: str) -> dict:
     from autogets.knowledge import cells
     from autogets.search.objectives import MetricObjective, make_objective, parse_goal
 
-    spec, diag = spec_of(ws, run_id), _need(ws, run_id, "diagnose")
+    spec, diag = spec_of(ws, run_id), need_step(ws, run_id, "diagnose")
     target = diag["target"]
     goal_obj = parse_goal(spec.goal, target) if spec.goal else make_objective(spec.objective, target)
     goal_classes = [target] if isinstance(goal_obj, MetricObjective) else [c for _, c in goal_obj.goals]
@@ -248,27 +130,10 @@ def plan_step(ws: Workspace, run_id: str) -> dict:
         phases.extend(more)
     phases = phases[:max(spec.max_phases, len(dict.fromkeys(goal_classes)))]
     goal_text = spec.goal or f"{spec.objective}:{target}"
-    return _put(ws, run_id, "plan", {
+    return put_step(ws, run_id, "plan", {
         "target": target, "goal": goal_text, "plan_source": source,
         "phases": [{"source": p.source, "strategy": p.strategy, "objective": p.objective, "reason": p.reason}
                    for p in phases]})
-
-
-def sample_key(s: Synthetic, source_text: str) -> str:
-    """Stable id of a synthetic text: its generation-cache identity."""
-    blob = "\x00".join([s.generator, s.model, s.prompt_version, text_hash(source_text), str(s.sample_index)])
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
-
-
-def _text_key(text: str) -> str:
-    return text_hash(" ".join(text.lower().split()))
-
-
-def rejected_keys(ws: Workspace, dataset: str) -> tuple[set[str], set[str]]:
-    """Sample keys and text keys a person rejected in any run on ``dataset``."""
-    rows = ws.db().execute("SELECT key, text_key FROM reviews WHERE dataset = ? AND decision = 'rejected'",
-                           [dataset]).fetchall()
-    return {r[0] for r in rows}, {r[1] for r in rows}
 
 
 def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: int = 0, hint: str = "",
@@ -280,12 +145,12 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     not rejected). Texts rejected before on this data set are left out and counted.
     """
     step = f"generate:{round}"
-    if (done := _get(ws, run_id, step)) is not None:
+    if (done := get_step(ws, run_id, step)) is not None:
         return done
     if round > MAX_REGENERATIONS:
         raise RunStateError(f"at most {MAX_REGENERATIONS} regenerations per run")
-    spec, plan = spec_of(ws, run_id), _need(ws, run_id, "plan")
-    ds, split = _split(spec)
+    spec, plan = spec_of(ws, run_id), need_step(ws, run_id, "plan")
+    ds, split = load_split(spec)
     cache = GenerationCache(ws.db())
     sources = dict(zip(split.train["id"].astype(int), split.train["text"], strict=True))
     bad_keys, bad_texts = rejected_keys(ws, ds.name)
@@ -305,7 +170,7 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
             dropped[reason] = dropped.get(reason, 0) + n
         for s in result.synthetic:
             key = sample_key(s, sources[s.source_id])
-            if key in bad_keys or _text_key(s.text) in bad_texts:
+            if key in bad_keys or text_key(s.text) in bad_texts:
                 dropped["rejected_before"] = dropped.get("rejected_before", 0) + 1
                 continue
             rows.append((s, key))
@@ -319,109 +184,18 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     db = ws.db()
     with db.conn:
         if round:
-            _discard_pending(ws, run_id, ds.name, actor="regenerate")
+            discard_pending(ws, run_id, ds.name, actor="regenerate")
         db["run_samples"].insert_all([
             {"run_id": run_id, "key": key, "round": round, "position": i, "source_id": s.source_id,
              "sample_index": s.sample_index, "label": s.label, "text": s.text, "source_text": sources[s.source_id],
              "generator": s.generator, "model": s.model, "prompt_version": s.prompt_version}
             for i, (s, key) in enumerate(rows)], ignore=True)
     generated = sum(v["cleaning"]["total"] for v in summaries.values())
-    return _put(ws, run_id, step, {
+    return put_step(ws, run_id, step, {
         "round": round, "hint": hint, "generator": generator.name, "model": generator.model,
         "totals": {"generated": generated, "kept": len(rows), "dropped": dropped},
         "generated_now": sum(v["generated_now"] for v in summaries.values()),
         "from_cache": sum(v["from_cache"] for v in summaries.values()), "by_class": summaries})
-
-
-def latest_round(ws: Workspace, run_id: str) -> int:
-    row = ws.db().execute("SELECT max(round) FROM run_samples WHERE run_id = ?", [run_id]).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-# --- review --------------------------------------------------------------------------------------------------------
-
-def _samples(ws: Workspace, run_id: str, where: str = "", args: Sequence[Any] = ()) -> list[dict]:
-    sql = ("SELECT s.*, r.decision, r.actor FROM run_samples s LEFT JOIN reviews r ON r.run_id = s.run_id AND "
-           f"r.key = s.key WHERE s.run_id = ? {where} ORDER BY s.round, s.position")
-    return list(ws.db().query(sql, [run_id, *args]))
-
-
-def review_totals(ws: Workspace, run_id: str) -> dict:
-    """Counts for the review header: generated, kept by the cleaner, dropped by reason, decisions so far."""
-    gen = _get(ws, run_id, f"generate:{latest_round(ws, run_id)}") or {"totals": {}}
-    counts = dict(ws.db().execute(
-        "SELECT coalesce(r.decision, 'pending'), count(*) FROM run_samples s LEFT JOIN reviews r ON "
-        "r.run_id = s.run_id AND r.key = s.key WHERE s.run_id = ? GROUP BY 1", [run_id]).fetchall())
-    return {**gen["totals"], "approved": counts.get("approved", 0), "rejected": counts.get("rejected", 0),
-            "discarded": counts.get("discarded", 0), "pending": counts.get("pending", 0)}
-
-
-def review_page(ws: Workspace, run_id: str, page: int = 1, size: int = 10) -> dict:
-    """Page ``page`` (1-based, wrapping) of the latest round's undecided samples, with the totals."""
-    pending = _samples(ws, run_id, "AND s.round = ? AND r.decision IS NULL", [latest_round(ws, run_id)])
-    pages = max(1, -(-len(pending) // size))
-    page = (page - 1) % pages + 1
-    chunk = pending[(page - 1) * size:page * size]
-    return {"run_id": run_id, "page": page, "pages": pages, "round": latest_round(ws, run_id),
-            "samples": [{"number": i + 1, "key": r["key"], "source_id": r["source_id"],
-                         "source_text": r["source_text"], "text": r["text"]} for i, r in enumerate(chunk)],
-            "totals": review_totals(ws, run_id)}
-
-
-def pending_count(ws: Workspace, run_id: str) -> int:
-    return len(_samples(ws, run_id, "AND s.round = ? AND r.decision IS NULL", [latest_round(ws, run_id)]))
-
-
-def decide(ws: Workspace, run_id: str, keys: Sequence[str], decision: str, *, actor: str) -> int:
-    """Record ``decision`` (approved / rejected / discarded) for undecided samples among ``keys``; returns how many
-    were recorded (a sample already decided keeps its first decision, so a repeated click changes nothing)."""
-    if decision not in ("approved", "rejected", "discarded"):
-        raise ValueError(f"unknown decision {decision!r}")
-    dataset = run_row(ws, run_id)["dataset"]
-    rows = {r["key"]: r for r in _samples(ws, run_id, "AND r.decision IS NULL")}
-    chosen = [rows[k] for k in dict.fromkeys(keys) if k in rows]
-    db = ws.db()
-    with db.conn:
-        db["reviews"].insert_all([{"run_id": run_id, "dataset": dataset, "key": r["key"],
-                                   "text_key": _text_key(r["text"]), "decision": decision, "actor": actor,
-                                   "at": now_iso()} for r in chosen], ignore=True)
-        if decision == "rejected":
-            for r in chosen:  # marked in the cache too; the text stays there
-                db.execute("UPDATE generations SET status = 'rejected' WHERE generator = ? AND model = ? AND "
-                           "prompt_version = ? AND source_hash = ? AND sample_index = ?",
-                           [r["generator"], r["model"], r["prompt_version"], text_hash(r["source_text"]),
-                            r["sample_index"]])
-    return len(chosen)
-
-
-def approve_all(ws: Workspace, run_id: str, *, actor: str, reject: Sequence[str] = ()) -> int:
-    """Reject ``reject``, then approve every other undecided sample of the latest round."""
-    decide(ws, run_id, reject, "rejected", actor=actor)
-    keys = [r["key"] for r in _samples(ws, run_id, "AND s.round = ? AND r.decision IS NULL",
-                                       [latest_round(ws, run_id)])]
-    return decide(ws, run_id, keys, "approved", actor=actor)
-
-
-def _discard_pending(ws: Workspace, run_id: str, dataset: str, *, actor: str) -> None:
-    keys = [r["key"] for r in _samples(ws, run_id, "AND r.decision IS NULL")]
-    ws.db()["reviews"].insert_all([{"run_id": run_id, "dataset": dataset, "key": k, "text_key": "",
-                                    "decision": "discarded", "actor": actor, "at": now_iso()} for k in keys],
-                                  ignore=True)
-
-
-def approved_synthetic(ws: Workspace, run_id: str) -> list[tuple[str, Synthetic]]:
-    """The run's approved texts (any round), minus anything rejected on this data set since, in a fixed order."""
-    dataset = run_row(ws, run_id)["dataset"]
-    bad_keys, bad_texts = rejected_keys(ws, dataset)
-    out = []
-    for r in _samples(ws, run_id, "AND r.decision = 'approved'"):
-        if r["key"] in bad_keys or _text_key(r["text"]) in bad_texts:
-            continue
-        out.append((r["key"], Synthetic(source_id=r["source_id"], sample_index=r["sample_index"], text=r["text"],
-                                        label=r["label"], generator=r["generator"], model=r["model"],
-                                        prompt_version=r["prompt_version"])))
-    out.sort(key=lambda ks: (ks[1].label, ks[1].source_id, ks[1].prompt_version, ks[1].sample_index))
-    return out
 
 
 # --- search --------------------------------------------------------------------------------------------------------
@@ -435,8 +209,8 @@ class _Problem:
 
 
 def _problem(ws: Workspace, run_id: str) -> _Problem:
-    spec, plan = spec_of(ws, run_id), _need(ws, run_id, "plan")
-    _, split = _split(spec)
+    spec, plan = spec_of(ws, run_id), need_step(ws, run_id, "plan")
+    _, split = load_split(spec)
     approved = approved_synthetic(ws, run_id)
     prepared = build_problem(split, [s for _, s in approved], plan["target"], classifier=classifier_of(ws, run_id),
                              fitness=spec.fitness, folds=spec.folds, repeats=spec.repeats, seed=spec.seed)
@@ -453,7 +227,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
                 progress: Progress | None = None, on_phase: Callable[[dict], None] | None = None) -> dict:
     """Run the plan's phases on the approved texts (validation only), phase by phase; each finished phase is
     stored, and each candidate's raw result too, so an interrupted search resumes where it stopped."""
-    if (done := _get(ws, run_id, "search")) is not None:
+    if (done := get_step(ws, run_id, "search")) is not None:
         return done
     from autogets.ensemble import Phase, run_phases
     from autogets.knowledge import record_result
@@ -461,14 +235,14 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
     from autogets.search.objectives import make_objective, parse_goal
     from autogets.search.robust import AcceptRule
 
-    plan = _need(ws, run_id, "plan")
+    plan = need_step(ws, run_id, "plan")
     p = _problem(ws, run_id)
     spec, target = p.spec, plan["target"]
     phases = [Phase(**ph) for ph in plan["phases"]]
-    records: list[dict] = (_get(ws, run_id, "search:phases") or {}).get("phases", [])
+    records: list[dict] = (get_step(ws, run_id, "search:phases") or {}).get("phases", [])
     started = time.perf_counter()
     if not p.keys:
-        return _put(ws, run_id, "search", {"phases": [], "chosen_keys": [], "evaluations": 0, "reused": 0,
+        return put_step(ws, run_id, "search", {"phases": [], "chosen_keys": [], "evaluations": 0, "reused": 0,
                                            "note": "no approved synthetic texts"})
     goal = parse_goal(spec.goal, target) if spec.goal else make_objective(spec.objective, target)
     m0 = fit_model(p.prepared, frozenset())
@@ -498,7 +272,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
                   "best_so_far": np.maximum.accumulate(d.result.gains()).tolist() if d.result.history else [],
                   "window": _window(d.result)}
         records.append(record)
-        _put(ws, run_id, "search:phases", {"phases": records})
+        put_step(ws, run_id, "search:phases", {"phases": records})
         if len(records) == 1:  # a production run fills the knowledge map too (method Part A §10)
             record_result(ws, d.result, dataset=run_row(ws, run_id)["dataset"], target=d.phase.source,
                           objective=d.phase.objective, seed=spec.seed, generator=spec.generator, budget=spec.budget,
@@ -518,7 +292,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
     _flush(ws, pending_raw)
     n_real = len(p.split.train) + len(p.split.validation)
     chosen = [p.keys[r - n_real] for r in outcome.base_rows if r >= n_real]
-    return _put(ws, run_id, "search", {
+    return put_step(ws, run_id, "search", {
         "phases": records, "chosen_keys": chosen, "final_check": outcome.final_check, "fitness": spec.fitness,
         "evaluations": sum(r["evaluations"] for r in records),
         "reused": sum(r["reused"] for r in records), "fit_seconds": sum(r["fit_seconds"] for r in records),
@@ -548,23 +322,21 @@ def _known_evaluations(ws: Workspace, run_id: str) -> dict[int, dict[frozenset[i
     return out
 
 
-# --- report and register -------------------------------------------------------------------------------------------
-
 def report_step(ws: Workspace, run_id: str) -> dict:
     """Fit M0 and the chosen model, score both once on the **test** split, write the report folder (markdown,
     PNGs, report.json) and the model file. The gain carries its test support and a bootstrap interval."""
-    if (done := _get(ws, run_id, "report")) is not None:
+    if (done := get_step(ws, run_id, "report")) is not None:
         return done
     from autogets.pipeline import test_metrics
     from autogets.registry import save_artifact
 
-    plan, search = _need(ws, run_id, "plan"), _need(ws, run_id, "search")
+    plan, search = need_step(ws, run_id, "plan"), need_step(ws, run_id, "search")
     row = run_row(ws, run_id)
     target = plan["target"]
     p = _problem(ws, run_id) if search["chosen_keys"] or search["phases"] else None
     spec = spec_of(ws, run_id)
     if p is None:  # nothing approved: M0 only
-        _, split = _split(spec)
+        _, split = load_split(spec)
         from autogets.classifiers import make_classifier
 
         known = split.train if spec.refit == "train" else pd.concat([split.train, split.validation])
@@ -591,7 +363,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
     support = int(m0_test.support[m0_test.index(target)])
     changed = bool(chosen)
     folder = Path(row["report_dir"])
-    diag = _need(ws, run_id, "diagnose")
+    diag = need_step(ws, run_id, "diagnose")
     data = {
         "run_id": run_id, "dataset": row["dataset"], "class": target, "goal": plan["goal"],
         "classifier": {"name": classifier_of(ws, run_id), "reason": diag.get("classifier_reason", ""),
@@ -613,8 +385,6 @@ def report_step(ws: Workspace, run_id: str) -> dict:
                           for i, c in enumerate(m0_test.classes)]},
         "validation": validation, "report_dir": str(folder),
     }
-    from autogets.improve import write_run_report
-
     files = write_run_report(folder, data, m0_test, final_test, chosen, _pca_view(p, m0_model, target, search))
     model_path = folder / "model.joblib"
     if changed:
@@ -628,7 +398,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
                                      "generator": s.generator, "model": s.model,
                                      "prompt_version": s.prompt_version, "text": s.text} for s in chosen]}
     write_json_atomic(folder / "report.json", {k: v for k, v in data.items() if k != "recipe"})
-    return _put(ws, run_id, "report", data)
+    return put_step(ws, run_id, "report", data)
 
 
 def _pca_view(p: _Problem | None, m0_model, target: str, search: dict):
@@ -641,17 +411,17 @@ def _pca_view(p: _Problem | None, m0_model, target: str, search: dict):
 
 def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = False) -> dict:
     """Register the report's model as a candidate version (once per run, even if called again after a crash)."""
-    if (done := _get(ws, run_id, "register")) is not None:
+    if (done := get_step(ws, run_id, "register")) is not None:
         return done
     from autogets.registry import Registry
 
-    report = _need(ws, run_id, "report")
+    report = need_step(ws, run_id, "report")
     registry = Registry(ws)
     if not report["changed"]:
-        _set_status(ws, run_id, "no_gain", {"model_id": None, "test_cba_gain": 0.0})
+        set_status(ws, run_id, "no_gain", {"model_id": None, "test_cba_gain": 0.0})
         write_json_atomic(Path(report["report_dir"]) / "report.json",
                           {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": None, "promoted": False})
-        return _put(ws, run_id, "register", {"model_id": None, "promoted": False})
+        return put_step(ws, run_id, "register", {"model_id": None, "promoted": False})
     existing = registry.for_run(run_id)
     version = existing or registry.register_file(
         Path(report["model_file"]), dataset=report["dataset"], recipe=report["recipe"],
@@ -665,51 +435,10 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     if promote and registry.production(report["dataset"]) != version:
         registry.promote(version.id, actor=actor)
         promoted = True
-    _set_status(ws, run_id, "done", {"model_id": version.id, "test_cba_gain": report["test"]["class_cba_gain"]})
+    set_status(ws, run_id, "done", {"model_id": version.id, "test_cba_gain": report["test"]["class_cba_gain"]})
     write_json_atomic(Path(report["report_dir"]) / "report.json",
                       {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": version.id,
                        "promoted": promoted})
-    return _put(ws, run_id, "register", {"model_id": version.id, "promoted": promoted})
+    return put_step(ws, run_id, "register", {"model_id": version.id, "promoted": promoted})
 
 
-def fail_run(ws: Workspace, run_id: str, reason: str) -> None:
-    _set_status(ws, run_id, "failed", {"error": reason})
-
-
-def cancel_run(ws: Workspace, run_id: str) -> None:
-    _set_status(ws, run_id, "cancelled")
-
-
-def metrics_of(data: dict) -> tuple[Metrics, Metrics]:
-    """M0 and final test metrics of a stored report."""
-    from autogets.metrics import metrics_from_confusion
-
-    t = data["test"]
-    return (metrics_from_confusion(np.asarray(t["m0"]["confusion"]), t["m0"]["classes"]),
-            metrics_from_confusion(np.asarray(t["final"]["confusion"]), t["final"]["classes"]))
-
-
-REVIEW_ACTIONS = ("approve_page", "approve_all", "reject", "reject_all", "regenerate", "next_page", "cancel")
-
-
-def apply_review(ws: Workspace, run_id: str, *, action: str, ids: Sequence[str] = (), page_keys: Sequence[str] = (),
-                 actor: str) -> str:
-    """Apply one review decision on a page (``page_keys``: the samples it showed). Returns what comes next:
-    ``"same_page"``, ``"next_page"``, ``"regenerate"``, ``"cancel"``, or ``"search"`` once nothing is left
-    undecided. Decisions are recorded once per sample, so applying the same decision twice changes nothing."""
-    if action not in REVIEW_ACTIONS:
-        raise ValueError(f"unknown review action {action!r}; one of {', '.join(REVIEW_ACTIONS)}")
-    if action in ("regenerate", "cancel"):
-        return action
-    decide(ws, run_id, ids, "rejected", actor=actor)
-    if action == "approve_page":
-        decide(ws, run_id, [k for k in page_keys if k not in set(ids)], "approved", actor=actor)
-    elif action == "approve_all":
-        approve_all(ws, run_id, actor=actor)
-    elif action == "reject_all":
-        pending = [r["key"] for r in _samples(ws, run_id, "AND s.round = ? AND r.decision IS NULL",
-                                              [latest_round(ws, run_id)])]
-        decide(ws, run_id, pending, "rejected", actor=actor)
-    if pending_count(ws, run_id) == 0:
-        return "search"
-    return "same_page" if action == "reject" else "next_page"

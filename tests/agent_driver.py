@@ -175,7 +175,7 @@ def keep_all() -> None:
     def search_keeping_all(ws, run_id, **kwargs):
         out = search(ws, run_id, **kwargs)
         if not out["chosen_keys"]:
-            out = steps._put(ws, run_id, "search", {
+            out = steps.put_step(ws, run_id, "search", {
                 **out, "chosen_keys": [k for k, _ in steps.approved_synthetic(ws, run_id)]})
         return out
 

@@ -158,7 +158,7 @@ def _report_data(fitness: str, support: int, changed: bool = True) -> dict:
 
 
 def test_the_gain_sentence_carries_the_interval_and_the_cross_validated_estimate():
-    from autogets.improve import gain_sentence
+    from autogets.report import gain_sentence
 
     few = gain_sentence(_report_data("cv", 17))
     assert "(+0.050; 95% bootstrap interval -0.010 to +0.090, 17 test examples)" in few

@@ -67,7 +67,7 @@ def test_escaped_rich_prints_the_text_as_it_is(text):
 
 def test_improve_report_markdown_keeps_its_tables_and_list_with_hostile_texts(tmp_path):
     from autogets.generators.base import Synthetic
-    from autogets.improve import render_markdown
+    from autogets.report import render_markdown
 
     reasons = ["knowledge map: a | b\n[x](y) *raised*", "default rules: <b>small</b> _a_"]
     decisions = [{"phase": f"SW on a ({i})", "why": why, "decision": "accepted: goal `cba` | 0.5 → 0.6",

@@ -1,8 +1,9 @@
 """The ``autogets`` command. Thin: each command module parses options, calls the library and renders the result.
 
 Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2.
-This package is the one composition root: it may import ``agent`` (and ``bot``) lazily inside a command;
-``autogets`` itself never does.
+``autogets`` never imports ``agent`` or ``bot``: their commands (``chat``, ``bot``) live in those packages
+(``agent/cli.py``, ``bot/cli.py``) and join this one ``autogets`` command through the ``autogets.commands`` entry
+points of ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 
 from autogets import __version__
-from autogets.cli import bench, bot, chat, data, generate, improve, kb, models, predict, runs, search
+from autogets.cli import bench, data, generate, improve, kb, models, predict, runs, search
 from autogets.cli.common import err, out
 from autogets.errors import AutogetsError
 
@@ -30,13 +31,23 @@ app.command()(generate.generate)
 app.command()(generate.samples)
 app.command()(search.search)
 app.command()(improve.improve)
-app.command()(chat.chat)
 app.command()(predict.predict)
 app.add_typer(kb.kb_app, name="kb")
 app.add_typer(models.models_app, name="models")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(bench.bench_app, name="bench")
-app.command()(bot.bot)
+
+
+def _plugin_commands() -> None:
+    """Commands other packages add (``[project.entry-points."autogets.commands"]``): the agent's ``chat`` and the
+    Slack bot's ``bot``."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="autogets.commands"), key=lambda e: e.name):
+        app.command(name=ep.name)(ep.load())
+
+
+_plugin_commands()
 
 
 def _version_callback(value: bool) -> None:

@@ -124,7 +124,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
 
 def print_report(report) -> None:
     """The test table, the gain with its interval, the model and where the report is (also used by chat)."""
-    from autogets.improve import gain_sentence
+    from autogets.report import gain_sentence
 
     out.print(metrics_table(f"Test split: improved vs M0 ({escape_rich(report.model_id or 'model unchanged')})",
                             report.final_test, baseline=report.m0_test, flagged=(report.target,)))

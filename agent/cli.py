@@ -1,6 +1,7 @@
 """`autogets chat`: the agent in the terminal (progress bars, review pages, the final report).
 
-The CLI is the one composition root: ``agent`` is imported here, inside the command, never by ``autogets``.
+It lives in ``agent`` (``autogets`` never imports ``agent``) and joins the ``autogets`` command through the
+``autogets.commands`` entry point.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _print_turn(turn, json_out: bool) -> None:
         return
     if turn.report and turn.status in ("done", "no_gain"):
         from autogets.cli.common import metrics_table
-        from autogets.steps import metrics_of
+        from autogets.report import metrics_of
 
         m0, final = metrics_of(turn.report)
         out.print(metrics_table(f"Test split: improved vs M0 ({turn.report.get('model_id') or 'model unchanged'})",

@@ -1,0 +1,153 @@
+"""Review of a run's synthetic texts: each listed in ``run_samples`` with a stable key (its generation-cache
+identity); a person approves or rejects them (table ``reviews``, with who and when); only approved texts enter
+candidates, and a text rejected once never enters a candidate of any later run on the same data set (it stays in
+the generation cache, marked ``rejected``)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from autogets.generators.base import Synthetic
+from autogets.generators.cache import text_hash
+from autogets.runs import get_step, run_row
+from autogets.workspace import Workspace, now_iso
+
+MAX_REGENERATIONS = 2
+"""Regeneration rounds a review may ask for (issue: bounded to 2)."""
+
+
+def sample_key(s: Synthetic, source_text: str) -> str:
+    """Stable id of a synthetic text: its generation-cache identity."""
+    blob = "\x00".join([s.generator, s.model, s.prompt_version, text_hash(source_text), str(s.sample_index)])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+def text_key(text: str) -> str:
+    return text_hash(" ".join(text.lower().split()))
+
+
+def rejected_keys(ws: Workspace, dataset: str) -> tuple[set[str], set[str]]:
+    """Sample keys and text keys a person rejected in any run on ``dataset``."""
+    rows = ws.db().execute("SELECT key, text_key FROM reviews WHERE dataset = ? AND decision = 'rejected'",
+                           [dataset]).fetchall()
+    return {r[0] for r in rows}, {r[1] for r in rows}
+
+
+def latest_round(ws: Workspace, run_id: str) -> int:
+    row = ws.db().execute("SELECT max(round) FROM run_samples WHERE run_id = ?", [run_id]).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _samples(ws: Workspace, run_id: str, where: str = "", args: Sequence[Any] = ()) -> list[dict]:
+    sql = ("SELECT s.*, r.decision, r.actor FROM run_samples s LEFT JOIN reviews r ON r.run_id = s.run_id AND "
+           f"r.key = s.key WHERE s.run_id = ? {where} ORDER BY s.round, s.position")
+    return list(ws.db().query(sql, [run_id, *args]))
+
+
+def pending_samples(ws: Workspace, run_id: str) -> list[dict]:
+    """The latest round's undecided samples, in review order: the one query for "what still waits"."""
+    return _samples(ws, run_id, "AND s.round = ? AND r.decision IS NULL", [latest_round(ws, run_id)])
+
+
+def review_totals(ws: Workspace, run_id: str) -> dict:
+    """Counts for the review header: generated, kept by the cleaner, dropped by reason, decisions so far."""
+    gen = get_step(ws, run_id, f"generate:{latest_round(ws, run_id)}") or {"totals": {}}
+    counts = dict(ws.db().execute(
+        "SELECT coalesce(r.decision, 'pending'), count(*) FROM run_samples s LEFT JOIN reviews r ON "
+        "r.run_id = s.run_id AND r.key = s.key WHERE s.run_id = ? GROUP BY 1", [run_id]).fetchall())
+    return {**gen["totals"], "approved": counts.get("approved", 0), "rejected": counts.get("rejected", 0),
+            "discarded": counts.get("discarded", 0), "pending": counts.get("pending", 0)}
+
+
+def review_page(ws: Workspace, run_id: str, page: int = 1, size: int = 10) -> dict:
+    """Page ``page`` (1-based, wrapping) of the latest round's undecided samples, with the totals."""
+    pending = pending_samples(ws, run_id)
+    pages = max(1, -(-len(pending) // size))
+    page = (page - 1) % pages + 1
+    chunk = pending[(page - 1) * size:page * size]
+    return {"run_id": run_id, "page": page, "pages": pages, "round": latest_round(ws, run_id),
+            "samples": [{"number": i + 1, "key": r["key"], "source_id": r["source_id"],
+                         "source_text": r["source_text"], "text": r["text"]} for i, r in enumerate(chunk)],
+            "totals": review_totals(ws, run_id)}
+
+
+def pending_count(ws: Workspace, run_id: str) -> int:
+    return len(pending_samples(ws, run_id))
+
+
+def decide(ws: Workspace, run_id: str, keys: Sequence[str], decision: str, *, actor: str) -> int:
+    """Record ``decision`` (approved / rejected / discarded) for undecided samples among ``keys``; returns how many
+    were recorded (a sample already decided keeps its first decision, so a repeated click changes nothing)."""
+    if decision not in ("approved", "rejected", "discarded"):
+        raise ValueError(f"unknown decision {decision!r}")
+    dataset = run_row(ws, run_id)["dataset"]
+    rows = {r["key"]: r for r in _samples(ws, run_id, "AND r.decision IS NULL")}
+    chosen = [rows[k] for k in dict.fromkeys(keys) if k in rows]
+    db = ws.db()
+    with db.conn:
+        db["reviews"].insert_all([{"run_id": run_id, "dataset": dataset, "key": r["key"],
+                                   "text_key": text_key(r["text"]), "decision": decision, "actor": actor,
+                                   "at": now_iso()} for r in chosen], ignore=True)
+        if decision == "rejected":
+            for r in chosen:  # marked in the cache too; the text stays there
+                db.execute("UPDATE generations SET status = 'rejected' WHERE generator = ? AND model = ? AND "
+                           "prompt_version = ? AND source_hash = ? AND sample_index = ?",
+                           [r["generator"], r["model"], r["prompt_version"], text_hash(r["source_text"]),
+                            r["sample_index"]])
+    return len(chosen)
+
+
+def approve_all(ws: Workspace, run_id: str, *, actor: str, reject: Sequence[str] = ()) -> int:
+    """Reject ``reject``, then approve every other undecided sample of the latest round."""
+    decide(ws, run_id, reject, "rejected", actor=actor)
+    keys = [r["key"] for r in pending_samples(ws, run_id)]
+    return decide(ws, run_id, keys, "approved", actor=actor)
+
+
+def discard_pending(ws: Workspace, run_id: str, dataset: str, *, actor: str) -> None:
+    keys = [r["key"] for r in _samples(ws, run_id, "AND r.decision IS NULL")]
+    ws.db()["reviews"].insert_all([{"run_id": run_id, "dataset": dataset, "key": k, "text_key": "",
+                                    "decision": "discarded", "actor": actor, "at": now_iso()} for k in keys],
+                                  ignore=True)
+
+
+def approved_synthetic(ws: Workspace, run_id: str) -> list[tuple[str, Synthetic]]:
+    """The run's approved texts (any round), minus anything rejected on this data set since, in a fixed order."""
+    dataset = run_row(ws, run_id)["dataset"]
+    bad_keys, bad_texts = rejected_keys(ws, dataset)
+    out = []
+    for r in _samples(ws, run_id, "AND r.decision = 'approved'"):
+        if r["key"] in bad_keys or text_key(r["text"]) in bad_texts:
+            continue
+        out.append((r["key"], Synthetic(source_id=r["source_id"], sample_index=r["sample_index"], text=r["text"],
+                                        label=r["label"], generator=r["generator"], model=r["model"],
+                                        prompt_version=r["prompt_version"])))
+    out.sort(key=lambda ks: (ks[1].label, ks[1].source_id, ks[1].prompt_version, ks[1].sample_index))
+    return out
+
+
+REVIEW_ACTIONS = ("approve_page", "approve_all", "reject", "reject_all", "regenerate", "next_page", "cancel")
+
+
+def apply_review(ws: Workspace, run_id: str, *, action: str, ids: Sequence[str] = (), page_keys: Sequence[str] = (),
+                 actor: str) -> str:
+    """Apply one review decision on a page (``page_keys``: the samples it showed). Returns what comes next:
+    ``"same_page"``, ``"next_page"``, ``"regenerate"``, ``"cancel"``, or ``"search"`` once nothing is left
+    undecided. Decisions are recorded once per sample, so applying the same decision twice changes nothing."""
+    if action not in REVIEW_ACTIONS:
+        raise ValueError(f"unknown review action {action!r}; one of {', '.join(REVIEW_ACTIONS)}")
+    if action in ("regenerate", "cancel"):
+        return action
+    decide(ws, run_id, ids, "rejected", actor=actor)
+    if action == "approve_page":
+        decide(ws, run_id, [k for k in page_keys if k not in set(ids)], "approved", actor=actor)
+    elif action == "approve_all":
+        approve_all(ws, run_id, actor=actor)
+    elif action == "reject_all":
+        pending = [r["key"] for r in pending_samples(ws, run_id)]
+        decide(ws, run_id, pending, "rejected", actor=actor)
+    if pending_count(ws, run_id) == 0:
+        return "search"
+    return "same_page" if action == "reject" else "next_page"
