@@ -5,8 +5,11 @@ the chosen synthetic data on every other class (validation CBA change), for cros
 Filled by ``autogets kb build`` (every class × strategy × objective, resumable) and by the first phase of every
 ``improve`` run (the phase that starts from M0's training set; later phases start from an augmented one).
 
-A cell is (dataset, seed, class, strategy, objective, generator, budget). Every search of a cell is kept as one
-observation (:func:`observations`); readers see one row per cell with the means and the count ``n`` (:func:`cells`).
+A cell is (dataset, seed, class, strategy, objective, generator, budget, classifier). Every search of a cell is kept
+as one observation (:func:`observations`); readers see one row per cell with the means and the count ``n``
+(:func:`cells`). A plan reads only the cells of its own split seed, classifier and generator (:func:`plan_cells`):
+another seed's validation rows are partly this split's test rows, and cells of another classifier or generator say
+nothing about this one.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from autogets.workspace import Workspace, now_iso, write_transaction
 
 KB_STRATEGIES = ("sw", "hsw", "ga", "random")
 KB_OBJECTIVES = ("cba", "oba")
-CELL = ["dataset", "seed", "class", "strategy", "objective", "generator", "budget"]
+CELL = ["dataset", "seed", "class", "strategy", "objective", "generator", "budget", "classifier"]
 """The columns naming a cell of the map."""
 
 
@@ -33,11 +36,11 @@ def record(ws: Workspace, report: SearchReport, *, seed: int, generator: str, bu
     """Add one search's outcome to the knowledge map as an observation of its cell."""
     return record_result(ws, report.result, dataset=report.dataset, target=report.target,
                          objective=report.objective, seed=seed, generator=generator, budget=budget,
-                         test_gain=report.test_gain, run_id=report.run_id)
+                         test_gain=report.test_gain, run_id=report.run_id, classifier=report.classifier)
 
 
 def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: str, objective: str, seed: int,
-                  generator: str, budget: int, test_gain: float | None, run_id: str) -> dict:
+                  generator: str, budget: int, test_gain: float | None, run_id: str, classifier: str) -> dict:
     """Add a search result as an observation of its cell (earlier observations are kept). ``test_gain`` is None
     when only a combined model was tested (an ensemble phase); the validation numbers are relative to the search's
     baseline (M0 for a first phase)."""
@@ -48,7 +51,7 @@ def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: 
            "objective": objective, "generator": generator, "budget": budget, "val_gain": result.best.gain,
            "test_gain": test_gain, "evaluations": result.evaluations, "fit_seconds": result.fit_seconds,
            "class_size": int(base.support[i]), "m0_recall": float(base.recall[i]), "m0_cba": float(base.cba[i]),
-           "effects": json.dumps(effects), "run_id": run_id, "created_at": now_iso()}
+           "effects": json.dumps(effects), "run_id": run_id, "created_at": now_iso(), "classifier": classifier}
     with write_transaction(ws.db()) as db:
         db["knowledge"].insert(row)
     return row
@@ -70,6 +73,7 @@ def cells(ws: Workspace, dataset: str) -> pd.DataFrame:
     obs = observations(ws, dataset)
     if obs.empty:
         return obs
+    obs["classifier"] = obs["classifier"].fillna("unknown")  # rows from before the column: never planned from
     groups = obs.groupby(CELL, sort=True)
     frame = groups.agg(val_gain=("val_gain", "mean"), test_gain=("test_gain", "mean"),
                        evaluations=("evaluations", "mean"), fit_seconds=("fit_seconds", "mean"), n=("id", "size"),
@@ -78,6 +82,18 @@ def cells(ws: Workspace, dataset: str) -> pd.DataFrame:
     effects = {key: _mean_effects(group) for key, group in groups["effects"]}
     frame["effects"] = [effects[key] for key in frame.index]
     return frame.reset_index()
+
+
+def plan_cells(ws: Workspace, dataset: str, *, seed: int, classifier: str, generator: str
+               ) -> tuple[pd.DataFrame | None, str]:
+    """The cells a plan may use — this split seed's, classifier's and generator's only — and a phrase saying which
+    (for the plan's source)."""
+    frame = cells(ws, dataset)
+    which = f"split seed {seed}, classifier {classifier}, generator {generator}"
+    if frame.empty:
+        return None, which
+    mine = frame[(frame["seed"] == seed) & (frame["classifier"] == classifier) & (frame["generator"] == generator)]
+    return (mine.reset_index(drop=True) if not mine.empty else None), which
 
 
 def _mean_effects(effects: Iterable[dict[str, float]]) -> dict[str, float]:
@@ -91,28 +107,33 @@ def _mean_effects(effects: Iterable[dict[str, float]]) -> dict[str, float]:
 
 def build(ws: Workspace, dataset: Dataset, *, budget: int, generator: Generator, classes: Sequence[str] | None = None,
           strategies: Sequence[str] = KB_STRATEGIES, objectives: Sequence[str] = KB_OBJECTIVES, seed: int = 42,
-          n_per_example: int = 5, executor: str = "local",
+          n_per_example: int = 5, executor: str = "local", classifier: str = "auto",
           on_cell: Callable[[dict, bool], None] | None = None) -> pd.DataFrame:
     """Run every missing cell (class × strategy × objective); finished cells are skipped (resumable)."""
     from autogets.data import split_dataset
+    from autogets.selection import resolve
 
     done = cells(ws, dataset.name)
     have = set()
     if not done.empty:
         sel = done[(done["generator"] == generator.name) & (done["budget"] == budget) & (done["seed"] == seed)]
-        have = set(zip(sel["class"], sel["strategy"], sel["objective"], strict=True))
-    todo = [(c, s, o) for c in classes or split_dataset(dataset, seed=seed).classes for s in strategies
-            for o in objectives]
+        have = {(c, s, o, k) for c, s, o, k in zip(sel["class"], sel["strategy"], sel["objective"],
+                                                   sel["classifier"], strict=True)}
+    split = split_dataset(dataset, seed=seed)
+    todo = [(c, s, o) for c in classes or split.classes for s in strategies for o in objectives]
+    chosen: dict[str, str] = {}
     with using(executor) as pool:
         for cls, strategy, objective in todo:
             cell = {"class": cls, "strategy": strategy, "objective": objective}
-            if (cls, strategy, objective) in have:
+            if cls not in chosen:  # the classifier `improve --class cls` would use on this split
+                chosen[cls] = resolve(classifier, split, target=cls, seed=seed)[0]
+            if (cls, strategy, objective, chosen[cls]) in have:
                 if on_cell:
                     on_cell(cell, True)
                 continue
             report = run_search(ws, dataset, target=cls, strategy=strategy, objective=objective,
                                 budget=Budget(max_evaluations=budget), generator=generator,
-                                n_per_example=n_per_example, seed=seed, executor=pool)
+                                n_per_example=n_per_example, seed=seed, executor=pool, classifier=chosen[cls])
             row = record(ws, report, seed=seed, generator=generator.name, budget=budget)
             if on_cell:
                 on_cell({**cell, "val_gain": row["val_gain"], "test_gain": row["test_gain"]}, False)

@@ -108,10 +108,9 @@ def plan_step(ws: Workspace, run_id: str) -> dict:
     """Phases (source class, strategy, objective) and why: from the knowledge map or the default rules."""
     if (done := get_step(ws, run_id, "plan")) is not None:
         return done
-    import pandas as pd
 
     from autogets.ensemble import plan_phases
-    from autogets.knowledge import cells
+    from autogets.knowledge import plan_cells
     from autogets.search.objectives import MetricObjective, make_objective, parse_goal
 
     spec, diag = spec_of(ws, run_id), need_step(ws, run_id, "diagnose")
@@ -120,14 +119,15 @@ def plan_step(ws: Workspace, run_id: str) -> dict:
     goal_classes = [target] if isinstance(goal_obj, MetricObjective) else [c for _, c in goal_obj.goals]
     metric_of = {target: spec.objective} if isinstance(goal_obj, MetricObjective) else {
         c: m for m, c in goal_obj.goals}
-    knowledge = cells(ws, diag["dataset"])
+    knowledge, which = plan_cells(ws, diag["dataset"], seed=spec.seed, classifier=classifier_of(ws, run_id),
+                                  generator=spec.generator)
     phases, source = [], "default rules"
     for cls in dict.fromkeys(goal_classes):
         more, source = plan_phases(cls, metric_of[cls], train_counts=diag["train_counts"],
-                                   val_recall=diag["val_recall"],
-                                   knowledge=knowledge if isinstance(knowledge, pd.DataFrame) else None,
-                                   max_phases=spec.max_phases)
+                                   val_recall=diag["val_recall"], knowledge=knowledge, max_phases=spec.max_phases)
         phases.extend(more)
+    source = (f"knowledge map ({which})" if source == "knowledge map"
+              else f"default rules (no knowledge-map cell of {which})")
     phases = phases[:max(spec.max_phases, len(dict.fromkeys(goal_classes)))]
     goal_text = spec.goal or f"{spec.objective}:{target}"
     return put_step(ws, run_id, "plan", {
@@ -276,7 +276,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
         if len(records) == 1:  # a production run fills the knowledge map too (method Part A §10)
             record_result(ws, d.result, dataset=run_row(ws, run_id)["dataset"], target=d.phase.source,
                           objective=d.phase.objective, seed=spec.seed, generator=spec.generator, budget=spec.budget,
-                          test_gain=None, run_id=run_id)
+                          test_gain=None, run_id=run_id, classifier=classifier_of(ws, run_id))
         if on_phase:
             on_phase(record)
 

@@ -120,7 +120,13 @@ def _v8(db: sqlite_utils.Database) -> None:
         db.execute(f'ALTER TABLE "bench_cells" ADD COLUMN "{col}" REAL')
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """The knowledge map records the classifier each observation was made with (issue 21; plans use only cells of
+    the run's own classifier, split seed and generator). Older rows: NULL (unknown, never planned from)."""
+    db.execute('ALTER TABLE "knowledge" ADD COLUMN "classifier" TEXT')
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""

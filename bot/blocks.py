@@ -382,7 +382,7 @@ def report_message(turn: Turn, thread_id: str) -> Message:
     if plan:
         lines = [f"• *{safe(p.get('phase', '?'), 80)}* — {safe(p.get('why', ''), 300)}" for p in plan[:12]]
         source = report.get("plan_source")
-        blocks.append(section(safe_join("*Plan*" + (f" (from {safe(source, 60)})" if source else ""), lines)))
+        blocks.append(section(safe_join("*Plan*" + (f" (from {safe(source, 160)})" if source else ""), lines)))
     classifier = (report.get("classifier") or {}).get("reason")
     if classifier:
         blocks.append(context(f"M0: {safe(classifier, 300)}"))

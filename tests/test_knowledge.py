@@ -17,7 +17,8 @@ from autogets.workspace import MIGRATIONS, Workspace
 from tests.conftest import tiny_rows
 from tests.workers import search_result
 
-CELL = {"dataset": "d", "target": "a", "objective": "cba", "seed": 42, "generator": "eda", "budget": 10}
+CELL = {"dataset": "d", "target": "a", "objective": "cba", "seed": 42, "generator": "eda", "budget": 10,
+        "classifier": "linear"}
 
 
 def test_two_records_of_one_cell_are_two_observations(workspace):
@@ -50,10 +51,11 @@ def test_v6_keeps_the_rows_of_an_older_workspace(workspace):
     rows = list(ws.db().query("SELECT * FROM knowledge ORDER BY id"))
     assert [(r["id"], r["class"], r["run_id"], r["val_gain"]) for r in rows] == [(1, "a", "old", 0.05),
                                                                                  (2, "b", "old-b", 0.05)]
-    record_result(ws, search_result(gain=0.07), **CELL, test_gain=None, run_id="new")  # the same cell as "old"
+    record_result(ws, search_result(gain=0.07), **CELL, test_gain=None, run_id="new")
     assert len(observations(ws, "d")) == 3
-    by_class = cells(ws, "d").set_index("class")
-    assert by_class.loc["a", "n"] == 2 and by_class.loc["a", "val_gain"] == pytest.approx(0.06)
+    # v9: rows from before the classifier column are a cell of an unknown classifier (never planned from)
+    by_cell = cells(ws, "d").set_index(["class", "classifier"])
+    assert by_cell.loc[("a", "unknown"), "n"] == 1 and by_cell.loc[("a", "linear"), "val_gain"] == pytest.approx(0.07)
 
 
 def test_kb_show_when_no_cell_has_a_test_gain(workspace, capsys):
@@ -101,5 +103,42 @@ def test_kb_build_skips_a_cell_with_several_observations(workspace, write_csv):
     data = load_dataset(path=write_csv("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows), name="d.csv"))
     seen = []
     frame = build(ws, data, budget=10, generator=SimpleNamespace(name="eda"), classes=["a"], strategies=["sw"],
-                  objectives=["cba"], seed=42, executor="serial", on_cell=lambda cell, skipped: seen.append(skipped))
+                  objectives=["cba"], seed=42, executor="serial", classifier="linear",
+                  on_cell=lambda cell, skipped: seen.append(skipped))
     assert seen == [True] and len(frame) == 1 and frame["n"].item() == 2
+
+
+def test_a_plan_reads_only_cells_of_its_split_seed_classifier_and_generator(workspace):
+    """Issue 23 item 2: seed 43's validation rows are partly seed 42's test rows; another classifier's or
+    generator's cells say nothing about this run."""
+    from autogets.knowledge import plan_cells
+
+    ws = Workspace(workspace)
+    for other in ({"seed": 43}, {"classifier": "minilm"}, {"generator": "embedded"}):
+        record_result(ws, search_result(gain=0.05, strategy="sw"), **{**CELL, **other}, test_gain=None, run_id="x")
+    frame, which = plan_cells(ws, "d", seed=42, classifier="linear", generator="eda")
+    assert frame is None and which == "split seed 42, classifier linear, generator eda"
+    record_result(ws, search_result(gain=0.01, strategy="ga"), **CELL, test_gain=None, run_id="mine")
+    frame, _ = plan_cells(ws, "d", seed=42, classifier="linear", generator="eda")
+    assert list(frame["strategy"]) == ["ga"] and list(frame["run_id"]) == ["mine"]
+
+
+def test_improve_on_seed_42_does_not_plan_from_a_seed_43_map(trec6_slice, workspace, capsys):
+    import json as _json
+
+    from autogets.data import load_dataset as _load
+
+    name = _load(None, path=trec6_slice).name
+    ws = Workspace(workspace)
+    ws.db()["knowledge"].insert({"dataset": name, "seed": 43, "class": "ABBR", "strategy": "sw", "objective": "cba",
+                                 "generator": "eda", "budget": 2, "val_gain": 0.05, "test_gain": None,
+                                 "evaluations": 2, "fit_seconds": 0.1, "class_size": 5, "m0_recall": 0.5,
+                                 "m0_cba": 0.6, "effects": '{"ABBR": 0.05}', "run_id": "x", "created_at": "t",
+                                 "classifier": "linear"})
+    ws.close()
+    args = ["improve", "--data", str(trec6_slice), "--class", "ABBR", "--generator", "eda", "--n", "1", "--budget",
+            "2", "--executor", "serial", "--workspace", str(workspace), "--classifier", "linear", "--json"]
+    assert main([*args, "--seed", "42"]) == 0
+    report = _json.loads(capsys.readouterr().out)
+    assert report["plan_source"].startswith("default rules (no knowledge-map cell of split seed 42, classifier "
+                                            "linear, generator eda")

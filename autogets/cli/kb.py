@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from autogets.cli.common import (
+    ClassifierOpt,
     DataOpt,
     DatasetOpt,
     ExecutorOpt,
@@ -19,6 +20,7 @@ from autogets.cli.common import (
     SeedOpt,
     TextColOpt,
     WorkspaceOpt,
+    _classifier,
     _existing_workspace,
     _generator,
     _load,
@@ -45,7 +47,7 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
              strategy: Annotated[list[str] | None, typer.Option("--strategy", "-s")] = None,
              objective: Annotated[list[str] | None, typer.Option("--objective", "-o")] = None,
              generator: GeneratorOpt = "embedded", n: NOpt = 5, seed: SeedOpt = None,
-             executor: ExecutorOpt = "local",
+             executor: ExecutorOpt = "local", classifier: ClassifierOpt = None,
              workspace: WorkspaceOpt = None) -> None:
     """Run the systematic experiments (class × strategy × objective); finished cells are skipped.
 
@@ -66,7 +68,7 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
 
     frame = build(ws, ds, budget=budget, generator=gen, classes=target, strategies=strategy or KB_STRATEGIES,
                   objectives=objective or KB_OBJECTIVES, seed=_seed(seed), n_per_example=n, executor=executor,
-                  on_cell=on_cell)
+                  classifier=_classifier(classifier), on_cell=on_cell)
     out.print(f"Knowledge map of {ds.name}: {len(frame)} cells. Show it with `autogets kb show --dataset {ds.name}`")
 
 

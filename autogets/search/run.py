@@ -44,6 +44,7 @@ class SearchReport:
     report_dir: Path
     files: dict[str, Path] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
+    classifier: str = "linear"
 
     @property
     def test_gain(self) -> float | None:
@@ -58,7 +59,7 @@ class SearchReport:
         r = self.result
         return {
             "run_id": self.run_id, "dataset": self.dataset, "class": self.target, "strategy": self.strategy,
-            "objective": self.objective, "stopped_because": r.stopped_because,
+            "objective": self.objective, "classifier": self.classifier, "stopped_because": r.stopped_because,
             "budget_spent": {"evaluations": r.evaluations, "fit_seconds": round(r.fit_seconds, 3)},
             "elapsed_seconds": round(self.elapsed_seconds, 2),
             "generation": self.generation,
@@ -141,14 +142,15 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
     report = SearchReport(run_id=run_id, dataset=dataset.name, target=target, strategy=strategy, objective=obj.name,
                           result=result, test_best=test_metrics(best_model, split), test_m0=test_metrics(m0, split),
                           generation=generation.summary(), report_dir=ws.report_dir("search", dataset.name, run_id),
-                          elapsed_seconds=time.perf_counter() - started)
+                          elapsed_seconds=time.perf_counter() - started, classifier=classifier)
     files = write_search_report(report, view, prepared.synthetic)
     report = SearchReport(**{**report.__dict__, "files": files})
     write_json_atomic(report.report_dir / "report.json", report.to_dict())
     ws.record_run(run_id, "search", dataset.name, started_at=started_at, report_dir=report.report_dir,
                   params={"class": target, "strategy": strategy, "objective": obj.name, "seed": seed,
                           "search_seed": search_seed, "generator": generator.name, "n_per_example": n_per_example,
-                          "budget_evaluations": budget.max_evaluations, "budget_seconds": budget.max_fit_seconds},
+                          "budget_evaluations": budget.max_evaluations, "budget_seconds": budget.max_fit_seconds,
+                          "classifier": classifier},
                   result={"validation_gain": result.best.gain, "test_gain": report.test_gain,
                           "evaluations": result.evaluations})
     return report
