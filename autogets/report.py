@@ -44,13 +44,13 @@ def gain_sentence(data: dict) -> str:
 
 def cross_validated_gain(data: dict) -> str:
     """The search's own estimate of the goal's gain over M0 (folds of train + validation), in words; "" when the
-    fitness was the single validation split or no phase ran. Accepted phases add up; a reverted phase adds 0."""
+    fitness was the single validation split or no phase ran. Each phase's change is measured from its own start (for
+    several goals the values are changes, not levels), so the accepted phases' changes add up; a reverted phase adds
+    0, and a run reverted to M0 at the end gains 0."""
     decisions = data.get("decisions") or []
     if data.get("selection", {}).get("fitness") != "cv" or not decisions:
         return ""
-    before = decisions[0]["goal_before"]
-    after = next((d["goal_after"] for d in reversed(decisions) if d["accepted"]), before)
-    gain = after - before if data.get("changed") else 0.0
+    gain = sum(d["goal_after"] - d["goal_before"] for d in decisions if d["accepted"]) if data.get("changed") else 0.0
     return f"{gain:+.3f} ({data['goal']}, out-of-fold over train + validation)"
 
 

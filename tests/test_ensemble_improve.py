@@ -169,3 +169,18 @@ def test_the_gain_sentence_carries_the_interval_and_the_cross_validated_estimate
     assert "+0.000 (cba:ABBR" in gain_sentence(_report_data("cv", 120, changed=False))  # reverted to M0
     single = gain_sentence(_report_data("validation", 17))
     assert "cross-validated" not in single and single.endswith("read the interval, not the point estimate")
+
+
+def test_the_cross_validated_gain_of_several_goals_adds_every_accepted_phase():
+    """Issue 23 item 5: with several goals each phase stores its change from its own start; two accepted phases
+    of +0.02 and +0.03 gain +0.05 (not the last phase's +0.03)."""
+    from autogets.report import cross_validated_gain
+
+    data = {"goal": "recall:ABBR,recall:LOC", "changed": True, "selection": {"fitness": "cv"},
+            "decisions": [{"accepted": True, "goal_before": 0.0, "goal_after": 0.02},
+                          {"accepted": False, "goal_before": 0.0, "goal_after": -0.01},
+                          {"accepted": True, "goal_before": 0.0, "goal_after": 0.03}]}
+    assert cross_validated_gain(data).startswith("+0.050 (recall:ABBR,recall:LOC")
+    single = {**data, "goal": "cba:ABBR", "decisions": [{"accepted": True, "goal_before": 0.80, "goal_after": 0.82},
+                                                        {"accepted": True, "goal_before": 0.82, "goal_after": 0.85}]}
+    assert cross_validated_gain(single).startswith("+0.050 (cba:ABBR")
