@@ -144,27 +144,34 @@ def compare(before: Metrics, after: Metrics) -> pd.DataFrame:
 
 def cba_gain_interval(y_true, pred_before, pred_after, cls: str, *, n_boot: int = 2000, level: float = 0.95,
                       seed: int = 0) -> tuple[float, float]:
-    """Paired bootstrap interval of ``cls``'s CBA gain (after − before) over the same examples.
+    """Paired, class-stratified bootstrap interval of ``cls``'s CBA gain (after − before) over the same examples.
 
-    The examples are resampled with replacement ``n_boot`` times; both models are scored on each resample, so the
-    interval reflects how much the gain could move with another sample of the same size (a class with few test
-    examples gets a wide interval).
+    Each true class's examples are resampled with replacement within that class (so every resample has as many
+    examples of ``cls`` as the test split: a resample without a single positive example, which would score both
+    models 0, cannot happen), and both models are scored on each resample. A class with few test examples still
+    gets a wide interval. Only the four (before right?, after right?) counts of each true class matter, so a resample
+    is a multinomial draw over those four: memory is O(n_boot × classes), whatever the number of test rows.
     """
-    yt = np.asarray(y_true) == cls
+    y = np.asarray(y_true)
+    yt = y == cls
     before, after = np.asarray(pred_before) == cls, np.asarray(pred_after) == cls
-    n = len(yt)
-    if n == 0 or not yt.any() or yt.all():
+    if len(yt) == 0 or not yt.any() or yt.all():
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
-
-    def cba(pred: np.ndarray) -> np.ndarray:
-        pos, neg = weights @ yt, weights @ ~yt
-        sens = np.divide(weights @ (yt & pred), pos, out=np.zeros(n_boot), where=pos > 0)
-        spec = np.divide(weights @ (~yt & ~pred), neg, out=np.zeros(n_boot), where=neg > 0)
-        return (sens + spec) / 2
-
-    gains = cba(after) - cba(before)
+    right_before = np.where(yt, before, ~before)  # right about "is it cls?"
+    right_after = np.where(yt, after, ~after)
+    sens_gain, spec_gain = np.zeros(n_boot), np.zeros(n_boot)
+    n_pos, n_neg = int(yt.sum()), int((~yt).sum())
+    for label in sorted(set(y.tolist()), key=str):
+        mine = y == label
+        kinds = np.bincount(2 * right_before[mine] + right_after[mine], minlength=4)  # 00, 01 (fixed), 10 (broken), 11
+        draws = rng.multinomial(int(mine.sum()), kinds / kinds.sum(), size=n_boot)
+        change = (draws[:, 1] - draws[:, 2]).astype(float)
+        if label == cls:
+            sens_gain += change / n_pos
+        else:
+            spec_gain += change / n_neg
+    gains = (sens_gain + spec_gain) / 2
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(gains, [tail, 100 - tail])
     return (float(lo), float(hi))
