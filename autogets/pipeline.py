@@ -41,23 +41,32 @@ def select_sources(examples: Sequence[SourceExample], max_sources: int | None) -
     return sorted(examples, key=lambda e: text_hash(e.text))[:max_sources]
 
 
-def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
+def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *, dataset: str,
                      n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
                      progress: Progress | None = None, variant: str = "", hint: str = "",
                      contrast: bool = False, classifier: str = "linear") -> GenerationResult:
     """Synthetic texts for the training examples of ``target`` (all, or ``max_sources`` of them; cached; method
     Part A §6). ``contrast``: the prompt also shows texts of the class M0 confuses ``target`` with most
-    (:func:`most_confused`; a generator without ``uses_contrast`` ignores it)."""
+    (:func:`most_confused`; a generator without ``uses_contrast`` ignores it). Texts a person rejected on
+    ``dataset`` are left out (:func:`autogets.review.may_train`) and counted as ``rejected_before``."""
     check_class(split, target)
     shown = most_confused(split, target, classifier=classifier) if contrast else None
     rows = split.train[split.train["label"] == target]
     examples = select_sources([SourceExample(id=int(r.id), text=r.text, label=target) for r in rows.itertuples()],
                               max_sources)
     real = [*split.train["text"], *split.validation["text"], *split.test["text"]]
-    return synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
-                      real_texts=real, context=list(rows["text"]), seed=seed,
-                      progress=(lambda d, t: progress("generate", d, t)) if progress else None, variant=variant,
-                      hint=hint, contrast=shown)
+    result = synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
+                        real_texts=real, context=list(rows["text"]), seed=seed,
+                        progress=(lambda d, t: progress("generate", d, t)) if progress else None, variant=variant,
+                        hint=hint, contrast=shown)
+    from autogets.review import may_train
+
+    source_text = {e.id: e.text for e in examples}
+    result.synthetic, rejected = may_train(cache.db, dataset, result.synthetic, lambda s: source_text[s.source_id])
+    if rejected:
+        result.report.dropped["rejected_before"] += rejected
+        result.report.kept -= rejected
+    return result
 
 
 def most_confused(split: Split, target: str, *, classifier: str = "linear", k: int = 3) -> Contrast | None:

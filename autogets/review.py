@@ -6,8 +6,10 @@ the generation cache, marked ``rejected``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import sqlite_utils
 
 from autogets.generators.base import Synthetic
 from autogets.generators.cache import text_hash
@@ -28,11 +30,26 @@ def text_key(text: str) -> str:
     return text_hash(" ".join(text.lower().split()))
 
 
-def rejected_keys(ws: Workspace, dataset: str) -> tuple[set[str], set[str]]:
+def rejected_keys(db: sqlite_utils.Database, dataset: str) -> tuple[set[str], set[str]]:
     """Sample keys and text keys a person rejected in any run on ``dataset``."""
-    rows = ws.db().execute("SELECT key, text_key FROM reviews WHERE dataset = ? AND decision = 'rejected'",
-                           [dataset]).fetchall()
+    rows = db.execute("SELECT key, text_key FROM reviews WHERE dataset = ? AND decision = 'rejected'",
+                      [dataset]).fetchall()
     return {r[0] for r in rows}, {r[1] for r in rows}
+
+
+def may_train(db: sqlite_utils.Database, dataset: str, synthetic: Sequence[Synthetic],
+              source_text: Callable[[Synthetic], str]) -> tuple[list[Synthetic], int]:
+    """The one rule for which synthetic texts may train a model of ``dataset``: none that a person rejected in any
+    run on it (by its sample key, or the same text under any key). Returns the kept texts (in order) and how many
+    were left out. Every path that trains on synthetic texts — ``improve`` and the agent, ``search``, ``kb build``,
+    ``bench`` — gets them through :func:`autogets.pipeline.synthesize_class` or :func:`approved_synthetic`, which
+    both apply it."""
+    bad_keys, bad_texts = rejected_keys(db, dataset)
+    if not bad_keys and not bad_texts:
+        return list(synthetic), 0
+    kept = [s for s in synthetic
+            if sample_key(s, source_text(s)) not in bad_keys and text_key(s.text) not in bad_texts]
+    return kept, len(synthetic) - len(kept)
 
 
 def latest_round(ws: Workspace, run_id: str) -> int:
@@ -116,14 +133,14 @@ def discard_pending(ws: Workspace, run_id: str, dataset: str, *, actor: str) -> 
 def approved_synthetic(ws: Workspace, run_id: str) -> list[tuple[str, Synthetic]]:
     """The run's approved texts (any round), minus anything rejected on this data set since, in a fixed order."""
     dataset = run_row(ws, run_id)["dataset"]
-    bad_keys, bad_texts = rejected_keys(ws, dataset)
-    out = []
-    for r in _samples(ws, run_id, "AND r.decision = 'approved'"):
-        if r["key"] in bad_keys or text_key(r["text"]) in bad_texts:
-            continue
-        out.append((r["key"], Synthetic(source_id=r["source_id"], sample_index=r["sample_index"], text=r["text"],
-                                        label=r["label"], generator=r["generator"], model=r["model"],
-                                        prompt_version=r["prompt_version"])))
+    rows = _samples(ws, run_id, "AND r.decision = 'approved'")
+    source_of = {(r["key"]): r["source_text"] for r in rows}
+    listed = [(r["key"], Synthetic(source_id=r["source_id"], sample_index=r["sample_index"], text=r["text"],
+                                   label=r["label"], generator=r["generator"], model=r["model"],
+                                   prompt_version=r["prompt_version"])) for r in rows]
+    key_of = {id(s): k for k, s in listed}
+    kept, _ = may_train(ws.db(), dataset, [s for _, s in listed], lambda s: source_of[key_of[id(s)]])
+    out = [(key_of[id(s)], s) for s in kept]
     out.sort(key=lambda ks: (ks[1].label, ks[1].source_id, ks[1].prompt_version, ks[1].sample_index))
     return out
 

@@ -45,11 +45,9 @@ from autogets.review import (
     discard_pending,
     latest_round,
     pending_count,
-    rejected_keys,
     review_page,
     review_totals,
     sample_key,
-    text_key,
 )
 from autogets.runs import (
     RunSpec,
@@ -153,14 +151,13 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     ds, split = load_split(spec)
     cache = GenerationCache(ws.db())
     sources = dict(zip(split.train["id"].astype(int), split.train["text"], strict=True))
-    bad_keys, bad_texts = rejected_keys(ws, ds.name)
     variant = f"round{round}:{hint}" if round else ""
     rows, summaries, dropped, failed = [], {}, {}, []
     for cls in dict.fromkeys(p["source"] for p in plan["phases"]):
         try:
-            result = synthesize_class(cache, generator, split, cls, n_per_example=spec.n_per_example,
-                                      seed=spec.seed + 1000 * round, max_sources=spec.max_sources, progress=progress,
-                                      variant=variant, hint=hint)
+            result = synthesize_class(cache, generator, split, cls, dataset=ds.name,
+                                      n_per_example=spec.n_per_example, seed=spec.seed + 1000 * round,
+                                      max_sources=spec.max_sources, progress=progress, variant=variant, hint=hint)
         except GenerationError as exc:  # every example that needed the model failed (a server down, no key)
             raise GenerationStopped(f"{exc}; once the generator works again, resume the run (or run it again: "
                                     "texts already generated are reused)") from None
@@ -168,12 +165,7 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
         summaries[cls] = result.summary()
         for reason, n in result.report.dropped.items():
             dropped[reason] = dropped.get(reason, 0) + n
-        for s in result.synthetic:
-            key = sample_key(s, sources[s.source_id])
-            if key in bad_keys or text_key(s.text) in bad_texts:
-                dropped["rejected_before"] = dropped.get("rejected_before", 0) + 1
-                continue
-            rows.append((s, key))
+        rows += [(s, sample_key(s, sources[s.source_id])) for s in result.synthetic]
     if failed:  # a server that went away mid-run: stop rather than train on fewer texts than asked for
         kept = sum(v["generated_now"] + v["from_cache"] for v in summaries.values())
         raise GenerationStopped(f"{len(failed)} of {kept + len(failed)} source examples failed to generate (first "

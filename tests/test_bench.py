@@ -58,7 +58,7 @@ def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
 
     split = split_dataset(load_dataset("trec6"), seed=42)
     syn = synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"), split, "ABBR",
-                           n_per_example=5, seed=42, max_sources=10).synthetic
+                           dataset="trec6", n_per_example=5, seed=42, max_sources=10).synthetic
     prepared = build_problem(split, syn, "ABBR")
     real = real_rows(prepared.problem)  # reported models and their M0 are refitted on train + validation
     everything = test_metrics(fit_model(prepared, frozenset(s.source_id for s in syn), base_rows=real), split)
@@ -235,7 +235,7 @@ def test_quick_quality_bench_on_banking_dev_scores_the_bundled_external_test(wor
     ext_frame = external_test("banking_dev")
     split = split_dataset(ds, seed=42)
     syn = synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"), split, "top_up_failed",
-                           n_per_example=5, seed=42, max_sources=10).synthetic
+                           dataset="banking_dev", n_per_example=5, seed=42, max_sources=10).synthetic
     prepared = build_problem(split, syn, "top_up_failed")
     real = real_rows(prepared.problem)
 

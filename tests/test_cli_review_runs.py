@@ -60,3 +60,31 @@ def test_improve_review_cancel_trains_nothing(workspace, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out) == []
     assert main(["runs", "show", "nope", "--workspace", str(workspace)]) == 2
     assert main([*ARGS, "--review", "maybe", "--workspace", str(workspace)]) == 2
+
+
+def test_a_rejected_text_trains_nothing_outside_improve_either(workspace, capsys, monkeypatch):
+    """Issue 23 item 7: `search` (and kb build, bench) get synthetic texts through the same rule as `improve`: a
+    text rejected in review is left out and counted, not trained on."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("r 1 2\nA\n"))
+    assert main([*ARGS, "--review", "ask", "--workspace", str(workspace)]) == 0
+    capsys.readouterr()
+    from autogets.workspace import Workspace
+
+    rejected = {r[0] for r in Workspace(workspace).db().execute(
+        "SELECT s.text FROM reviews r JOIN run_samples s ON s.run_id = r.run_id AND s.key = r.key "
+        "WHERE r.decision = 'rejected'").fetchall()}
+    assert len(rejected) == 2
+    search = [a for a in ARGS if a not in ("improve",)]
+    assert main(["search", *search[:search.index("--budget")], "--budget", "3", "--executor", "serial", "--json",
+                 "--workspace", str(workspace)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["generation"]["cleaning"]["dropped"]["rejected_before"] == 2
+    from autogets.data import load_dataset, split_dataset
+    from autogets.generators import make_generator
+    from autogets.generators.cache import GenerationCache
+    from autogets.pipeline import synthesize_class
+
+    split = split_dataset(load_dataset("trec6"), seed=42)
+    texts = {s.text for s in synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"),
+                                              split, "ABBR", dataset="trec6", n_per_example=2).synthetic}
+    assert texts and not texts & rejected

@@ -20,7 +20,7 @@ from autogets.workspace import Workspace
 def setup(tmp_path_factory):
     split = split_dataset(load_dataset("trec6"), seed=42)
     cache = GenerationCache(Workspace(tmp_path_factory.mktemp("ws")).db())
-    gen = synthesize_class(cache, EDAGenerator(), split, "ABBR", n_per_example=3)
+    gen = synthesize_class(cache, EDAGenerator(), split, "ABBR", dataset="trec6", n_per_example=3)
     prepared = build_problem(split, gen.synthetic, "ABBR")
     m0 = fit_model(prepared, frozenset())
     view = class_views(split, m0, ["ABBR"])["ABBR"]

@@ -36,7 +36,7 @@ from autogets.workspace import Workspace
 def setup(tmp_path_factory):
     split = split_dataset(load_dataset("trec6"), seed=42)
     cache = GenerationCache(Workspace(tmp_path_factory.mktemp("ws")).db())
-    gen = synthesize_class(cache, EDAGenerator(), split, "ABBR", n_per_example=2)
+    gen = synthesize_class(cache, EDAGenerator(), split, "ABBR", dataset="trec6", n_per_example=2)
     cv = build_problem(split, gen.synthetic, "ABBR", fitness="cv", folds=5, repeats=2, seed=42)
     return split, gen.synthetic, cv
 

@@ -115,7 +115,8 @@ def bench_search(*, dataset: str = "trec6", target: str = "ABBR", classifiers: t
     split = split_dataset(load_dataset(dataset), seed=seed)
     ws = Workspace(workspace_root)
     gen = make_generator(generator)
-    synthetic = synthesize_class(GenerationCache(ws.db()), gen, split, target, n_per_example=5).synthetic
+    synthetic = synthesize_class(GenerationCache(ws.db()), gen, split, target, dataset=dataset,
+                                 n_per_example=5).synthetic
     objective = make_objective("cba", target)
     rows = []
     for name in classifiers:

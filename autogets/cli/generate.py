@@ -52,7 +52,7 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     gen = _generator(generator, ws, ds.name)
     try:
         with progress_bars(not json_out) as progress:
-            result = synthesize_class(GenerationCache(ws.db()), gen, split, target, n_per_example=n,
+            result = synthesize_class(GenerationCache(ws.db()), gen, split, target, dataset=ds.name, n_per_example=n,
                                       seed=_seed(seed), progress=progress)
     except KeyboardInterrupt:
         kept = GenerationCache(ws.db()).count(gen.name, target)

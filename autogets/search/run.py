@@ -116,7 +116,8 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
     check_class(split, target)
     obj = objective_obj or make_objective(objective, target)
     strat = make_strategy(strategy, seed=search_seed)
-    generation = synthesize_class(GenerationCache(ws.db()), generator, split, target, n_per_example=n_per_example,
+    generation = synthesize_class(GenerationCache(ws.db()), generator, split, target, dataset=dataset.name,
+                                  n_per_example=n_per_example,
                                   seed=seed, progress=progress)
     from autogets.selection import resolve
 
