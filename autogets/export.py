@@ -59,6 +59,9 @@ def model_card(record: ModelVersion, model: Any, artifact: Path,
     synthetic = recipe.get("synthetic", [])
     sources = Counter((s.get("generator"), s.get("model"), s.get("prompt_version")) for s in synthetic)
     target = summary.get("class")
+    # metrics on rows the models did not train on, named as what they are: "cross_validated" (out-of-fold over train +
+    # validation) or "validation" (fitted on train); versions from before issue 23 stored neither honestly
+    held_out = summary.get("held_out") or "validation (of a model refitted on train + validation: its own rows)"
     m0_val = _m0_validation_cba(workspace, summary.get("run_id"), target)
     final_val = _cba(record.metrics_validation, target)
     data = artifact.read_bytes()
@@ -80,9 +83,9 @@ def model_card(record: ModelVersion, model: Any, artifact: Path,
                            for (g, m, p), n in sources.most_common()],
         },
         "metrics": {
-            "validation": _compact(record.metrics_validation), "test": _compact(record.metrics_test),
+            held_out: _compact(record.metrics_validation), "test": _compact(record.metrics_test),
             "class_cba_gain": {"class": target, "test": summary.get("test_cba_gain"),
-                               "validation": None if m0_val is None or final_val is None else final_val - m0_val},
+                               held_out: None if m0_val is None or final_val is None else final_val - m0_val},
         },
         "artifact": {"file": artifact.name, "format": "joblib", "bytes": len(data),
                      "sha256": hashlib.sha256(data).hexdigest(), "load": "joblib.load(path).predict(texts)"},
@@ -234,6 +237,6 @@ def _m0_validation_cba(workspace: str | Path | Workspace | None, run_id: str | N
     rows = list(_workspace(workspace).db().query("SELECT report_dir FROM runs WHERE id = ?", [run_id]))
     try:
         report = json.loads((Path(rows[0]["report_dir"]) / "report.json").read_text())
-        return _cba(report["validation"]["m0"], target)
+        return _cba((report.get("held_out") or report["validation"])["m0"], target)
     except (IndexError, OSError, KeyError, ValueError):
         return None

@@ -363,8 +363,3 @@ def out_of_fold(model: Classifier, split: Split, *, folds: int = 5, seed: int = 
 def test_metrics(model: Classifier, split: Split) -> Metrics:
     """The one evaluation on the held-out test split (for the report only)."""
     return compute_metrics(split.test["label"].to_numpy(), model.predict(split.test["text"].tolist()), split.classes)
-
-
-def validation_metrics(model: Classifier, split: Split) -> Metrics:
-    return compute_metrics(split.validation["label"].to_numpy(), model.predict(split.validation["text"].tolist()),
-                           split.classes)

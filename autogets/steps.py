@@ -334,6 +334,9 @@ def report_step(ws: Workspace, run_id: str) -> dict:
         known = split.train if spec.refit == "train" else pd.concat([split.train, split.validation])
         m0_model = make_classifier(classifier_of(ws, run_id)).fit(known["text"].tolist(), known["label"].tolist())
         final_model, split_used, chosen = m0_model, split, []
+        plain = build_problem(split, [], target, classifier=classifier_of(ws, run_id), fitness=spec.fitness,
+                              folds=spec.folds, repeats=spec.repeats, seed=spec.seed).problem
+        held_out = held_out_metrics(plain, plain.real(), plain.real())
     else:  # the model a user gets, and the M0 it is compared with, are fitted on the same real rows (refit)
         real = real_rows(p.prepared.problem, spec.refit)
         m0_model = fit_model(p.prepared, frozenset(), base_rows=real)
@@ -343,11 +346,9 @@ def report_step(ws: Workspace, run_id: str) -> dict:
         split_used = p.split
         key_set = set(search["chosen_keys"])
         chosen = [s for k, s in approved_synthetic(ws, run_id) if k in key_set]
-    from autogets.pipeline import validation_metrics
-
+        problem = p.prepared.problem
+        held_out = held_out_metrics(problem, problem.real(), np.concatenate([problem.real(), rows]))
     m0_test, final_test = test_metrics(m0_model, split_used), test_metrics(final_model, split_used)
-    validation = {"m0": validation_metrics(m0_model, split_used).to_dict(),
-                  "final": validation_metrics(final_model, split_used).to_dict()}
     y = split_used.test["label"].to_numpy()
     texts = split_used.test["text"].tolist()
     lo, hi = cba_gain_interval(y, m0_model.predict(texts), final_model.predict(texts), target)
@@ -375,7 +376,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
                  "rows": [{"class": c, "support": int(m0_test.support[i]), "cba_m0": float(m0_test.cba[i]),
                            "cba_new": float(final_test.cba[i]), "delta": float(final_test.cba[i] - m0_test.cba[i])}
                           for i, c in enumerate(m0_test.classes)]},
-        "validation": validation, "report_dir": str(folder),
+        "held_out": held_out, "report_dir": str(folder),
     }
     files = write_run_report(folder, data, m0_test, final_test, chosen, _pca_view(p, m0_model, target, search))
     model_path = folder / "model.joblib"
@@ -391,6 +392,28 @@ def report_step(ws: Workspace, run_id: str) -> dict:
                                      "prompt_version": s.prompt_version, "text": s.text} for s in chosen]}
     write_json_atomic(folder / "report.json", {k: v for k, v in data.items() if k != "recipe"})
     return put_step(ws, run_id, "report", data)
+
+
+def held_out_metrics(problem, m0_rows: np.ndarray, final_rows: np.ndarray) -> dict:
+    """M0's and the final training set's metrics on rows none of their models trained on, named as what they are
+    (issue 23 item 4): ``"cross_validated"`` — pooled out-of-fold over train + validation (fitness ``cv``), the held-out
+    rows' synthetic children left out as in the search — or ``"validation"`` — fitted on train (+ synthetic), scored
+    on validation (fitness ``validation``). The reported models themselves are refitted on train + validation, so
+    scoring them on validation would score them on their own training rows."""
+    from dataclasses import replace
+
+    from autogets.metrics import metrics_from_confusion
+    from autogets.search.evaluator import fit_candidate
+
+    def measure(rows: np.ndarray) -> dict:
+        matrix = np.asarray(fit_candidate(replace(problem, base_rows=rows), ())[0])
+        pooled = matrix.sum(axis=0) if matrix.ndim == 3 else matrix
+        return metrics_from_confusion(pooled, problem.classes).to_dict()
+
+    real = problem.real()
+    final = np.concatenate([real, final_rows[final_rows >= problem.n_real]])
+    return {"kind": "cross_validated" if problem.fitness == "cv" else "validation", "m0": measure(real),
+            "final": measure(final)}
 
 
 def _pca_view(p: _Problem | None, m0_model, target: str, search: dict):
@@ -417,11 +440,12 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     existing = registry.for_run(run_id)
     version = existing or registry.register_file(
         Path(report["model_file"]), dataset=report["dataset"], recipe=report["recipe"],
-        metrics_validation=report["validation"]["final"], metrics_test=report["test"]["final"], actor=actor,
+        metrics_validation=report["held_out"]["final"], metrics_test=report["test"]["final"], actor=actor,
         summary={"goal": report["goal"], "run_id": run_id, "class": report["class"],
                  "test_cba_gain": report["test"]["class_cba_gain"], "interval": report["test"]["interval"],
                  "test_support": report["test"]["support"], "test_accuracy": report["test"]["accuracy_new"],
                  "classifier": (report.get("classifier") or {}).get("name"),
+                 "held_out": report["held_out"]["kind"],
                  "synthetic_texts": report["synthetic_texts"]})
     promoted = False
     if promote and registry.production(report["dataset"]) != version:

@@ -184,3 +184,20 @@ def test_the_cross_validated_gain_of_several_goals_adds_every_accepted_phase():
     single = {**data, "goal": "cba:ABBR", "decisions": [{"accepted": True, "goal_before": 0.80, "goal_after": 0.82},
                                                         {"accepted": True, "goal_before": 0.82, "goal_after": 0.85}]}
     assert cross_validated_gain(single).startswith("+0.050 (cba:ABBR")
+
+
+def test_reported_held_out_metrics_are_out_of_fold_not_the_refitted_models_own_rows(trec6_slice, workspace, capsys):
+    """Issue 23 item 4: with the default refit on train + validation, scoring the reported models on validation
+    scores them on their own training rows. The report gives the cross-validated metrics instead, equal to the
+    search's own M0 baseline."""
+    import json
+
+    from autogets.cli import main
+
+    assert main(["improve", "--data", str(trec6_slice), "--class", "ABBR", "--generator", "eda", "--n", "2",
+                 "--budget", "4", "--executor", "serial", "--workspace", str(workspace), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    held = report["held_out"]
+    assert held["kind"] == "cross_validated" and "validation" not in report
+    assert held["m0"]["per_class"]["ABBR"]["cba"] == pytest.approx(report["decisions"][0]["goal_before"])
+    assert held["m0"]["overall"]["accuracy"] < 0.99  # a model scored on its own rows is ~1.0 on this slice

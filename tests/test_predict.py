@@ -157,9 +157,13 @@ def test_export_writes_a_self_contained_artifact_and_a_model_card(improved, tmp_
     assert all(g["generator"] == "eda" for g in recipe["generators"])
     gain = card["metrics"]["class_cba_gain"]
     assert gain["class"] == "ABBR" and gain["test"] == pytest.approx(report["test"]["class_cba_gain"])
-    val = report["validation"]
+    val = report["held_out"]  # fitness validation: models fitted on train (+ synthetic), scored on validation
+    assert val["kind"] == "validation" and "validation" in card["metrics"]
     assert gain["validation"] == pytest.approx(val["final"]["per_class"]["ABBR"]["cba"]
                                                - val["m0"]["per_class"]["ABBR"]["cba"])
+    # M0's held-out numbers are the search's own baseline (M0 fitted on train), not the refitted model's score on
+    # the validation rows it trained on (issue 23 item 4)
+    assert val["m0"]["per_class"]["ABBR"]["cba"] == pytest.approx(report["decisions"][0]["goal_before"])
     assert set(card["metrics"]["test"]) == {"overall", "per_class"}
     assert {"python", "scikit-learn", "numpy", "autogets", "joblib"} <= set(card["requires"])
     import hashlib
