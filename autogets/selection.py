@@ -61,8 +61,12 @@ class ClassifierChoice:
             return s.target_cba if self.target is not None and s.target_cba is not None else s.macro_cba
 
         if len(others) == 1:
-            return (f"{best.description}, chosen over {others[0].description} by cross-validated {self.by} "
-                    f"{_short(value(best))} vs {_short(value(others[0]))}")
+            other = others[0]
+            if abs(value(best) - value(other)) < TIE and abs(best.macro_cba - other.macro_cba) < TIE:
+                return (f"{best.description}, kept over {other.description}: cross-validated {self.by} ties at "
+                        f"{_short(value(best))} (a tie keeps the earlier, cheaper candidate)")
+            return (f"{best.description}, chosen over {other.description} by cross-validated {self.by} "
+                    f"{_short(value(best))} vs {_short(value(other))}")
         vs = ", ".join(f"{s.description} {_short(value(s))}" for s in others)
         return f"{best.description}, chosen by cross-validated {self.by} {_short(value(best))} (vs {vs})"
 

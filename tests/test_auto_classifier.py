@@ -108,3 +108,11 @@ def test_improve_with_auto_trains_on_the_chosen_classifier_and_names_it(trec6_sl
         model = joblib.load(report["model_file"])
         expected = EmbeddingClassifier if info["name"] == "minilm" else TfidfLinearClassifier
         assert isinstance(model, expected)
+
+
+def test_a_tie_says_so():
+    choice = ClassifierChoice(chosen="linear", by="macro CBA", target=None, folds=5, repeats=2,
+                              scores=(ClassifierScore("linear", "TF-IDF + linear SVM", 0.8175, 0.7, None, 1.0),
+                                      ClassifierScore("minilm", "MiniLM + balanced ridge", 0.8175, 0.7, None, 2.0)))
+    assert choice.reason() == ("TF-IDF + linear SVM, kept over MiniLM + balanced ridge: cross-validated macro CBA "
+                               "ties at .818 (a tie keeps the earlier, cheaper candidate)")

@@ -150,7 +150,8 @@ def progress_bars(enabled: bool = True):
     if not enabled:
         yield None
         return
-    labels = {"generate": "Generating synthetic texts", "search": "Evaluating candidates"}
+    labels = {"generate": "Generating synthetic texts", "search": "Evaluating candidates",
+              "embed": "Embedding texts (once per workspace)"}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[info]}"), console=err, transient=False) as bars:
         tasks: dict[str, int] = {}
@@ -160,7 +161,10 @@ def progress_bars(enabled: bool = True):
                 tasks[phase] = bars.add_task(escape_rich(labels.get(phase, phase)), total=total, info="")
             bars.update(tasks[phase], completed=done, total=total, info=escape_rich(info))
 
-        yield update
+        from autogets.embeddings import embedding_progress
+
+        with embedding_progress(lambda done, total: update("embed", done, total)):
+            yield update
 
 
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded).")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 from rich.table import Table
@@ -23,9 +22,9 @@ from autogets.cli.common import (
     _seed,
     _workspace,
     choice_table,
-    err,
     metrics_table,
     out,
+    progress_bars,
 )
 from autogets.data import BUNDLED, load_dataset
 from autogets.textfmt import escape_rich
@@ -74,8 +73,7 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     classifier = _classifier(classifier)
     ws = _workspace(workspace)
     started_at = now_iso()
-    with err.status(f"Choosing and training M0 on {ds.name} …", spinner="dots") if not json_out \
-            else contextlib.nullcontext():
+    with progress_bars(not json_out):
         diagnosis = run_diagnosis(ds, seed=seed, classifier=classifier)
     run_id = new_run_id()
     folder = ws.report_dir("diagnose", ds.name, run_id)
