@@ -327,7 +327,7 @@ def bench_classifiers(dataset: DatasetOpt = None, data: DataOpt = None, text_col
 
 @bench_app.command("speed")
 def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
-                                                                                        "linear and linear-char; "
+                                                                                        "minilm and linear; "
                                                                                         "module:factory for your own "
                                                                                         "(fast or slow path).")
                                       ] = None,
@@ -346,7 +346,7 @@ def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifi
     from autogets.bench import write_result
     from autogets.bench.speed import bench_speed as run
 
-    classifiers = classifier or ["linear", "linear-char"]
+    classifiers = classifier or ["minilm", "linear"]  # the default (what auto picks on trec6) first
     executors, fitnesses = executor or ["local"], fitness or ["cv", "validation"]
     _check_bench_search(classifiers, executors, fitnesses, ray_address)
     ws = _workspace(workspace)
