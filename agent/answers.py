@@ -13,6 +13,7 @@ from agent.state import AgentState
 from autogets import steps
 from autogets.errors import RegistryError
 from autogets.registry import Registry
+from autogets.runs import shown_status
 from autogets.workspace import Workspace
 
 
@@ -62,12 +63,14 @@ def status_text(ws: Workspace, run_id: str | None) -> str:
         result = json.loads(row["result"] or "{}")
         extra = f" error: {result['error']}" if result.get("error") else (
             f" model {result['model_id']}" if result.get("model_id") else "")
-        return f"Run {run_id} on {row['dataset']}: {row['status']}; steps done: {', '.join(done) or 'none'}.{extra}"
-    rows = list(ws.db().query("SELECT id, dataset, status, created_at FROM runs WHERE kind = 'improve' "
+        return (f"Run {run_id} on {row['dataset']}: {shown_status(ws, row)}; steps done: {', '.join(done) or 'none'}."
+                f"{extra}")
+    rows = list(ws.db().query("SELECT id, kind, dataset, status, created_at FROM runs WHERE kind = 'improve' "
                               "ORDER BY created_at DESC LIMIT 5"))
     if not rows:
         return "No improve runs yet."
-    return "Last runs:\n" + "\n".join(f"{r['id']}  {r['dataset']}  {r['status']}  {r['created_at']}" for r in rows)
+    return "Last runs:\n" + "\n".join(f"{r['id']}  {r['dataset']}  {shown_status(ws, r)}  {r['created_at']}"
+                                       for r in rows)
 
 
 def models_text(ws: Workspace, dataset: str | None) -> str:

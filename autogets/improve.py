@@ -76,11 +76,14 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
             executor: str | Executor = "local", promote: bool = False, actor: str = "cli", max_phases: int = 3,
             progress: Progress | None = None, reviewer: Reviewer | None = None, page_size: int = 10,
             on_plan: Callable[[list[Phase], str, str, str], None] | None = None,
-            on_decision: Callable[[dict], None] | None = None) -> ImproveReport:
+            on_decision: Callable[[dict], None] | None = None, resume: str | None = None) -> ImproveReport:
     """Run every step. ``spec`` describes the request (or ``dataset`` plus the keyword arguments for a bundled
-    data set); ``reviewer`` decides review pages (None approves every cleaned text)."""
+    data set); ``reviewer`` decides review pages (None approves every cleaned text). ``resume``: the id of a run that
+    stopped (its process killed, or a step failed) — it continues from its last finished step."""
     started = time.perf_counter()
-    if spec is None:
+    if resume is not None:
+        run_id = reopen(ws, resume)
+    elif spec is None:
         if dataset is None:
             raise ValueError("improve needs a dataset or a spec")
         from autogets.data import BUNDLED, bundled_path
@@ -90,7 +93,8 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
                              target=target, objective=objective, goal=goal, budget=budget,
                              generator=generator.name, n_per_example=n_per_example, seed=seed,
                              classifier=classifier, max_phases=max_phases, requester=actor)
-    run_id = steps.create_run(ws, spec)
+    if resume is None:
+        run_id = steps.create_run(ws, spec)
     try:
         diagnosis = steps.diagnose_step(ws, run_id)
         plan = steps.plan_step(ws, run_id)
@@ -112,6 +116,22 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
     finally:
         release_run(ws, run_id)  # the data set is free for the next run
     return load_report(ws, run_id, elapsed=time.perf_counter() - started)
+
+
+def reopen(ws: Workspace, run_id: str) -> str:
+    """Take up run ``run_id`` again in this process: it must be an ``improve`` run that has not finished and that no
+    other process is working on (:class:`~autogets.errors.RunConflict` names the one that is)."""
+    from autogets.leases import claim_existing
+
+    row = steps.run_row(ws, run_id)
+    if row["kind"] != "improve":
+        raise steps.RunStateError(f"run {run_id} is a {row['kind']} run; only improve runs resume")
+    if row["status"] in ("done", "no_gain", "cancelled"):
+        raise steps.RunStateError(f"run {run_id} already finished ({row['status']}); nothing to resume")
+    if row["status"] == "failed":
+        steps.set_status(ws, run_id, "running")
+    claim_existing(ws, run_id)
+    return run_id
 
 
 def review_all(ws: Workspace, run_id: str, generator: Generator, *, reviewer: Reviewer | None, actor: str,
@@ -152,7 +172,8 @@ def load_report(ws: Workspace, run_id: str, elapsed: float = 0.0) -> ImproveRepo
                          plan_source=data["plan_source"], phases=[Phase(**p) for p in plan["phases"]],
                          m0_test=m0_test, final_test=final_test, model_id=reg["model_id"],
                          promoted=reg["promoted"], generation=generation, report_dir=Path(data["report_dir"]),
-                         data=data, files={k: Path(v) for k, v in data.get("files", {}).items()},
+                         data={**data, "same_as": reg.get("same_as")},
+                         files={k: Path(v) for k, v in data.get("files", {}).items()},
                          elapsed_seconds=elapsed, status="done" if reg["model_id"] else "no_gain")
 
 

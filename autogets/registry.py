@@ -264,6 +264,15 @@ class Registry:
         return ModelVersion.from_row(rows[0]) if rows else None
 
 
+    def with_recipe(self, dataset: str, recipe: dict) -> ModelVersion | None:
+        """The earliest version of ``dataset`` trained from exactly ``recipe`` (the same real rows, synthetic texts,
+        classifier and refit), if any: registering it again would only add a second name for the same model."""
+        wanted = json.dumps(recipe, sort_keys=True)
+        for row in self._db.query("SELECT * FROM models WHERE dataset = ? ORDER BY version", [dataset]):
+            if json.dumps(json.loads(row["recipe"] or "{}"), sort_keys=True) == wanted:
+                return ModelVersion.from_row(row)
+        return None
+
     def _previous(self, dataset: str, model_id: str) -> str | None:
         """The version that was in production before ``model_id`` last became production."""
         row = self._db.execute(

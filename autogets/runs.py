@@ -161,3 +161,17 @@ def cancel_run(ws: Workspace, run_id: str) -> None:
     set_status(ws, run_id, "cancelled")
 
 
+
+
+def shown_status(ws: Workspace, row: dict) -> str:
+    """A run's state as a person should read it: a run marked running whose process is gone (killed, crashed) is
+    ``stopped`` (resume it), or ``waiting for review`` when it stopped at its review page; else the stored status."""
+    from autogets.leases import UNFINISHED, run_holder
+
+    if row["status"] not in UNFINISHED or row["kind"] != "improve" or run_holder(ws, row["id"]) is not None:
+        return row["status"]
+    from autogets.review import pending_count
+
+    waiting = get_step(ws, row["id"], "search") is None and get_step(ws, row["id"], "generate:0") is not None \
+        and pending_count(ws, row["id"]) > 0
+    return "waiting for review" if waiting else "stopped"

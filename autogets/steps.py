@@ -438,7 +438,8 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
                           {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": None, "promoted": False})
         return put_step(ws, run_id, "register", {"model_id": None, "promoted": False})
     existing = registry.for_run(run_id)
-    version = existing or registry.register_file(
+    same = None if existing else registry.with_recipe(report["dataset"], report["recipe"])
+    version = existing or same or registry.register_file(
         Path(report["model_file"]), dataset=report["dataset"], recipe=report["recipe"],
         metrics_validation=report["held_out"]["final"], metrics_test=report["test"]["final"], actor=actor,
         summary={"goal": report["goal"], "run_id": run_id, "class": report["class"],
@@ -448,13 +449,15 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
                  "held_out": report["held_out"]["kind"],
                  "synthetic_texts": report["synthetic_texts"]})
     promoted = False
-    if promote and registry.production(report["dataset"]) != version:
+    if promote and (registry.production(report["dataset"]) or version).id != version.id:
         registry.promote(version.id, actor=actor)
         promoted = True
-    set_status(ws, run_id, "done", {"model_id": version.id, "test_cba_gain": report["test"]["class_cba_gain"]})
+    reused = {"same_as": version.id} if same is not None else {}  # an identical recipe: not registered twice
+    set_status(ws, run_id, "done", {"model_id": version.id, "test_cba_gain": report["test"]["class_cba_gain"],
+                                    **reused})
     write_json_atomic(Path(report["report_dir"]) / "report.json",
                       {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": version.id,
-                       "promoted": promoted})
-    return put_step(ws, run_id, "register", {"model_id": version.id, "promoted": promoted})
+                       "promoted": promoted, **reused})
+    return put_step(ws, run_id, "register", {"model_id": version.id, "promoted": promoted, **reused})
 
 

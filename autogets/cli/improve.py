@@ -24,6 +24,7 @@ from autogets.cli.common import (
     TextColOpt,
     WorkspaceOpt,
     _classifier,
+    _existing_workspace,
     _generator,
     _load,
     _seed,
@@ -64,7 +65,10 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                                                 "each page in the terminal)")] = "none",
             promote: Annotated[bool, typer.Option("--promote", help="Promote the new version to production.")]
             = False,
-            actor: ActorOpt = "cli", workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+            actor: ActorOpt = "cli", workspace: WorkspaceOpt = None, json_out: JsonOpt = False,
+            resume: Annotated[str | None, typer.Option("--resume", help="Continue a stopped run (its id from "
+                                                       "`autogets runs list`) from its last finished step.")]
+            = None) -> None:
     """The main job: diagnose, plan, generate, review, search in phases, report on test vs M0, register the model.
 
     Example: autogets improve --dataset trec6 --class ABBR
@@ -77,14 +81,20 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
 
     if review not in ("none", "ask"):
         raise ConfigError(f"--review must be none or ask, not {review!r}")
-    ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
-    spec = RunSpec(dataset=dataset, data_path=str(data) if data else None, text_col=text_col, label_col=label_col,
-                   id_col=id_col, min_class_size=min_class_size, target=target, objective=objective, goal=goal,
-                   budget=budget, budget_seconds=budget_seconds, max_phases=max_phases, max_sources=max_sources,
-                   generator=generator, n_per_example=n, seed=_seed(seed), classifier=_classifier(classifier),
-                   requester=actor,
-                   fitness=fitness, accept=accept, refit=refit)
-    ws = _workspace(workspace)
+    ws = _existing_workspace(workspace) if resume is not None else _workspace(workspace)
+    if resume is not None:  # the run's own request: data, class, generator and settings
+        from autogets.steps import spec_of
+
+        spec = spec_of(ws, resume)
+        ds, generator, goal, objective = spec.load(), spec.generator, spec.goal, spec.objective
+    else:
+        ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+        spec = RunSpec(dataset=dataset, data_path=str(data) if data else None, text_col=text_col,
+                       label_col=label_col, id_col=id_col, min_class_size=min_class_size, target=target,
+                       objective=objective, goal=goal, budget=budget, budget_seconds=budget_seconds,
+                       max_phases=max_phases, max_sources=max_sources, generator=generator, n_per_example=n,
+                       seed=_seed(seed), classifier=_classifier(classifier), requester=actor, fitness=fitness,
+                       accept=accept, refit=refit)
     gen = _generator(generator, ws, ds.name)
 
     def show_plan(phases, source, cls, classifier) -> None:
@@ -110,7 +120,8 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     try:
         with progress_bars(not json_out) as progress:
             report = run_improve(ws, spec=spec, generator=gen, executor=pool, promote=promote, actor=actor,
-                                 progress=progress, reviewer=reviewer, on_plan=show_plan, on_decision=show_decision)
+                                 progress=progress, reviewer=reviewer, on_plan=show_plan, on_decision=show_decision,
+                                 resume=resume)
     except Cancelled as exc:
         err.print(f"autogets: run {exc.args[0]} cancelled at review; nothing was trained or registered")
         raise typer.Exit(1) from None
@@ -135,5 +146,7 @@ def print_report(report) -> None:
     else:
         state = "promoted to production" if report.promoted else (
             f"candidate; promote with `autogets models promote {report.model_id}`")
+        if report.data.get("same_as"):
+            state += " (the same recipe as this existing version: not registered again)"
         out.print(escape_rich(f"Model {report.model_id}: {state}"))
     out.print(escape_rich(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)"))

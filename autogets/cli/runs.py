@@ -8,20 +8,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from autogets.cli.common import JsonOpt, WorkspaceOpt, _existing_workspace, out
+from autogets.cli.common import ExecutorOpt, JsonOpt, WorkspaceOpt, _existing_workspace, out
 from autogets.textfmt import escape_rich
 
 runs_app = typer.Typer(no_args_is_help=True, help="Runs: list and show (state, steps done, gains, model).")
 
 
 def _summary(ws, row: dict) -> dict:
+    from autogets.runs import shown_status
+
     params, result = json.loads(row["params"] or "{}"), json.loads(row["result"] or "{}")
     steps = [r[0] for r in ws.db().execute("SELECT step FROM run_steps WHERE run_id = ? ORDER BY at, step",
                                            [row["id"]]).fetchall()]
     report = ws.db().execute("SELECT data FROM run_steps WHERE run_id = ? AND step = 'report'",
                              [row["id"]]).fetchone()
     test = json.loads(report[0])["test"] if report else {}
-    return {"id": row["id"], "kind": row["kind"], "dataset": row["dataset"], "status": row["status"],
+    return {"id": row["id"], "kind": row["kind"], "dataset": row["dataset"], "status": shown_status(ws, row),
             "class": params.get("target") or result.get("class"), "requester": params.get("requester"),
             "created_at": row["created_at"], "finished_at": row["finished_at"], "steps": steps,
             "test_cba_gain": test.get("class_cba_gain", result.get("test_cba_gain")),
@@ -48,6 +50,16 @@ def runs_list(dataset: Annotated[str | None, typer.Option("--dataset", "-d", hel
         table.add_row(r["id"], r["kind"], escape_rich(r["dataset"]), escape_rich(r["class"] or ""), r["status"],
                       gain, r["model_id"] or "", r["created_at"])
     out.print(table)
+
+
+@runs_app.command("resume")
+def runs_resume(run_id: Annotated[str, typer.Argument(help="A stopped improve run (see `autogets runs list`).")],
+                executor: ExecutorOpt = "local", workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Continue an improve run that stopped (its process was killed, or a step failed) from its last finished
+    step; the same as `autogets improve --resume RUN`."""
+    from autogets.cli.improve import improve
+
+    improve(resume=run_id, executor=executor, workspace=workspace, json_out=json_out)
 
 
 @runs_app.command("show")
