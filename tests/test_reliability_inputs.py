@@ -24,6 +24,7 @@ from autogets.config import LLMSettings
 from autogets.data import MAX_TEXT_CHARS, load_dataset
 from autogets.errors import DataError
 from autogets.workspace import Workspace
+from tests.conftest import tiny_rows
 from tests.fakes.openai_server import fake_openai_server
 from tests.test_reliability_crash import paraphrase
 
@@ -207,3 +208,39 @@ def test_the_cli_improve_with_the_llm_down_is_one_line_exit_2(tmp_path, capsys, 
     assert len(err) == 1 and "all 4 examples failed to generate" in err[0] and "run it again" in err[0]
     row = Workspace(ws).db().execute("SELECT status, result FROM runs").fetchone()
     assert row[0] == "failed" and "failed to generate" in json.loads(row[1])["error"]
+
+
+# --- issue 23 part 2: tiny data sets, many small classes, files that are not CSV ----------------------------------
+
+def _one_error_line(captured) -> str:
+    """The single ``autogets: error: …`` line of a failed command (no traceback, no blank line, nothing on stdout)."""
+    assert captured.out == "" and "Traceback" not in captured.err, captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autogets: error: "), captured.err
+    return lines[0]
+
+
+def test_a_24_row_data_set_is_improved_end_to_end(tmp_path, capsys):
+    """Item 8: 24 rows leave 19 train + validation rows, fewer than PCA's 20 components."""
+    path = _write(tmp_path, "tiny.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in tiny_rows()))
+    code = main(["improve", "--data", str(path), "--class", "a", "--generator", "eda", "--n", "2", "--budget", "4",
+                 "--executor", "serial", "--json", "--workspace", str(tmp_path / "ws")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["class"] == "a" and report["test"]["support"] >= 1
+
+
+def test_the_pca_view_has_as_many_components_as_the_data_allow():
+    from autogets.search.representation import pca_coordinates
+
+    texts = [f"word{i} common thing{i % 3}" for i in range(9)]
+    assert pca_coordinates(texts, texts[:4]).shape == (4, 8)                       # rows − 1
+    many = [f"w{i} x{i} y{i} z{i}" for i in range(40)]
+    assert pca_coordinates(many, many[:3]).shape == (3, 20)                        # at most 20
+    few_words = ["alpha beta", "beta alpha gamma", "gamma alpha", "alpha alpha beta"]
+    assert pca_coordinates(few_words, few_words).shape[1] == 2                     # features − 1 (sparse PCA)
+    with pytest.raises(DataError, match="too small for a search: 3 train .* 2 distinct words allow 1 PCA component"
+                                         r"\(s\), and a search needs at least 2 \(one PCA pair\)") as info:
+        pca_coordinates(["alpha beta", "beta alpha", "alpha alpha"], ["alpha"])
+    assert "\n" not in str(info.value)
