@@ -17,6 +17,7 @@ Sources and licenses of the bundled files: ``autogets/datasets/README.md``.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -323,14 +325,47 @@ def drop_overlap(external: pd.DataFrame, dataset: Dataset) -> tuple[pd.DataFrame
 def split_dataset(dataset: Dataset, *, seed: int = 42, test_size: float = 0.2, validation_size: float = 0.2) -> Split:
     """Stratified split: ``test_size`` of all rows to test, then ``validation_size`` of the rest to validation.
 
-    The defaults give the method's 64 / 16 / 20 split. The same seed always gives the same split.
+    The defaults give the method's 64 / 16 / 20 split. The same seed always gives the same split. Every class (of
+    at least :data:`MIN_CLASS_SIZE` rows) gets at least one row in each of train, validation and test: a part gets
+    at least one row per class (many small classes: 10 × 5 rows make a validation part of 10, not 8), and a class
+    that stratified rounding left out of a part gets one row moved there from the part holding most of it. A split
+    that already had both is exactly the plain stratified one.
     """
-    frame = dataset.frame
-    rest, test = train_test_split(frame, test_size=test_size, stratify=frame["label"], random_state=seed)
-    train, validation = train_test_split(rest, test_size=validation_size, stratify=rest["label"], random_state=seed)
+    frame = dataset.frame.reset_index(drop=True)
+    n_classes = frame["label"].nunique()
+    rest, test = train_test_split(frame, test_size=_part_size(len(frame), test_size, n_classes),
+                                  stratify=frame["label"], random_state=seed)
+    train, validation = train_test_split(rest, test_size=_part_size(len(rest), validation_size, n_classes),
+                                         stratify=rest["label"], random_state=seed)
+    train, validation, test = _every_class_in_every_part([train, validation, test], seed)
     return Split(
         train=train.sort_values("id").reset_index(drop=True),
         validation=validation.sort_values("id").reset_index(drop=True),
         test=test.sort_values("id").reset_index(drop=True),
         seed=seed,
     )
+
+
+def _part_size(n_rows: int, share: float, n_classes: int) -> int:
+    """Rows of a part that takes ``share`` of ``n_rows``: scikit-learn's own count (the ceiling), but at least one
+    per class. Given as this integer, scikit-learn splits exactly as it would for ``share``."""
+    return max(math.ceil(share * n_rows), n_classes)
+
+
+def _every_class_in_every_part(parts: list[pd.DataFrame], seed: int) -> list[pd.DataFrame]:
+    """``parts`` with each class present in each: a row of a missing class moves from the part holding most of
+    that class (a row chosen with ``seed``)."""
+    rng = np.random.default_rng(seed)
+    classes = sorted(set().union(*(set(p["label"]) for p in parts)))
+    for cls in classes:
+        for k in range(len(parts)):
+            if (parts[k]["label"] == cls).any():
+                continue
+            donor = max(range(len(parts)), key=lambda j: ((parts[j]["label"] == cls).sum(), -j))
+            rows = parts[donor].index[parts[donor]["label"] == cls]
+            if len(rows) < 2:
+                raise DataError(f"class {cls!r} has too few examples for a train, validation and test row each")
+            moved = rows[int(rng.integers(len(rows)))]
+            parts[k] = pd.concat([parts[k], parts[donor].loc[[moved]]])
+            parts[donor] = parts[donor].drop(index=moved)
+    return parts

@@ -215,3 +215,35 @@ def test_smallest_splittable_class_lands_in_every_part(write_csv):
     split = split_dataset(load_dataset(path=write_csv("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))))
     for part in (split.train, split.validation, split.test):
         assert (part["label"] == "f").sum() >= 1
+
+
+def _rows_csv(rows) -> str:
+    return "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows)
+
+
+@pytest.mark.parametrize("shape", [{f"k{c}": 5 for c in range(10)},                       # issue 23 item 9
+                                   {**{f"k{c}": 5 for c in range(9)}, "big": 100},
+                                   {**{f"k{c}": 5 + c % 3 for c in range(30)}, "big": 40, "mid": 12}])
+@pytest.mark.parametrize("seed", [42, 7, 3])
+def test_many_small_classes_split_with_every_class_in_every_part(write_csv, shape, seed):
+    rows = [(f"w{c} item{i} x{c}{i}", c) for c, n in shape.items() for i in range(n)]
+    ds = load_dataset(path=write_csv(_rows_csv(rows)))
+    split = split_dataset(ds, seed=seed)
+    ids = [set(part["id"]) for part in (split.train, split.validation, split.test)]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+    assert set().union(*ids) == set(ds.frame["id"])
+    for part in (split.train, split.validation, split.test):
+        assert set(part["label"]) == set(shape), sorted(set(shape) - set(part["label"]))
+    assert split.sizes()["train"] > split.sizes()["validation"]
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_a_split_sklearn_can_make_is_unchanged(name):
+    """The per-class guarantee changes no split that already had it: the bundled sets split as before."""
+    from sklearn.model_selection import train_test_split
+
+    frame = load_dataset(name).frame
+    rest, test = train_test_split(frame, test_size=0.2, stratify=frame["label"], random_state=42)
+    train, _ = train_test_split(rest, test_size=0.2, stratify=rest["label"], random_state=42)
+    split = split_dataset(load_dataset(name), seed=42)
+    assert sorted(split.test["id"]) == sorted(test["id"]) and sorted(split.train["id"]) == sorted(train["id"])

@@ -244,3 +244,13 @@ def test_the_pca_view_has_as_many_components_as_the_data_allow():
                                          r"\(s\), and a search needs at least 2 \(one PCA pair\)") as info:
         pca_coordinates(["alpha beta", "beta alpha", "alpha alpha"], ["alpha"])
     assert "\n" not in str(info.value)
+
+
+def test_ten_classes_of_five_rows_are_diagnosed(tmp_path, capsys):
+    """Item 9: 10 × 5 rows pass the loader; the validation split must still hold every class."""
+    rows = [(f"topic{c} word{c} sample {i} extra{c}{i}", f"k{c}") for c in range(10) for i in range(5)]
+    path = _write(tmp_path, "ten.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))
+    code = main(["diagnose", "--data", str(path), "--json", "--workspace", str(tmp_path / "ws")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["sizes"] == {"train": 30, "validation": 10, "test": 10}
