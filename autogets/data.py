@@ -143,7 +143,12 @@ def _package_file(filename: str) -> Path:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The raw table of a CSV, JSONL or Parquet file (by suffix; UTF-8); a one-line DataError if unreadable."""
+    """The raw table of a CSV, JSONL or Parquet file (UTF-8); a one-line DataError if unreadable.
+
+    The format goes by suffix: ``.parquet``/``.pq`` Parquet, ``.jsonl``/``.ndjson`` JSON lines, ``.json`` JSON,
+    ``.tsv``/``.tab`` tab-separated, anything else delimited text whose separator (comma, tab, semicolon or pipe) is
+    sniffed from its first lines. A file that is something else — a spreadsheet, an archive, UTF-16 text — is
+    named for what it is (:func:`_foreign_format`)."""
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
@@ -154,6 +159,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: {size / 1e6:,.1f} MB is over the {limit:g} MB limit for data files; use a smaller "
                         "file or raise AUTOGETS_MAX_DATA_MB")
     suffix = path.suffix.lower()
+    foreign = _foreign_format(path, suffix)
+    if foreign:
+        raise DataError(f"{path}: looks like {foreign}")
     if suffix in {".parquet", ".pq"}:
         try:
             return pd.read_parquet(path)
@@ -165,14 +173,104 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+        raise DataError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as "
+                        "UTF-8") from None
+    sep = ","
     try:
         if suffix in {".jsonl", ".ndjson", ".json"}:
             return pd.read_json(io.StringIO(text), lines=suffix != ".json", dtype=False)
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=True)
+        sep = "\t" if suffix in {".tsv", ".tab"} else sniff_separator(text)
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=True)
     except (ValueError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fields = _FIELDS_ERROR.search(first)
+        if fields:
+            name = "tab" if sep == "\t" else repr(sep)
+            expected, line, saw = fields.groups()
+            raise DataError(f"{path}: cannot parse: line {line} has {saw} fields, the header {expected} (separator "
+                            f"{name}); put texts containing {name} in double quotes") from None
         raise DataError(f"{path}: cannot parse ({first})") from None
+
+
+SEPARATORS = ",\t;|"
+"""Separators sniffed in delimited text files, the first preferred on a tie."""
+
+SNIFF_CHARS = 65_536
+"""At most this many characters of a file are sniffed for its separator."""
+
+_FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+_SAVE_AS = "save it as CSV, JSONL or Parquet"
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", f"an Excel 97-2003 workbook (xls); {_SAVE_AS}"),
+    (b"\x1f\x8b", "a gzip-compressed file; unpack it first (gunzip)"),
+    (b"BZh", "a bzip2-compressed file; unpack it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file; unpack it first (unxz)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive; unpack it first"),
+    (b"%PDF", f"a PDF document; {_SAVE_AS}"),
+    (b"SQLite format 3\x00", f"an SQLite database; export the table {_SAVE_AS.removeprefix('save it ')}"),
+    (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+)
+_SPREADSHEET_SUFFIXES = {".xlsx": "an Excel workbook (xlsx)", ".xlsm": "an Excel workbook (xlsm)",
+                         ".xls": "an Excel 97-2003 workbook (xls)", ".ods": "an OpenDocument spreadsheet (ods)",
+                         ".numbers": "a Numbers spreadsheet"}
+
+
+def _foreign_format(path: Path, suffix: str) -> str:
+    """What the file is when it is not CSV, JSON(L) or Parquet text, going by its first bytes (then its suffix),
+    with what to do about it; "" when it may be data this module reads."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    if head.startswith(b"PAR1"):
+        return "" if suffix in {".parquet", ".pq"} else "a Parquet file; name it .parquet"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_format(path, suffix)
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            if magic.startswith(b"\xd0\xcf") and suffix in {".doc", ".ppt"}:
+                return f"an old Microsoft Office document ({suffix[1:]}); {_SAVE_AS}"
+            return what
+    if suffix in _SPREADSHEET_SUFFIXES:
+        return f"{_SPREADSHEET_SUFFIXES[suffix]}, by its name; {_SAVE_AS}"
+    return ""
+
+
+def _zip_format(path: Path, suffix: str) -> str:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, ValueError):
+        names, mimetype = [], ""
+    if any(n.startswith("xl/") for n in names) or (not names and suffix in {".xlsx", ".xlsm"}):
+        return f"an Excel workbook ({suffix[1:] if suffix in {'.xlsx', '.xlsm'} else 'xlsx'}); {_SAVE_AS}"
+    if "spreadsheet" in mimetype or (not names and suffix == ".ods"):
+        return f"an OpenDocument spreadsheet (ods); {_SAVE_AS}"
+    if any(n.startswith("word/") for n in names) or "opendocument.text" in mimetype:
+        return f"a word-processor document; {_SAVE_AS}"
+    return "a zip archive; unpack it first and give the data file"
+
+
+def sniff_separator(text: str, lines: int = 20) -> str:
+    """The separator of delimited ``text``: :class:`csv.Sniffer` on its first ``lines`` lines among
+    :data:`SEPARATORS`, kept only if it splits the header into at least two columns; else a comma."""
+    import csv
+
+    head = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in head:
+        head = head[:head.rfind("\n")]  # no cut last line
+    sample = "\n".join(head.splitlines()[:lines])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+    if sep == ",":
+        return sep
+    header = next(csv.reader(io.StringIO(sample), delimiter=sep), [])
+    return sep if len(header) >= 2 else ","
 
 
 def max_data_mb(env: dict[str, str] | None = None) -> float:

@@ -247,3 +247,32 @@ def test_a_split_sklearn_can_make_is_unchanged(name):
     train, _ = train_test_split(rest, test_size=0.2, stratify=rest["label"], random_state=42)
     split = split_dataset(load_dataset(name), seed=42)
     assert sorted(split.test["id"]) == sorted(test["id"]) and sorted(split.train["id"]) == sorted(train["id"])
+
+
+SEPARATED = [("hello, world; a | b", "a"), ("tab less, text", "a"), ("plain words", "a"), ("x; y, z", "a"),
+             ("five words in a row", "a"), ("car, engine; garage", "b"), ("river lake", "b"), ("boat, oar", "b"),
+             ("sea | shore", "b"), ("wave, tide; moon", "b")]
+
+
+@pytest.mark.parametrize("name, sep", [("d.tsv", "\t"), ("d.csv", "\t"), ("d.csv", ";"), ("d.txt", "|"),
+                                       ("d.txt", ","), ("data", "\t"), ("data", ";"), ("d.csv", ",")])
+def test_tab_semicolon_and_pipe_separated_files_load(write_csv, name, sep):
+    """Issue 23 item 10: .tsv is tab-separated; .csv, .txt and no suffix have their separator sniffed. Texts keep
+    the other separators (and a comma CSV stays a comma CSV whatever its texts hold)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=sep, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    writer.writerows(SEPARATED)
+    ds = load_dataset(path=write_csv(buffer.getvalue(), name=name))
+    assert ds.class_counts() == {"a": 5, "b": 5}
+    assert list(ds.frame["text"]) == [t for t, _ in SEPARATED]
+
+
+def test_a_semicolon_file_whose_texts_hold_commas_loads(write_csv):
+    """The issue's case: "Expected 1 fields in line 19, saw 2" for a semicolon file with a comma in a text."""
+    rows = [(f"question number {i}" + (", with a comma" if i == 17 else ""), "ab"[i % 2]) for i in range(24)]
+    ds = load_dataset(path=write_csv("text;label\n" + "".join(f"{t};{lab}\n" for t, lab in rows)))
+    assert len(ds.frame) == 24 and "question number 17, with a comma" in set(ds.frame["text"])

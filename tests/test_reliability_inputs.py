@@ -6,9 +6,12 @@ tests/test_agent_requests.py; per-request LLM faults: tests/test_generator_opena
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import socket
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,14 @@ from tests.test_reliability_crash import paraphrase
 
 pytestmark = pytest.mark.reliability
 
+def _zip(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 GOOD = "text,label\n" + "".join(f"sample {c} number {i},{c}\n" for c in "abc" for i in range(8))
 
 BAD_FILES = {
@@ -45,6 +56,23 @@ BAD_FILES = {
         json.dumps({"text": f"sample {c} {i}", "label": c}) + "\n" for c in "abc" for i in range(8)),
                         "longer than 100,000 characters"),
     "no label column": ("data.csv", GOOD.replace("label", "category"), "no column 'label'"),
+    # issue 23 item 10: files that are not CSV are named for what they are
+    "excel workbook": ("base.xlsx", _zip({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}),
+                       "base.xlsx: looks like an Excel workbook (xlsx); save it as CSV, JSONL or Parquet"),
+    "excel workbook named csv": ("data.csv", _zip({"xl/workbook.xml": "<workbook/>"}),
+                                 "data.csv: looks like an Excel workbook (xlsx); save it as CSV"),
+    "old excel workbook": ("base.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+                           "base.xls: looks like an Excel 97-2003 workbook (xls); save it as CSV"),
+    "opendocument spreadsheet": ("base.ods", _zip({"mimetype": "application/vnd.oasis.opendocument.spreadsheet"}),
+                                 "base.ods: looks like an OpenDocument spreadsheet (ods); save it as CSV"),
+    "zip archive": ("data.csv", _zip({"data.csv": GOOD}), "data.csv: looks like a zip archive; unpack it"),
+    "gzip": ("data.csv", gzip.compress(GOOD.encode()), "data.csv: looks like a gzip-compressed file; unpack it"),
+    "utf-16": ("data.csv", GOOD.encode("utf-16"), "data.csv: looks like UTF-16 text; save it as UTF-8"),
+    "cp1252": ("data.csv", GOOD.replace("sample a number 3", "sample a \u2026 3").encode("cp1252"),
+               "not valid UTF-8 (byte 0x85 at offset 80); save it as UTF-8"),
+    "row with an unquoted separator": ("data.csv", GOOD.replace("sample b number 2,b", "sample b, number 2,b"),
+                                       "cannot parse: line 12 has 3 fields, the header 2 (separator ','); put texts "
+                                       "containing ',' in double quotes"),
 }
 
 

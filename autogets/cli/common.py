@@ -24,7 +24,8 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 # Options shared by several commands, declared once.
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled data set name (see `datasets`).")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV, JSONL or Parquet file with labelled texts.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV (or tab-, semicolon- or pipe-separated), JSONL or "
+                                                         "Parquet file with labelled texts.")]
 TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of --data.")]
 LabelColOpt = Annotated[str, typer.Option("--label-col", help="Label column of --data.")]
 IdColOpt = Annotated[str | None, typer.Option("--id-col", help="Integer id column (default: row number).")]
