@@ -103,10 +103,36 @@ class Dataset:
     source: str
     duplicates_dropped: int = 0
     classes_dropped: dict[str, int] = field(default_factory=dict)
+    conflicting_duplicates: int = 0
+    """Of ``duplicates_dropped``, the rows whose label differed from the first occurrence's (which is kept)."""
+    case_variants: tuple[tuple[str, ...], ...] = ()
+    """Groups of classes whose names differ only in case ("ABBR", "Abbr"): kept apart, but likely one class."""
 
     @property
     def classes(self) -> list[str]:
         return sorted(self.frame["label"].unique())
+
+    def note(self) -> str:
+        """What loading dropped, in words ("" when nothing): duplicates (those labelled differently counted apart)
+        and classes dropped by ``--min-class-size``."""
+        parts = []
+        if self.duplicates_dropped:
+            part = f"{self.duplicates_dropped} duplicate texts dropped"
+            if self.conflicting_duplicates:
+                part += (f", {self.conflicting_duplicates} of them labelled differently from their first occurrence "
+                         "(the first label kept)")
+            parts.append(part)
+        if self.classes_dropped:
+            parts.append("classes dropped: " + ", ".join(f"{c} {n}" for c, n in self.classes_dropped.items()))
+        return "; ".join(parts)
+
+    def case_warning(self) -> str:
+        """One line naming the classes that differ only in case ("" when none)."""
+        if not self.case_variants:
+            return ""
+        groups = "; ".join(" and ".join(repr(c) for c in group) for group in self.case_variants)
+        return (f"labels that differ only in case are separate classes: {groups}; make them the same in the file "
+                "if they are one class")
 
     def class_counts(self) -> dict[str, int]:
         counts = self.frame["label"].value_counts()
@@ -352,14 +378,17 @@ def load_dataset(
             raise DataError(f"{file}: id column {id_col!r} has duplicate values")
     frame = pd.DataFrame({"id": ids.astype("int64"), "text": texts, "label": labels.astype(str).str.strip()})
     before = len(frame)
-    frame = frame.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
+    first_label = frame.groupby("text", sort=False)["label"].transform("first")
+    repeated = frame["text"].duplicated(keep="first")
+    conflicting = int((repeated & (frame["label"] != first_label)).sum())
+    frame = frame[~repeated].reset_index(drop=True)
     duplicates = before - len(frame)
 
     counts = frame["label"].value_counts()
     dropped: dict[str, int] = {}
     if min_class_size is not None:
         small = counts[counts < min_class_size]
-        dropped = {str(c): int(n) for c, n in small.items()}
+        dropped = {str(c): int(n) for c, n in sorted(small.items())}
         frame = frame[~frame["label"].isin(small.index)].reset_index(drop=True)
         counts = frame["label"].value_counts()
     too_small = counts[counts < MIN_CLASS_SIZE]
@@ -368,9 +397,20 @@ def load_dataset(
         raise DataError(f"class {cls!r} has {n} examples, fewer than the {MIN_CLASS_SIZE} a 64/16/20 split needs; "
                         f"drop such classes with --min-class-size {MIN_CLASS_SIZE}")
     if frame["label"].nunique() < 2:
-        raise DataError(f"{file}: need at least 2 classes, found {frame['label'].nunique()}")
+        found = frame["label"].nunique()
+        why = ""
+        if dropped:
+            shown = ", ".join(f"{c} {n}" for c, n in list(dropped.items())[:10]) + (", ..." if len(dropped) > 10
+                                                                                     else "")
+            of = f"all {len(dropped)}" if not found else f"{len(dropped)} of {len(dropped) + found}"
+            why = f": --min-class-size {min_class_size} dropped {of} classes ({shown}); lower it"
+        raise DataError(f"{file}: need at least 2 classes, found {found}{why}")
+    by_case: dict[str, list[str]] = {}
+    for cls in sorted(frame["label"].unique()):
+        by_case.setdefault(cls.casefold(), []).append(cls)
     return Dataset(name=name or file.stem, frame=frame, source=str(file), duplicates_dropped=duplicates,
-                   classes_dropped=dropped)
+                   classes_dropped=dropped, conflicting_duplicates=conflicting,
+                   case_variants=tuple(tuple(g) for g in by_case.values() if len(g) > 1))
 
 
 def external_test(name: str) -> pd.DataFrame | None:

@@ -276,3 +276,35 @@ def test_a_semicolon_file_whose_texts_hold_commas_loads(write_csv):
     rows = [(f"question number {i}" + (", with a comma" if i == 17 else ""), "ab"[i % 2]) for i in range(24)]
     ds = load_dataset(path=write_csv("text;label\n" + "".join(f"{t};{lab}\n" for t, lab in rows)))
     assert len(ds.frame) == 24 and "question number 17, with a comma" in set(ds.frame["text"])
+
+
+def test_labels_differing_only_in_case_are_kept_apart_and_named(write_csv):
+    """Issue 23 item 11: "ABBR" and "Abbr" stay two classes (no silent merge), and the loader names them."""
+    rows = tiny_rows(6, ("a", "b")) + [(f"abbr {i}", "ABBR") for i in range(5)] + [(f"Abbr x {i}", "Abbr")
+                                                                                  for i in range(5)]
+    ds = load_dataset(path=write_csv(_rows_csv(rows)))
+    assert ds.classes == ["ABBR", "Abbr", "a", "b"]
+    assert ds.case_variants == (("ABBR", "Abbr"),)
+    assert load_dataset(path=write_csv(_rows_csv(tiny_rows()))).case_variants == ()
+
+
+def test_duplicate_texts_with_conflicting_labels_are_counted_apart(write_csv):
+    rows = tiny_rows(6, ("a", "b")) + [(tiny_rows(6, ("a",))[0][0], "a"),     # a plain duplicate
+                                       (tiny_rows(6, ("a",))[1][0], "b"),     # the same text labelled b
+                                       (tiny_rows(6, ("b",))[2][0], "a")]     # and labelled a
+    ds = load_dataset(path=write_csv(_rows_csv(rows)))
+    assert ds.duplicates_dropped == 3 and ds.conflicting_duplicates == 2
+    assert ds.class_counts() == {"a": 6, "b": 6}                            # the first label is kept
+    assert ds.note() == ("3 duplicate texts dropped, 2 of them labelled differently from their first occurrence "
+                         "(the first label kept)")
+
+
+def test_min_class_size_that_drops_every_class_says_so(write_csv):
+    path = write_csv(_rows_csv(tiny_rows(8) + [(f"rare {i}", "rare") for i in range(6)]))
+    with pytest.raises(DataError, match=r"need at least 2 classes, found 0: --min-class-size 50 dropped all 4 "
+                                        r"classes \(a 8, b 8, c 8, rare 6\); lower it") as info:
+        load_dataset(path=path, min_class_size=50)
+    assert "\n" not in str(info.value)
+    with pytest.raises(DataError, match=r"found 1: --min-class-size 8 dropped 2 of 3 classes \(b 7, rare 6\)"):
+        load_dataset(path=write_csv(_rows_csv(tiny_rows(8, ("a",)) + tiny_rows(7, ("b",))
+                                              + [(f"rare {i}", "rare") for i in range(6)])), min_class_size=8)

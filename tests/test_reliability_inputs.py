@@ -282,3 +282,38 @@ def test_ten_classes_of_five_rows_are_diagnosed(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert json.loads(captured.out)["sizes"] == {"train": 30, "validation": 10, "test": 10}
+
+
+@pytest.mark.parametrize("command", ["improve", "search"])
+def test_an_unknown_class_is_one_line_with_no_blank_line_before_it(tmp_path, capsys, command):
+    """Item 11: the progress display opened before the class check printed an empty line first."""
+    path = _write(tmp_path, "tiny.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in tiny_rows()))
+    code = main([command, "--data", str(path), "--class", "nope", "--generator", "eda", "--executor", "serial",
+                 "--workspace", str(tmp_path / "ws")])
+    assert code == 2
+    assert _one_error_line(capsys.readouterr()) == "autogets: error: unknown class 'nope'; classes: a, b, c"
+
+
+def test_case_variants_and_conflicting_duplicates_are_told(tmp_path, capsys):
+    """Item 11: labels differing only in case: one warning line on stderr naming them; duplicate texts with another
+    label: counted apart in the loader's note."""
+    rows = [*tiny_rows(), *((f"abbr {i}", "ABBR") for i in range(5)), *((f"Abbr x {i}", "Abbr") for i in range(5)),
+            (tiny_rows()[0][0], "b"), (tiny_rows()[1][0], "a")]
+    path = _write(tmp_path, "cased.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))
+    assert main(["diagnose", "--data", str(path), "--workspace", str(tmp_path / "ws")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("autogets: warning: labels that differ only in case are separate classes: 'ABBR' and "
+                            "'Abbr'; make them the same in the file if they are one class\n")
+    assert ("2 duplicate texts dropped, 1 of them labelled differently from their first occurrence (the first label "
+            "kept)") in captured.out
+
+
+@pytest.mark.parametrize("texts", [[""], ["fine", "   "]])
+def test_predict_refuses_an_empty_text(tmp_path, capsys, texts):
+    args = ["predict", "--dataset", "trec6", "--workspace", str(tmp_path / "ws")]
+    for t in texts:
+        args += ["--text", t]
+    assert main(args) == 2
+    assert _one_error_line(capsys.readouterr()) == (f"autogets: error: --text {len(texts)} is empty; give a text to "
+                                                     "label")
+    assert not (tmp_path / "ws").exists()

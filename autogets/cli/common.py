@@ -48,8 +48,11 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
           min_class_size: int | None) -> Dataset:
     if dataset is None and data is None:
         raise DataError("say which data: --dataset NAME (bundled) or --data FILE")
-    return load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
-                        min_class_size=min_class_size)
+    ds = load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
+                      min_class_size=min_class_size)
+    if ds.case_variants:
+        err.print(f"autogets: warning: {ds.case_warning()}", markup=False, highlight=False, soft_wrap=True)
+    return ds
 
 
 def _workspace(option: Path | None) -> Workspace:
@@ -145,23 +148,31 @@ def _generator(name: str, ws: Workspace, dataset: str | None = None, **params):
 
 @contextlib.contextmanager
 def progress_bars(enabled: bool = True):
-    """Rich progress bars on stderr, one per phase; yields a ``progress(phase, done, total)`` callback."""
+    """Rich progress bars on stderr, one per phase; yields a ``progress(phase, done, total)`` callback. The display
+    starts with the first bar, so a command that fails before any progress (an unknown class) prints only its
+    error line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if not enabled:
         yield None
         return
     labels = {"generate": "Generating synthetic texts", "search": "Evaluating candidates"}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), console=err, transient=False) as bars:
-        tasks: dict[str, int] = {}
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[info]}"), console=err, transient=False)
+    tasks: dict[str, int] = {}
 
-        def update(phase: str, done: int, total: int | None, info: str = "") -> None:
-            if phase not in tasks:  # a phase label names a class: user text
-                tasks[phase] = bars.add_task(escape_rich(labels.get(phase, phase)), total=total, info="")
-            bars.update(tasks[phase], completed=done, total=total, info=escape_rich(info))
+    def update(phase: str, done: int, total: int | None, info: str = "") -> None:
+        if not tasks:
+            bars.start()
+        if phase not in tasks:  # a phase label names a class: user text
+            tasks[phase] = bars.add_task(escape_rich(labels.get(phase, phase)), total=total, info="")
+        bars.update(tasks[phase], completed=done, total=total, info=escape_rich(info))
 
+    try:
         yield update
+    finally:
+        if tasks:
+            bars.stop()
 
 
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded).")]

@@ -37,6 +37,9 @@ def predict(dataset: Annotated[str | None, typer.Option("--dataset", "-d", help=
         raise DataError("--data needs --out FILE for the predictions")
     if output is not None and data is None:
         raise DataError("--out goes with --data")
+    for i, t in enumerate(text or [], start=1):
+        if not t.strip():
+            raise DataError(f"--text {i} is empty; give a text to label")
     writer = output_writer(output) if output is not None else None
     frame = read_texts(data, text_col) if data is not None else None
     record, fitted = load_version(dataset, model, _existing_workspace(workspace))
