@@ -20,11 +20,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from autogets.metrics import Metrics  # noqa: E402
+from autogets.textfmt import visible_controls  # noqa: E402
 
 
 def plot_text(text: object) -> str:
-    """``text`` drawn as it is: dollar signs escaped, so matplotlib parses no mathtext (``$\\nope{$`` raised)."""
-    return str(text).replace("$", r"\$")
+    """``text`` drawn as it is: control characters made visible (:func:`autogets.textfmt.visible_controls`; newlines
+    stay) and dollar signs escaped, so matplotlib parses no mathtext (``$\\nope{$`` raised)."""
+    return visible_controls(text, keep="\n").replace("$", r"\$")
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,12 +15,32 @@ from autogets.config import Settings, load_settings
 from autogets.data import Dataset, load_dataset
 from autogets.errors import DataError, WorkspaceError
 from autogets.metrics import Metrics
-from autogets.textfmt import escape_rich
+from autogets.textfmt import escape_rich, visible_controls, visible_in_json
 from autogets.workspace import Workspace
 
+
+class SafeConsole(Console):
+    """A Rich console whose JSON output carries no raw control character or bidi override: Rich re-encodes JSON
+    with ``ensure_ascii=False``, which leaves C1 controls and U+202E as they are; here they become ``\\u``
+    escapes (:func:`autogets.textfmt.visible_in_json`), the same JSON value."""
+
+    def print_json(self, json: str | None = None, *, data: Any = None, indent: int | str | None = 2,
+                   highlight: bool = True, **kwargs: Any) -> None:
+        import json as jsonlib
+
+        from rich.highlighter import JSONHighlighter, NullHighlighter
+        from rich.text import Text
+
+        value = jsonlib.loads(json) if json is not None else data
+        text = visible_in_json(jsonlib.dumps(value, indent=indent, ensure_ascii=False, **kwargs))
+        shown = (JSONHighlighter() if highlight else NullHighlighter())(Text(text))
+        shown.no_wrap, shown.overflow = True, None
+        self.print(shown, soft_wrap=True)
+
+
 # Pipes and CI logs get 120 columns (rich would pick 80 and squeeze the per-class tables).
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+out = SafeConsole(width=None if sys.stdout.isatty() else 120)
+err = SafeConsole(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 # Options shared by several commands, declared once.
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled data set name (see `datasets`).")]
@@ -51,7 +71,8 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
     ds = load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
                       min_class_size=min_class_size)
     if ds.case_variants:
-        err.print(f"autogets: warning: {ds.case_warning()}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"autogets: warning: {visible_controls(ds.case_warning(), keep='')}", markup=False,
+                  highlight=False, soft_wrap=True)
     return ds
 
 

@@ -101,4 +101,4 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
               f"fit {diagnosis.fit_seconds:.2f} s")
     weak = escape_rich(", ".join(diagnosis.weak_classes) or "none")
     out.print(f"Weak classes ⚑: [bold red]{weak}[/]  [dim](rule: {diagnosis.rule})[/]")
-    out.print(f"Report: {paths['report']}\nPlot:   {paths['plot']}")
+    out.print(escape_rich(f"Report: {paths['report']}\nPlot:   {paths['plot']}"))
