@@ -338,6 +338,9 @@ def load_dataset(
 
     Raises :class:`DataError` with a one-line message for every problem; nothing is written anywhere.
     ``min_class_size`` drops classes with fewer examples; without it, a class too small to split is an error.
+    Duplicate texts keep their first row and label (those labelled differently are counted apart,
+    :attr:`Dataset.conflicting_duplicates`); labels differing only in case stay separate classes, named in
+    :attr:`Dataset.case_variants` (the CLI warns).
     """
     if (name is None) == (path is None):
         raise DataError("give exactly one of a bundled data set name (--dataset) or a file (--data)")

@@ -32,6 +32,7 @@ class SafeConsole(Console):
         from rich.text import Text
 
         value = jsonlib.loads(json) if json is not None else data
+        kwargs.setdefault("skipkeys", kwargs.pop("skip_keys", False))  # Rich's name for json.dumps's
         text = visible_in_json(jsonlib.dumps(value, indent=indent, ensure_ascii=False, **kwargs))
         shown = (JSONHighlighter() if highlight else NullHighlighter())(Text(text))
         shown.no_wrap, shown.overflow = True, None
