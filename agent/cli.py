@@ -134,9 +134,10 @@ def _print_turn(turn, json_out: bool) -> None:
         from autogets.report import metrics_of
 
         m0, final = metrics_of(turn.report)
-        out.print(metrics_table(f"Test split: improved vs M0 ({turn.report.get('model_id') or 'model unchanged'})",
+        model_id = escape_rich(turn.report.get("model_id") or "model unchanged")
+        out.print(metrics_table(f"Test split: improved vs M0 ({model_id})",
                                 final, baseline=m0, flagged=(turn.report["class"],)))
-        out.print(f"Report: {turn.report['report_dir']}/report.md")
+        out.print(escape_rich(f"Report: {turn.report['report_dir']}/report.md"))
     out.print(escape_rich(turn.text), highlight=False)
 
 
@@ -150,8 +151,8 @@ def _print_threads(threads: list[dict], json_out: bool) -> None:
     for col in ("thread", "status", "run", "requester", "command", "updated"):
         table.add_column(col)
     for t in threads:
-        table.add_row(t["thread_id"], t["status"] or "", t["run_id"] or "", escape_rich(t["requester"] or ""),
-                      escape_rich(t["command"] or ""), t["updated_at"] or "")
+        table.add_row(*(escape_rich(t[k] or "") for k in ("thread_id", "status", "run_id", "requester", "command",
+                                                          "updated_at")))
     out.print(table)
 
 

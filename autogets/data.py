@@ -17,6 +17,7 @@ Sources and licenses of the bundled files: ``autogets/datasets/README.md``.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -101,10 +103,36 @@ class Dataset:
     source: str
     duplicates_dropped: int = 0
     classes_dropped: dict[str, int] = field(default_factory=dict)
+    conflicting_duplicates: int = 0
+    """Of ``duplicates_dropped``, the rows whose label differed from the first occurrence's (which is kept)."""
+    case_variants: tuple[tuple[str, ...], ...] = ()
+    """Groups of classes whose names differ only in case ("ABBR", "Abbr"): kept apart, but likely one class."""
 
     @property
     def classes(self) -> list[str]:
         return sorted(self.frame["label"].unique())
+
+    def note(self) -> str:
+        """What loading dropped, in words ("" when nothing): duplicates (those labelled differently counted apart)
+        and classes dropped by ``--min-class-size``."""
+        parts = []
+        if self.duplicates_dropped:
+            part = f"{self.duplicates_dropped} duplicate texts dropped"
+            if self.conflicting_duplicates:
+                part += (f", {self.conflicting_duplicates} of them labelled differently from their first occurrence "
+                         "(the first label kept)")
+            parts.append(part)
+        if self.classes_dropped:
+            parts.append("classes dropped: " + ", ".join(f"{c} {n}" for c, n in self.classes_dropped.items()))
+        return "; ".join(parts)
+
+    def case_warning(self) -> str:
+        """One line naming the classes that differ only in case ("" when none)."""
+        if not self.case_variants:
+            return ""
+        groups = "; ".join(" and ".join(repr(c) for c in group) for group in self.case_variants)
+        return (f"labels that differ only in case are separate classes: {groups}; make them the same in the file "
+                "if they are one class")
 
     def class_counts(self) -> dict[str, int]:
         counts = self.frame["label"].value_counts()
@@ -141,7 +169,12 @@ def _package_file(filename: str) -> Path:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The raw table of a CSV, JSONL or Parquet file (by suffix; UTF-8); a one-line DataError if unreadable."""
+    """The raw table of a CSV, JSONL or Parquet file (UTF-8); a one-line DataError if unreadable.
+
+    The format goes by suffix: ``.parquet``/``.pq`` Parquet, ``.jsonl``/``.ndjson`` JSON lines, ``.json`` JSON,
+    ``.tsv``/``.tab`` tab-separated, anything else delimited text whose separator (comma, tab, semicolon or pipe) is
+    sniffed from its first lines. A file that is something else — a spreadsheet, an archive, UTF-16 text — is
+    named for what it is (:func:`_foreign_format`)."""
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
@@ -152,6 +185,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: {size / 1e6:,.1f} MB is over the {limit:g} MB limit for data files; use a smaller "
                         "file or raise AUTOGETS_MAX_DATA_MB")
     suffix = path.suffix.lower()
+    foreign = _foreign_format(path, suffix)
+    if foreign:
+        raise DataError(f"{path}: looks like {foreign}")
     if suffix in {".parquet", ".pq"}:
         try:
             return pd.read_parquet(path)
@@ -163,14 +199,104 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+        raise DataError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as "
+                        "UTF-8") from None
+    sep = ","
     try:
         if suffix in {".jsonl", ".ndjson", ".json"}:
             return pd.read_json(io.StringIO(text), lines=suffix != ".json", dtype=False)
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=True)
+        sep = "\t" if suffix in {".tsv", ".tab"} else sniff_separator(text)
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=True)
     except (ValueError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fields = _FIELDS_ERROR.search(first)
+        if fields:
+            name = "tab" if sep == "\t" else repr(sep)
+            expected, line, saw = fields.groups()
+            raise DataError(f"{path}: cannot parse: line {line} has {saw} fields, the header {expected} (separator "
+                            f"{name}); put texts containing {name} in double quotes") from None
         raise DataError(f"{path}: cannot parse ({first})") from None
+
+
+SEPARATORS = ",\t;|"
+"""Separators sniffed in delimited text files, the first preferred on a tie."""
+
+SNIFF_CHARS = 65_536
+"""At most this many characters of a file are sniffed for its separator."""
+
+_FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+_SAVE_AS = "save it as CSV, JSONL or Parquet"
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", f"an Excel 97-2003 workbook (xls); {_SAVE_AS}"),
+    (b"\x1f\x8b", "a gzip-compressed file; unpack it first (gunzip)"),
+    (b"BZh", "a bzip2-compressed file; unpack it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file; unpack it first (unxz)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive; unpack it first"),
+    (b"%PDF", f"a PDF document; {_SAVE_AS}"),
+    (b"SQLite format 3\x00", f"an SQLite database; export the table {_SAVE_AS.removeprefix('save it ')}"),
+    (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+)
+_SPREADSHEET_SUFFIXES = {".xlsx": "an Excel workbook (xlsx)", ".xlsm": "an Excel workbook (xlsm)",
+                         ".xls": "an Excel 97-2003 workbook (xls)", ".ods": "an OpenDocument spreadsheet (ods)",
+                         ".numbers": "a Numbers spreadsheet"}
+
+
+def _foreign_format(path: Path, suffix: str) -> str:
+    """What the file is when it is not CSV, JSON(L) or Parquet text, going by its first bytes (then its suffix),
+    with what to do about it; "" when it may be data this module reads."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    if head.startswith(b"PAR1"):
+        return "" if suffix in {".parquet", ".pq"} else "a Parquet file; name it .parquet"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_format(path, suffix)
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            if magic.startswith(b"\xd0\xcf") and suffix in {".doc", ".ppt"}:
+                return f"an old Microsoft Office document ({suffix[1:]}); {_SAVE_AS}"
+            return what
+    if suffix in _SPREADSHEET_SUFFIXES:
+        return f"{_SPREADSHEET_SUFFIXES[suffix]}, by its name; {_SAVE_AS}"
+    return ""
+
+
+def _zip_format(path: Path, suffix: str) -> str:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            mimetype = archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, ValueError):
+        names, mimetype = [], ""
+    if any(n.startswith("xl/") for n in names) or (not names and suffix in {".xlsx", ".xlsm"}):
+        return f"an Excel workbook ({suffix[1:] if suffix in {'.xlsx', '.xlsm'} else 'xlsx'}); {_SAVE_AS}"
+    if "spreadsheet" in mimetype or (not names and suffix == ".ods"):
+        return f"an OpenDocument spreadsheet (ods); {_SAVE_AS}"
+    if any(n.startswith("word/") for n in names) or "opendocument.text" in mimetype:
+        return f"a word-processor document; {_SAVE_AS}"
+    return "a zip archive; unpack it first and give the data file"
+
+
+def sniff_separator(text: str, lines: int = 20) -> str:
+    """The separator of delimited ``text``: :class:`csv.Sniffer` on its first ``lines`` lines among
+    :data:`SEPARATORS`, kept only if it splits the header into at least two columns; else a comma."""
+    import csv
+
+    head = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in head:
+        head = head[:head.rfind("\n")]  # no cut last line
+    sample = "\n".join(head.splitlines()[:lines])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+    if sep == ",":
+        return sep
+    header = next(csv.reader(io.StringIO(sample), delimiter=sep), [])
+    return sep if len(header) >= 2 else ","
 
 
 def max_data_mb(env: dict[str, str] | None = None) -> float:
@@ -212,6 +338,9 @@ def load_dataset(
 
     Raises :class:`DataError` with a one-line message for every problem; nothing is written anywhere.
     ``min_class_size`` drops classes with fewer examples; without it, a class too small to split is an error.
+    Duplicate texts keep their first row and label (those labelled differently are counted apart,
+    :attr:`Dataset.conflicting_duplicates`); labels differing only in case stay separate classes, named in
+    :attr:`Dataset.case_variants` (the CLI warns).
     """
     if (name is None) == (path is None):
         raise DataError("give exactly one of a bundled data set name (--dataset) or a file (--data)")
@@ -252,14 +381,17 @@ def load_dataset(
             raise DataError(f"{file}: id column {id_col!r} has duplicate values")
     frame = pd.DataFrame({"id": ids.astype("int64"), "text": texts, "label": labels.astype(str).str.strip()})
     before = len(frame)
-    frame = frame.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
+    first_label = frame.groupby("text", sort=False)["label"].transform("first")
+    repeated = frame["text"].duplicated(keep="first")
+    conflicting = int((repeated & (frame["label"] != first_label)).sum())
+    frame = frame[~repeated].reset_index(drop=True)
     duplicates = before - len(frame)
 
     counts = frame["label"].value_counts()
     dropped: dict[str, int] = {}
     if min_class_size is not None:
         small = counts[counts < min_class_size]
-        dropped = {str(c): int(n) for c, n in small.items()}
+        dropped = {str(c): int(n) for c, n in sorted(small.items())}
         frame = frame[~frame["label"].isin(small.index)].reset_index(drop=True)
         counts = frame["label"].value_counts()
     too_small = counts[counts < MIN_CLASS_SIZE]
@@ -268,9 +400,20 @@ def load_dataset(
         raise DataError(f"class {cls!r} has {n} examples, fewer than the {MIN_CLASS_SIZE} a 64/16/20 split needs; "
                         f"drop such classes with --min-class-size {MIN_CLASS_SIZE}")
     if frame["label"].nunique() < 2:
-        raise DataError(f"{file}: need at least 2 classes, found {frame['label'].nunique()}")
+        found = frame["label"].nunique()
+        why = ""
+        if dropped:
+            shown = ", ".join(f"{c} {n}" for c, n in list(dropped.items())[:10]) + (", ..." if len(dropped) > 10
+                                                                                     else "")
+            of = f"all {len(dropped)}" if not found else f"{len(dropped)} of {len(dropped) + found}"
+            why = f": --min-class-size {min_class_size} dropped {of} classes ({shown}); lower it"
+        raise DataError(f"{file}: need at least 2 classes, found {found}{why}")
+    by_case: dict[str, list[str]] = {}
+    for cls in sorted(frame["label"].unique()):
+        by_case.setdefault(cls.casefold(), []).append(cls)
     return Dataset(name=name or file.stem, frame=frame, source=str(file), duplicates_dropped=duplicates,
-                   classes_dropped=dropped)
+                   classes_dropped=dropped, conflicting_duplicates=conflicting,
+                   case_variants=tuple(tuple(g) for g in by_case.values() if len(g) > 1))
 
 
 def external_test(name: str) -> pd.DataFrame | None:
@@ -323,14 +466,47 @@ def drop_overlap(external: pd.DataFrame, dataset: Dataset) -> tuple[pd.DataFrame
 def split_dataset(dataset: Dataset, *, seed: int = 42, test_size: float = 0.2, validation_size: float = 0.2) -> Split:
     """Stratified split: ``test_size`` of all rows to test, then ``validation_size`` of the rest to validation.
 
-    The defaults give the method's 64 / 16 / 20 split. The same seed always gives the same split.
+    The defaults give the method's 64 / 16 / 20 split. The same seed always gives the same split. Every class (of
+    at least :data:`MIN_CLASS_SIZE` rows) gets at least one row in each of train, validation and test: a part gets
+    at least one row per class (many small classes: 10 × 5 rows make a validation part of 10, not 8), and a class
+    that stratified rounding left out of a part gets one row moved there from the part holding most of it. A split
+    that already had both is exactly the plain stratified one.
     """
-    frame = dataset.frame
-    rest, test = train_test_split(frame, test_size=test_size, stratify=frame["label"], random_state=seed)
-    train, validation = train_test_split(rest, test_size=validation_size, stratify=rest["label"], random_state=seed)
+    frame = dataset.frame.reset_index(drop=True)
+    n_classes = frame["label"].nunique()
+    rest, test = train_test_split(frame, test_size=_part_size(len(frame), test_size, n_classes),
+                                  stratify=frame["label"], random_state=seed)
+    train, validation = train_test_split(rest, test_size=_part_size(len(rest), validation_size, n_classes),
+                                         stratify=rest["label"], random_state=seed)
+    train, validation, test = _every_class_in_every_part([train, validation, test], seed)
     return Split(
         train=train.sort_values("id").reset_index(drop=True),
         validation=validation.sort_values("id").reset_index(drop=True),
         test=test.sort_values("id").reset_index(drop=True),
         seed=seed,
     )
+
+
+def _part_size(n_rows: int, share: float, n_classes: int) -> int:
+    """Rows of a part that takes ``share`` of ``n_rows``: scikit-learn's own count (the ceiling), but at least one
+    per class. Given as this integer, scikit-learn splits exactly as it would for ``share``."""
+    return max(math.ceil(share * n_rows), n_classes)
+
+
+def _every_class_in_every_part(parts: list[pd.DataFrame], seed: int) -> list[pd.DataFrame]:
+    """``parts`` with each class present in each: a row of a missing class moves from the part holding most of
+    that class (a row chosen with ``seed``)."""
+    rng = np.random.default_rng(seed)
+    classes = sorted(set().union(*(set(p["label"]) for p in parts)))
+    for cls in classes:
+        for k in range(len(parts)):
+            if (parts[k]["label"] == cls).any():
+                continue
+            donor = max(range(len(parts)), key=lambda j: ((parts[j]["label"] == cls).sum(), -j))
+            rows = parts[donor].index[parts[donor]["label"] == cls]
+            if len(rows) < 2:
+                raise DataError(f"class {cls!r} has too few examples for a train, validation and test row each")
+            moved = rows[int(rng.integers(len(rows)))]
+            parts[k] = pd.concat([parts[k], parts[donor].loc[[moved]]])
+            parts[donor] = parts[donor].drop(index=moved)
+    return parts

@@ -147,17 +147,18 @@ def heatmap(frame: pd.DataFrame, path, *, value: str = "val_gain", objective: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from autogets.plots import save_figure
+    from autogets.plots import plot_text, quiet_warnings, save_figure
 
     sub = frame[frame["objective"] == objective]
     table = sub.pivot_table(index="class", columns="strategy", values=value, aggfunc="max")
     fig, ax = plt.subplots(figsize=(1.4 * len(table.columns) + 2, 0.6 * len(table.index) + 1.5))
     im = ax.imshow(table.to_numpy(), cmap="RdYlGn", vmin=-abs(table.to_numpy()).max(), vmax=abs(table.to_numpy()).max())
     ax.set_xticks(range(len(table.columns)), table.columns)
-    ax.set_yticks(range(len(table.index)), table.index)
+    ax.set_yticks(range(len(table.index)), [plot_text(c) for c in table.index])
     for (i, j), v in pd.DataFrame(table.to_numpy()).stack().items():
         ax.text(j, i, f"{v:+.3f}", ha="center", va="center", fontsize=8)
     ax.set_title(f"Knowledge map: best {objective.upper()} {value.replace('_', ' ')}")
     fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
+    with quiet_warnings():  # e.g. a class name's glyph missing from the font
+        fig.tight_layout()
     return save_figure(fig, path)

@@ -4,6 +4,7 @@ measures and calls it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,16 @@ def metrics_of(data: dict) -> tuple[Metrics, Metrics]:
             metrics_from_confusion(np.asarray(t["final"]["confusion"]), t["final"]["classes"]))
 
 
-def gain_sentence(data: dict) -> str:
-    """The test gain of the class with its uncertainty, in words (CLI, report.md, chat)."""
+def gain_sentence(data: dict, escape: Callable[[str], str] = str) -> str:
+    """The test gain of the class with its uncertainty, in words (CLI, report.md, chat). The untrusted parts (the
+    class name, the goal) go through ``escape`` (report.md: :func:`escape_markdown`); the plain sentence is escaped
+    by whoever shows it (the CLI: ``escape_rich``)."""
     t = data["test"]
     lo, hi = t["interval"]
-    text = (f"{data['class']} test CBA {t['rows'][_row(t, data['class'])]['cba_m0']:.3f} → "
+    text = (f"{escape(data['class'])} test CBA {t['rows'][_row(t, data['class'])]['cba_m0']:.3f} → "
             f"{t['rows'][_row(t, data['class'])]['cba_new']:.3f} ({t['class_cba_gain']:+.3f}; 95% bootstrap "
             f"interval {lo:+.3f} to {hi:+.3f}, {t['support']} test examples)")
-    cv = cross_validated_gain(data)
+    cv = cross_validated_gain(data, escape)
     if t["few_examples"]:
         text += f"; too few test examples to confirm (under {FEW_TEST_EXAMPLES}): read the interval"
         text += f" and the cross-validated estimate, {cv}" if cv else ", not the point estimate"
@@ -42,7 +45,7 @@ def gain_sentence(data: dict) -> str:
     return text
 
 
-def cross_validated_gain(data: dict) -> str:
+def cross_validated_gain(data: dict, escape: Callable[[str], str] = str) -> str:
     """The search's own estimate of the goal's gain over M0 (folds of train + validation), in words; "" when the
     fitness was the single validation split or no phase ran. Each phase's change is measured from its own start (for
     several goals the values are changes, not levels), so the accepted phases' changes add up; a reverted phase adds
@@ -51,7 +54,7 @@ def cross_validated_gain(data: dict) -> str:
     if data.get("selection", {}).get("fitness") != "cv" or not decisions:
         return ""
     gain = sum(d["goal_after"] - d["goal_before"] for d in decisions if d["accepted"]) if data.get("changed") else 0.0
-    return f"{gain:+.3f} ({data['goal']}, out-of-fold over train + validation)"
+    return f"{gain:+.3f} ({escape(data['goal'])}, out-of-fold over train + validation)"
 
 
 def classifier_sentence(data: dict) -> str:
@@ -105,7 +108,7 @@ def render_markdown(data: dict, chosen: list, *, has_map: bool = True) -> str:
     for i, d in enumerate(data["decisions"]):
         lines.append(f"| {i + 1} | {escape_markdown(d['phase'])} | {escape_markdown(d['why'])} | "
                      f"{escape_markdown(d['decision'])} | {d['evaluations']} | {d['added_texts']} |")
-    lines += ["", "## Test split: M0 vs improved", "", gain_sentence(data) + ".", "",
+    lines += ["", "## Test split: M0 vs improved", "", gain_sentence(data, escape_markdown) + ".", "",
               "| class | support | CBA M0 | CBA new | Δ |", "|---|---|---|---|---|"]
     for r in t["rows"]:
         lines.append(f"| {escape_markdown(r['class'])} | {r['support']} | {r['cba_m0']:.3f} | {r['cba_new']:.3f} | "

@@ -197,7 +197,11 @@ class Workspace:
         return target
 
     def report_dir(self, kind: str, dataset: str, run_id: str) -> Path:
-        return self.root / "reports" / f"{kind}-{dataset}-{run_id}"
+        """``reports/<kind>-<dataset>-<run id>``; control characters of the data set's name (a data file's name)
+        made visible (:func:`autogets.textfmt.visible_controls`), so listing the folder shows no escape sequence."""
+        from autogets.textfmt import visible_controls
+
+        return self.root / "reports" / f"{kind}-{visible_controls(dataset, keep='')}-{run_id}"
 
     def record_run(self, run_id: str, kind: str, dataset: str, *, started_at: str, params: dict, result: dict,
                    report_dir: Path) -> None:

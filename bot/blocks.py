@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agent.api import ReviewDecision, ReviewPage, Turn
+from autogets.textfmt import visible_controls
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -56,8 +57,9 @@ _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 # -- text ----------------------------------------------------------------------------------------------------------
 
 def escape(text: object) -> str:
-    """Escape Slack's three control characters; everything else is shown as is."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape Slack's three control characters, and make terminal controls and bidi overrides visible
+    (:func:`autogets.textfmt.visible_controls`); everything else is shown as is."""
+    return visible_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def safe(text: object, limit: int) -> str:

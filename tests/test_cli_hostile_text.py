@@ -60,3 +60,47 @@ def test_improve_with_a_markup_like_class_name(workspace, tmp_path, capsys):
                          and all(c.type == "text" for c in t.children))
     assert "AB[/]BR|*x*" in texts  # its cell in the per-class table, whole
     assert json.loads((folder / "report.json").read_text())["class"] == "AB[/]BR|*x*"
+
+
+HOSTILE_CLASS = "AB\x1b[31mBR\u202e"
+HOSTILE_NAME = "d\x1b]0;pwned\x07\u2066x"
+
+
+def test_control_sequences_in_data_reach_no_terminal_report_or_folder_name(trec6_slice, tmp_path, capsys):
+    """Issue 23 item 19: ANSI/OSC sequences and bidi overrides in a data file's name, a class label and texts,
+    through diagnose, improve (its report.md and folder), samples, predict --text and chat --list."""
+    from tests.test_textfmt import CONTROL, UNSAFE
+
+    frame = pd.read_csv(trec6_slice)
+    frame["label"] = frame["label"].replace({"ABBR": HOSTILE_CLASS})
+    abbr = frame.index[frame["label"] == HOSTILE_CLASS]
+    for k, i in enumerate(abbr[:len(CONTROL)]):
+        frame.loc[i, "text"] = f"{frame.loc[i, 'text']} {CONTROL[k]}"
+    data = tmp_path / f"{HOSTILE_NAME}.jsonl"   # JSON lines: a NUL or a lone CR survives the file as it is
+    frame.to_json(data, orient="records", lines=True)
+    ws = str(tmp_path / "ws")
+    outputs = []
+
+    def run(*args: str) -> None:
+        assert main([*args, "--workspace", ws]) == 0
+        captured = capsys.readouterr()
+        outputs.append((args[0], captured.out + captured.err))
+
+    run("diagnose", "--data", str(data))
+    run("improve", "--data", str(data), "--class", HOSTILE_CLASS, "--generator", "eda", "--n", "1", "--budget", "4",
+        "--executor", "serial", "--promote", "--fitness", "validation", "--accept", "no_drop")
+    run("samples", "--data", str(data), "--class", HOSTILE_CLASS, "--generator", "eda", "--limit", "100")
+    run("predict", "--dataset", HOSTILE_NAME, "--text", f"What does {CONTROL[0]} {CONTROL[4]} stand for?")
+    run("chat", f"status {CONTROL[1]} {CONTROL[4]}")
+    run("chat", "--list")
+    run("models", "list")
+    run("runs", "list")
+    for command, printed in outputs:
+        assert not UNSAFE.search(printed), (command, repr(UNSAFE.findall(printed)))
+    assert "␛" in dict(outputs)["samples"] and "␛" in dict(outputs)["predict"]
+    folders = [p.name for p in (tmp_path / "ws" / "reports").iterdir()]
+    assert len(folders) == 2 and not any(UNSAFE.search(f) for f in folders), folders
+    for report in (tmp_path / "ws" / "reports").glob("*/report.md"):
+        assert not UNSAFE.search(report.read_text()), report
+    (improved,) = (tmp_path / "ws" / "reports").glob("improve-*")
+    assert json.loads((improved / "report.json").read_text())["class"] == HOSTILE_CLASS  # the data stay as they are

@@ -215,3 +215,96 @@ def test_smallest_splittable_class_lands_in_every_part(write_csv):
     split = split_dataset(load_dataset(path=write_csv("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))))
     for part in (split.train, split.validation, split.test):
         assert (part["label"] == "f").sum() >= 1
+
+
+def _rows_csv(rows) -> str:
+    return "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows)
+
+
+@pytest.mark.parametrize("shape", [{f"k{c}": 5 for c in range(10)},                       # issue 23 item 9
+                                   {**{f"k{c}": 5 for c in range(9)}, "big": 100},
+                                   {**{f"k{c}": 5 + c % 3 for c in range(30)}, "big": 40, "mid": 12}])
+@pytest.mark.parametrize("seed", [42, 7, 3])
+def test_many_small_classes_split_with_every_class_in_every_part(write_csv, shape, seed):
+    rows = [(f"w{c} item{i} x{c}{i}", c) for c, n in shape.items() for i in range(n)]
+    ds = load_dataset(path=write_csv(_rows_csv(rows)))
+    split = split_dataset(ds, seed=seed)
+    ids = [set(part["id"]) for part in (split.train, split.validation, split.test)]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+    assert set().union(*ids) == set(ds.frame["id"])
+    for part in (split.train, split.validation, split.test):
+        assert set(part["label"]) == set(shape), sorted(set(shape) - set(part["label"]))
+    assert split.sizes()["train"] > split.sizes()["validation"]
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_a_split_sklearn_can_make_is_unchanged(name):
+    """The per-class guarantee changes no split that already had it: the bundled sets split as before."""
+    from sklearn.model_selection import train_test_split
+
+    frame = load_dataset(name).frame
+    rest, test = train_test_split(frame, test_size=0.2, stratify=frame["label"], random_state=42)
+    train, _ = train_test_split(rest, test_size=0.2, stratify=rest["label"], random_state=42)
+    split = split_dataset(load_dataset(name), seed=42)
+    assert sorted(split.test["id"]) == sorted(test["id"]) and sorted(split.train["id"]) == sorted(train["id"])
+
+
+SEPARATED = [("hello, world; a | b", "a"), ("tab less, text", "a"), ("plain words", "a"), ("x; y, z", "a"),
+             ("five words in a row", "a"), ("car, engine; garage", "b"), ("river lake", "b"), ("boat, oar", "b"),
+             ("sea | shore", "b"), ("wave, tide; moon", "b")]
+
+
+@pytest.mark.parametrize("name, sep", [("d.tsv", "\t"), ("d.csv", "\t"), ("d.csv", ";"), ("d.txt", "|"),
+                                       ("d.txt", ","), ("data", "\t"), ("data", ";"), ("d.csv", ",")])
+def test_tab_semicolon_and_pipe_separated_files_load(write_csv, name, sep):
+    """Issue 23 item 10: .tsv is tab-separated; .csv, .txt and no suffix have their separator sniffed. Texts keep
+    the other separators (and a comma CSV stays a comma CSV whatever its texts hold)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=sep, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    writer.writerows(SEPARATED)
+    ds = load_dataset(path=write_csv(buffer.getvalue(), name=name))
+    assert ds.class_counts() == {"a": 5, "b": 5}
+    assert list(ds.frame["text"]) == [t for t, _ in SEPARATED]
+
+
+def test_a_semicolon_file_whose_texts_hold_commas_loads(write_csv):
+    """The issue's case: "Expected 1 fields in line 19, saw 2" for a semicolon file with a comma in a text."""
+    rows = [(f"question number {i}" + (", with a comma" if i == 17 else ""), "ab"[i % 2]) for i in range(24)]
+    ds = load_dataset(path=write_csv("text;label\n" + "".join(f"{t};{lab}\n" for t, lab in rows)))
+    assert len(ds.frame) == 24 and "question number 17, with a comma" in set(ds.frame["text"])
+
+
+def test_labels_differing_only_in_case_are_kept_apart_and_named(write_csv):
+    """Issue 23 item 11: "ABBR" and "Abbr" stay two classes (no silent merge), and the loader names them."""
+    rows = tiny_rows(6, ("a", "b")) + [(f"abbr {i}", "ABBR") for i in range(5)] + [(f"Abbr x {i}", "Abbr")
+                                                                                  for i in range(5)]
+    ds = load_dataset(path=write_csv(_rows_csv(rows)))
+    assert ds.classes == ["ABBR", "Abbr", "a", "b"]
+    assert ds.case_variants == (("ABBR", "Abbr"),)
+    assert load_dataset(path=write_csv(_rows_csv(tiny_rows()))).case_variants == ()
+
+
+def test_duplicate_texts_with_conflicting_labels_are_counted_apart(write_csv):
+    rows = tiny_rows(6, ("a", "b")) + [(tiny_rows(6, ("a",))[0][0], "a"),     # a plain duplicate
+                                       (tiny_rows(6, ("a",))[1][0], "b"),     # the same text labelled b
+                                       (tiny_rows(6, ("b",))[2][0], "a")]     # and labelled a
+    ds = load_dataset(path=write_csv(_rows_csv(rows)))
+    assert ds.duplicates_dropped == 3 and ds.conflicting_duplicates == 2
+    assert ds.class_counts() == {"a": 6, "b": 6}                            # the first label is kept
+    assert ds.note() == ("3 duplicate texts dropped, 2 of them labelled differently from their first occurrence "
+                         "(the first label kept)")
+
+
+def test_min_class_size_that_drops_every_class_says_so(write_csv):
+    path = write_csv(_rows_csv(tiny_rows(8) + [(f"rare {i}", "rare") for i in range(6)]))
+    with pytest.raises(DataError, match=r"need at least 2 classes, found 0: --min-class-size 50 dropped all 4 "
+                                        r"classes \(a 8, b 8, c 8, rare 6\); lower it") as info:
+        load_dataset(path=path, min_class_size=50)
+    assert "\n" not in str(info.value)
+    with pytest.raises(DataError, match=r"found 1: --min-class-size 8 dropped 2 of 3 classes \(b 7, rare 6\)"):
+        load_dataset(path=write_csv(_rows_csv(tiny_rows(8, ("a",)) + tiny_rows(7, ("b",))
+                                              + [(f"rare {i}", "rare") for i in range(6)])), min_class_size=8)

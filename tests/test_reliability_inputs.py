@@ -6,9 +6,12 @@ tests/test_agent_requests.py; per-request LLM faults: tests/test_generator_opena
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import socket
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -24,10 +27,19 @@ from autogets.config import LLMSettings
 from autogets.data import MAX_TEXT_CHARS, load_dataset
 from autogets.errors import DataError
 from autogets.workspace import Workspace
+from tests.conftest import tiny_rows
 from tests.fakes.openai_server import fake_openai_server
 from tests.test_reliability_crash import paraphrase
 
 pytestmark = pytest.mark.reliability
+
+def _zip(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
 
 GOOD = "text,label\n" + "".join(f"sample {c} number {i},{c}\n" for c in "abc" for i in range(8))
 
@@ -44,6 +56,23 @@ BAD_FILES = {
         json.dumps({"text": f"sample {c} {i}", "label": c}) + "\n" for c in "abc" for i in range(8)),
                         "longer than 100,000 characters"),
     "no label column": ("data.csv", GOOD.replace("label", "category"), "no column 'label'"),
+    # issue 23 item 10: files that are not CSV are named for what they are
+    "excel workbook": ("base.xlsx", _zip({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}),
+                       "base.xlsx: looks like an Excel workbook (xlsx); save it as CSV, JSONL or Parquet"),
+    "excel workbook named csv": ("data.csv", _zip({"xl/workbook.xml": "<workbook/>"}),
+                                 "data.csv: looks like an Excel workbook (xlsx); save it as CSV"),
+    "old excel workbook": ("base.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+                           "base.xls: looks like an Excel 97-2003 workbook (xls); save it as CSV"),
+    "opendocument spreadsheet": ("base.ods", _zip({"mimetype": "application/vnd.oasis.opendocument.spreadsheet"}),
+                                 "base.ods: looks like an OpenDocument spreadsheet (ods); save it as CSV"),
+    "zip archive": ("data.csv", _zip({"data.csv": GOOD}), "data.csv: looks like a zip archive; unpack it"),
+    "gzip": ("data.csv", gzip.compress(GOOD.encode()), "data.csv: looks like a gzip-compressed file; unpack it"),
+    "utf-16": ("data.csv", GOOD.encode("utf-16"), "data.csv: looks like UTF-16 text; save it as UTF-8"),
+    "cp1252": ("data.csv", GOOD.replace("sample a number 3", "sample a \u2026 3").encode("cp1252"),
+               "not valid UTF-8 (byte 0x85 at offset 80); save it as UTF-8"),
+    "row with an unquoted separator": ("data.csv", GOOD.replace("sample b number 2,b", "sample b, number 2,b"),
+                                       "cannot parse: line 12 has 3 fields, the header 2 (separator ','); put texts "
+                                       "containing ',' in double quotes"),
 }
 
 
@@ -207,3 +236,84 @@ def test_the_cli_improve_with_the_llm_down_is_one_line_exit_2(tmp_path, capsys, 
     assert len(err) == 1 and "all 4 examples failed to generate" in err[0] and "run it again" in err[0]
     row = Workspace(ws).db().execute("SELECT status, result FROM runs").fetchone()
     assert row[0] == "failed" and "failed to generate" in json.loads(row[1])["error"]
+
+
+# --- issue 23 part 2: tiny data sets, many small classes, files that are not CSV ----------------------------------
+
+def _one_error_line(captured) -> str:
+    """The single ``autogets: error: …`` line of a failed command (no traceback, no blank line, nothing on stdout)."""
+    assert captured.out == "" and "Traceback" not in captured.err, captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autogets: error: "), captured.err
+    return lines[0]
+
+
+def test_a_24_row_data_set_is_improved_end_to_end(tmp_path, capsys):
+    """Item 8: 24 rows leave 19 train + validation rows, fewer than PCA's 20 components."""
+    path = _write(tmp_path, "tiny.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in tiny_rows()))
+    code = main(["improve", "--data", str(path), "--class", "a", "--generator", "eda", "--n", "2", "--budget", "4",
+                 "--executor", "serial", "--json", "--workspace", str(tmp_path / "ws")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["class"] == "a" and report["test"]["support"] >= 1
+
+
+def test_the_pca_view_has_as_many_components_as_the_data_allow():
+    from autogets.search.representation import pca_coordinates
+
+    texts = [f"word{i} common thing{i % 3}" for i in range(9)]
+    assert pca_coordinates(texts, texts[:4]).shape == (4, 8)                       # rows − 1
+    many = [f"w{i} x{i} y{i} z{i}" for i in range(40)]
+    assert pca_coordinates(many, many[:3]).shape == (3, 20)                        # at most 20
+    few_words = ["alpha beta", "beta alpha gamma", "gamma alpha", "alpha alpha beta"]
+    assert pca_coordinates(few_words, few_words).shape[1] == 2                     # features − 1 (sparse PCA)
+    with pytest.raises(DataError, match="too small for a search: 3 train .* 2 distinct words allow 1 PCA component"
+                                         r"\(s\), and a search needs at least 2 \(one PCA pair\)") as info:
+        pca_coordinates(["alpha beta", "beta alpha", "alpha alpha"], ["alpha"])
+    assert "\n" not in str(info.value)
+
+
+def test_ten_classes_of_five_rows_are_diagnosed(tmp_path, capsys):
+    """Item 9: 10 × 5 rows pass the loader; the validation split must still hold every class."""
+    rows = [(f"topic{c} word{c} sample {i} extra{c}{i}", f"k{c}") for c in range(10) for i in range(5)]
+    path = _write(tmp_path, "ten.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))
+    code = main(["diagnose", "--data", str(path), "--json", "--workspace", str(tmp_path / "ws")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["sizes"] == {"train": 30, "validation": 10, "test": 10}
+
+
+@pytest.mark.parametrize("command", ["improve", "search"])
+def test_an_unknown_class_is_one_line_with_no_blank_line_before_it(tmp_path, capsys, command):
+    """Item 11: the progress display opened before the class check printed an empty line first."""
+    path = _write(tmp_path, "tiny.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in tiny_rows()))
+    code = main([command, "--data", str(path), "--class", "nope", "--generator", "eda", "--executor", "serial",
+                 "--workspace", str(tmp_path / "ws")])
+    assert code == 2
+    assert _one_error_line(capsys.readouterr()) == "autogets: error: unknown class 'nope'; classes: a, b, c"
+
+
+def test_case_variants_and_conflicting_duplicates_are_told(tmp_path, capsys):
+    """Item 11: labels differing only in case: one warning line on stderr naming them; duplicate texts with another
+    label: counted apart in the loader's note."""
+    rows = [*tiny_rows(), *((f"abbr {i}", "ABBR") for i in range(5)), *((f"Abbr x {i}", "Abbr") for i in range(5)),
+            (tiny_rows()[0][0], "b"), (tiny_rows()[1][0], "a")]
+    path = _write(tmp_path, "cased.csv", "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows))
+    assert main(["diagnose", "--data", str(path), "--workspace", str(tmp_path / "ws")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("autogets: warning: labels that differ only in case are separate classes: 'ABBR' and "
+                            "'Abbr'; make them the same in the file if they are one class\n")
+    assert ("2 duplicate texts dropped, 1 of them labelled differently from their first occurrence (the first label "
+            "kept)") in captured.out
+
+
+@pytest.mark.parametrize("texts", [[""], ["fine", "   "]])
+def test_predict_refuses_an_empty_text(tmp_path, capsys, texts):
+    args = ["predict", "--dataset", "trec6", "--workspace", str(tmp_path / "ws")]
+    for t in texts:
+        args += ["--text", t]
+    assert main(args) == 2
+    assert _one_error_line(capsys.readouterr()) == (f"autogets: error: --text {len(texts)} is empty; give a text to "
+                                                     "label")
+    assert not (tmp_path / "ws").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from markdown_it import MarkdownIt
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from autogets.textfmt import escape_markdown, escape_rich, one_line
+from autogets.textfmt import escape_markdown, escape_rich, one_line, visible_controls
 
 pytestmark = pytest.mark.reliability  # issue 16: untrusted text in reports and on the terminal
 
@@ -108,3 +109,79 @@ def test_bench_quality_tables_keep_a_pipe_in_a_class_name():
     texts = inline_texts(t for t in tokens if t.type == "inline" and t.children
                          and all(c.type == "text" for c in t.children))
     assert texts.count("a|b *c*") >= 2  # its row in the gains table and in the absolute-CBA table
+
+
+# --- issue 23 item 19: terminal control sequences and bidi overrides in untrusted text -----------------------------
+
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What untrusted text must never bring to a terminal or a report: C0 controls but newline and tab (ESC starts
+ANSI CSI/OSC sequences: colours, clearing the screen, setting the title, OSC 8 links), DEL, C1 controls (0x9b is a
+one-byte CSI), and Unicode bidi overrides and isolates (Trojan Source)."""
+
+CONTROL = ["\x1b[2J\x1b[Hcleared", "\x1b]0;pwned title\x07x", "\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\",
+           "\x9b31mred", "abc\u202edcba", "\u2066iso\u2069 \u202aemb\u202c", "nul\x00bell\x07bs\x08del\x7f",
+           "lone\rreturn", "vt\x0bff\x0c", "\x1b[31mred\x1b[0m\nsecond line\ttab"]
+
+
+@pytest.mark.parametrize("text", CONTROL)
+def test_visible_controls_leaves_no_control_and_shows_where_it_was(text):
+    shown = visible_controls(text)
+    assert not UNSAFE.search(shown), repr(shown)
+    assert shown.count("\n") == text.count("\n") and shown.count("\t") == text.count("\t")   # kept by default
+    one = visible_controls(text, keep="")
+    assert not re.search("[\n\t]", one) and not UNSAFE.search(one)
+    if "\x1b" in text:
+        assert "␛" in shown
+    if "\u202e" in text:
+        assert "\\u202e" in shown
+    assert visible_controls("plain — ünïcode ✓ 数据") == "plain — ünïcode ✓ 数据"
+
+
+@pytest.mark.parametrize("text", CONTROL)
+def test_escape_rich_and_escape_markdown_make_controls_visible(text):
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(f"[dim]{escape_rich(text)}[/]")
+    table = Table()
+    table.add_column(escape_rich(text))
+    table.add_row(escape_rich(text))
+    console.print(table)
+    assert not UNSAFE.search(console.file.getvalue()), repr(console.file.getvalue())
+    cell = escape_markdown(text)
+    assert not UNSAFE.search(cell) and "\n" not in cell
+    tokens = MARKDOWN.parse(f"| text | n |\n|---|---|\n| {cell} | 1 |\n")
+    assert [t.type for t in tokens].count("td_open") == 2
+    assert not any(UNSAFE.search(r) for r in inline_texts(tokens))
+
+
+def test_json_on_the_console_escapes_controls_and_bidi():
+    import json
+
+    from autogets.cli.common import SafeConsole
+
+    console = SafeConsole(file=io.StringIO(), width=200, color_system=None)
+    data = {"text": "\x1b[2J \x9b \u202eevil \u2066 — ü", "ok": 1}
+    console.print_json(json.dumps(data))
+    printed = console.file.getvalue()
+    assert not UNSAFE.search(printed) and "— ü" in printed                      # readable non-ASCII stays
+    assert json.loads(printed) == data
+
+
+def test_the_report_headline_escapes_the_class_name_but_the_cli_sentence_does_not():
+    """Issue 23 item 20: the gain sentence under "Test split" named the class raw (``<b>NUM</b>|x`` was HTML)."""
+    from autogets.report import gain_sentence, render_markdown
+
+    cls = "<b>NUM</b>|x *y* \x1b[31m"
+    rows = [{"class": c, "support": 20, "cba_m0": 0.8, "cba_new": 0.85, "delta": 0.05} for c in (cls, "b")]
+    report = {"run_id": "r", "dataset": "d", "class": cls, "goal": f"cba:{cls}", "plan_source": "default rules",
+              "decisions": [], "test": {"rows": rows, "class_cba_gain": 0.05, "interval": [0.0, 0.1], "support": 20,
+                                        "few_examples": False, "accuracy_m0": 0.8, "accuracy_new": 0.81}}
+    markdown = render_markdown(report, [], has_map=False)
+    tokens = MARKDOWN.parse(markdown)
+    assert not [t for t in tokens if t.type in ("html_block", "html_inline")]
+    assert not any(c.type in ("html_inline", "em_open", "strong_open") for t in tokens if t.type == "inline"
+                   for c in t.children)
+    headline = next(t for t in tokens if t.type == "inline" and "test CBA" in t.content)
+    shown = "".join(c.content for c in headline.children if c.type == "text")
+    assert shown.startswith("<b>NUM</b>|x *y* ␛[31m test CBA 0.800 → 0.850 (+0.050")
+    assert not UNSAFE.search(markdown)
+    assert gain_sentence(report).startswith(f"{cls} test CBA 0.800")   # the plain sentence: the CLI escapes it

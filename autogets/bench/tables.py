@@ -367,6 +367,8 @@ def plot_gains(cells: Sequence[Cell], path: Path, *, objective: str = "cba", gen
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from autogets.plots import plot_text, quiet_warnings
+
     df = frame(cells)
     df = df[(df["objective"] == objective) & (df["generator"].isin([generator, "-"]))]
     summ = summary(df)
@@ -382,13 +384,14 @@ def plot_gains(cells: Sequence[Cell], path: Path, *, objective: str = "cba", gen
         ax.bar(np.arange(len(classes)) + k * width - 0.4 + width / 2, s["gain_mean"], width, yerr=s["gain_std"],
                label=m, capsize=2)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(classes)), [plot_text(c) for c in classes])
     ax.set_ylabel(f"test {objective.upper()} gain over M0")
     ax.set_title(f"{objective.upper()} gain per class ({GEN_LABEL.get(generator, generator)}; mean ± std over seeds)")
-    ax.legend(fontsize=7, ncol=4)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with quiet_warnings():  # e.g. a class name's glyph missing from the font, an empty legend
+        ax.legend(fontsize=7, ncol=4)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 

@@ -1,6 +1,7 @@
 """The ``autogets`` command. Thin: each command module parses options, calls the library and renders the result.
 
-Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2.
+Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2 (control
+characters in the message made visible, newlines too: :func:`autogets.textfmt.visible_controls`).
 ``autogets`` never imports ``agent`` or ``bot``: their commands (``chat``, ``bot``) live in those packages
 (``agent/cli.py``, ``bot/cli.py``) and join this one ``autogets`` command through the ``autogets.commands`` entry
 points of ``pyproject.toml``.
@@ -17,6 +18,7 @@ from autogets import __version__
 from autogets.cli import bench, data, generate, improve, kb, models, predict, runs, search
 from autogets.cli.common import err, out
 from autogets.errors import AutogetsError
+from autogets.textfmt import visible_controls
 
 try:  # typer >= 0.20 vendors its own copy of click
     from typer._click.exceptions import ClickException
@@ -67,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False, prog_name="autogets")
     except AutogetsError as exc:
-        err.print(f"autogets: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"autogets: error: {visible_controls(exc, keep='')}", markup=False, highlight=False,
+                  soft_wrap=True)
         return _exit(2, argv)
     except ClickException as exc:
-        err.print(f"autogets: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"autogets: error: {visible_controls(exc.format_message(), keep='')}", markup=False,
+                  highlight=False, soft_wrap=True)
         return _exit(exc.exit_code, argv)
     except (typer.Abort, KeyboardInterrupt):
         err.print("autogets: interrupted", markup=False)

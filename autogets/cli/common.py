@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,16 +15,38 @@ from autogets.config import Settings, load_settings
 from autogets.data import Dataset, load_dataset
 from autogets.errors import DataError, WorkspaceError
 from autogets.metrics import Metrics
-from autogets.textfmt import escape_rich
+from autogets.textfmt import escape_rich, visible_controls, visible_in_json
 from autogets.workspace import Workspace
 
+
+class SafeConsole(Console):
+    """A Rich console whose JSON output carries no raw control character or bidi override: Rich re-encodes JSON
+    with ``ensure_ascii=False``, which leaves C1 controls and U+202E as they are; here they become ``\\u``
+    escapes (:func:`autogets.textfmt.visible_in_json`), the same JSON value."""
+
+    def print_json(self, json: str | None = None, *, data: Any = None, indent: int | str | None = 2,
+                   highlight: bool = True, **kwargs: Any) -> None:
+        import json as jsonlib
+
+        from rich.highlighter import JSONHighlighter, NullHighlighter
+        from rich.text import Text
+
+        value = jsonlib.loads(json) if json is not None else data
+        kwargs.setdefault("skipkeys", kwargs.pop("skip_keys", False))  # Rich's name for json.dumps's
+        text = visible_in_json(jsonlib.dumps(value, indent=indent, ensure_ascii=False, **kwargs))
+        shown = (JSONHighlighter() if highlight else NullHighlighter())(Text(text))
+        shown.no_wrap, shown.overflow = True, None
+        self.print(shown, soft_wrap=True)
+
+
 # Pipes and CI logs get 120 columns (rich would pick 80 and squeeze the per-class tables).
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+out = SafeConsole(width=None if sys.stdout.isatty() else 120)
+err = SafeConsole(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 # Options shared by several commands, declared once.
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled data set name (see `datasets`).")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV, JSONL or Parquet file with labelled texts.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV (or tab-, semicolon- or pipe-separated), JSONL or "
+                                                         "Parquet file with labelled texts.")]
 TextColOpt = Annotated[str, typer.Option("--text-col", help="Text column of --data.")]
 LabelColOpt = Annotated[str, typer.Option("--label-col", help="Label column of --data.")]
 IdColOpt = Annotated[str | None, typer.Option("--id-col", help="Integer id column (default: row number).")]
@@ -47,8 +69,12 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
           min_class_size: int | None) -> Dataset:
     if dataset is None and data is None:
         raise DataError("say which data: --dataset NAME (bundled) or --data FILE")
-    return load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
-                        min_class_size=min_class_size)
+    ds = load_dataset(dataset, path=data, text_col=text_col, label_col=label_col, id_col=id_col,
+                      min_class_size=min_class_size)
+    if ds.case_variants:
+        err.print(f"autogets: warning: {visible_controls(ds.case_warning(), keep='')}", markup=False,
+                  highlight=False, soft_wrap=True)
+    return ds
 
 
 def _workspace(option: Path | None) -> Workspace:
@@ -144,7 +170,9 @@ def _generator(name: str, ws: Workspace, dataset: str | None = None, **params):
 
 @contextlib.contextmanager
 def progress_bars(enabled: bool = True):
-    """Rich progress bars on stderr, one per phase; yields a ``progress(phase, done, total)`` callback."""
+    """Rich progress bars on stderr, one per phase; yields a ``progress(phase, done, total)`` callback. The display
+    starts with the first bar, so a command that fails before any progress (an unknown class) prints only its
+    error line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if not enabled:
@@ -152,19 +180,25 @@ def progress_bars(enabled: bool = True):
         return
     labels = {"generate": "Generating synthetic texts", "search": "Evaluating candidates",
               "embed": "Embedding texts (once per workspace)"}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), console=err, transient=False) as bars:
-        tasks: dict[str, int] = {}
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[info]}"), console=err, transient=False)
+    tasks: dict[str, int] = {}
 
-        def update(phase: str, done: int, total: int | None, info: str = "") -> None:
-            if phase not in tasks:  # a phase label names a class: user text
-                tasks[phase] = bars.add_task(escape_rich(labels.get(phase, phase)), total=total, info="")
-            bars.update(tasks[phase], completed=done, total=total, info=escape_rich(info))
+    def update(phase: str, done: int, total: int | None, info: str = "") -> None:
+        if not tasks:
+            bars.start()
+        if phase not in tasks:  # a phase label names a class: user text
+            tasks[phase] = bars.add_task(escape_rich(labels.get(phase, phase)), total=total, info="")
+        bars.update(tasks[phase], completed=done, total=total, info=escape_rich(info))
 
-        from autogets.embeddings import embedding_progress
+    from autogets.embeddings import embedding_progress
 
+    try:
         with embedding_progress(lambda done, total: update("embed", done, total)):
             yield update
+    finally:
+        if tasks:
+            bars.stop()
 
 
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded).")]

@@ -86,9 +86,8 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
         out.print_json(json.dumps({**diagnosis.to_dict(), "report_dir": str(folder),
                                    "files": {k: str(v) for k, v in paths.items()}}))
         return
-    if ds.duplicates_dropped or ds.classes_dropped:
-        out.print(f"[dim]{ds.duplicates_dropped} duplicate texts dropped; classes dropped: "
-                  f"{escape_rich(str(ds.classes_dropped or 'none'))}[/]")
+    if ds.note():
+        out.print(f"[dim]{escape_rich(ds.note())}[/]")
     out.print(f"{escape_rich(ds.name)}: {len(ds.frame)} examples, {len(diagnosis.validation.classes)} classes, split "
               f"train/validation/test = {'/'.join(str(v) for v in diagnosis.sizes.values())} (seed {seed})")
     if diagnosis.choice is not None:
@@ -100,4 +99,4 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
               f"fit {diagnosis.fit_seconds:.2f} s")
     weak = escape_rich(", ".join(diagnosis.weak_classes) or "none")
     out.print(f"Weak classes ⚑: [bold red]{weak}[/]  [dim](rule: {diagnosis.rule})[/]")
-    out.print(f"Report: {paths['report']}\nPlot:   {paths['plot']}")
+    out.print(escape_rich(f"Report: {paths['report']}\nPlot:   {paths['plot']}"))

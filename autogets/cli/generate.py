@@ -30,7 +30,7 @@ from autogets.cli.common import (
     out,
     progress_bars,
 )
-from autogets.textfmt import escape_rich
+from autogets.textfmt import escape_rich, visible_controls
 
 
 def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOpt = "text",
@@ -56,7 +56,8 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
                                       seed=_seed(seed), progress=progress)
     except KeyboardInterrupt:
         kept = GenerationCache(ws.db()).count(gen.name, target)
-        err.print(f"autogets: interrupted; {kept} generated texts for {target} are kept in the cache", markup=False)
+        err.print(visible_controls(f"autogets: interrupted; {kept} generated texts for {target} are kept in the cache",
+                                   keep=""), markup=False)
         raise typer.Exit(130) from None
     summary = {"dataset": ds.name, "class": target, "generator": gen.name, "model": gen.model,
                "prompt_version": gen.prompt_version, **result.summary(),

@@ -29,7 +29,7 @@ from autogets.cli.common import (
     out,
 )
 from autogets.errors import DataError
-from autogets.textfmt import escape_rich
+from autogets.textfmt import escape_rich, visible_controls
 
 kb_app = typer.Typer(no_args_is_help=True, help="The knowledge map: which strategy works for which class.")
 
@@ -69,7 +69,8 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     frame = build(ws, ds, budget=budget, generator=gen, classes=target, strategies=strategy or KB_STRATEGIES,
                   objectives=objective or KB_OBJECTIVES, seed=_seed(seed), n_per_example=n, executor=executor,
                   classifier=_classifier(classifier), on_cell=on_cell)
-    out.print(f"Knowledge map of {ds.name}: {len(frame)} cells. Show it with `autogets kb show --dataset {ds.name}`")
+    out.print(escape_rich(f"Knowledge map of {ds.name}: {len(frame)} cells. Show it with `autogets kb show --dataset "
+                          f"{ds.name}`"))
 
 
 @kb_app.command("show")
@@ -99,5 +100,6 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
                       _gain(r["val_gain"]), _gain(r["test_gain"]), f"{r['evaluations']:.0f}")
     out.print(table)
     for objective in sorted(set(frame["objective"])):
-        path = heatmap(frame, ws.path("reports", f"kb-{dataset}-{objective}.png"), objective=objective)
-        out.print(f"Heat map: {path}")
+        path = heatmap(frame, ws.path("reports", f"kb-{visible_controls(dataset, keep='')}-{objective}.png"),
+                       objective=objective)
+        out.print(escape_rich(f"Heat map: {path}"))

@@ -17,7 +17,7 @@ from autogets.cli.common import (
     _existing_workspace,
     out,
 )
-from autogets.textfmt import escape_rich
+from autogets.textfmt import escape_rich, visible_controls
 
 models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show, promote, rollback, export.")
 
@@ -64,7 +64,7 @@ def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")
     from autogets.registry import Registry
 
     v = Registry(_existing_workspace(workspace)).promote(model_id, actor=actor)
-    out.print(f"{v.id} is now in production for {v.dataset} (by {actor})", markup=False)
+    out.print(visible_controls(f"{v.id} is now in production for {v.dataset} (by {actor})"), markup=False)
 
 
 @models_app.command("rollback")
@@ -74,7 +74,8 @@ def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help
     from autogets.registry import Registry
 
     v = Registry(_existing_workspace(workspace)).rollback(dataset, actor=actor)
-    out.print(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})", markup=False)
+    out.print(visible_controls(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})"),
+              markup=False)
 
 
 @models_app.command("export")

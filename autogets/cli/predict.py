@@ -11,6 +11,7 @@ from rich.table import Table
 
 from autogets.cli.common import JsonOpt, TextColOpt, WorkspaceOpt, _existing_workspace, out
 from autogets.errors import DataError
+from autogets.textfmt import escape_rich
 
 
 def predict(dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Data set whose production model "
@@ -37,6 +38,9 @@ def predict(dataset: Annotated[str | None, typer.Option("--dataset", "-d", help=
         raise DataError("--data needs --out FILE for the predictions")
     if output is not None and data is None:
         raise DataError("--out goes with --data")
+    for i, t in enumerate(text or [], start=1):
+        if not t.strip():
+            raise DataError(f"--text {i} is empty; give a text to label")
     writer = output_writer(output) if output is not None else None
     frame = read_texts(data, text_col) if data is not None else None
     record, fitted = load_version(dataset, model, _existing_workspace(workspace))
@@ -54,19 +58,20 @@ def predict(dataset: Annotated[str | None, typer.Option("--dataset", "-d", help=
                                        "score_kind": result.score_kind}))
         else:
             counts = table["predicted_label"].value_counts()
-            out.print(f"Wrote {len(table)} predictions to {output} (model {record.id}, {record.status}): "
-                      + ", ".join(f"{c} {n}" for c, n in counts.items()))
+            out.print(escape_rich(f"Wrote {len(table)} predictions to {output} (model {record.id}, {record.status}): "
+                                  + ", ".join(f"{c} {n}" for c, n in counts.items())))
         return
     if json_out:
         out.print_json(json.dumps({"model_id": record.id, "dataset": record.dataset, "status": record.status,
                                    "score_kind": result.score_kind, "classes": result.classes,
                                    "predictions": result.to_records(texts)}))
         return
-    grid = Table(title=f"Model {record.id} ({record.status}); scores: {result.score_kind}", title_justify="left")
+    grid = Table(title=escape_rich(f"Model {record.id} ({record.status}); scores: {result.score_kind}"),
+                 title_justify="left")
     grid.add_column("text", overflow="fold", max_width=48)
     grid.add_column("label")
     for c in result.classes:
-        grid.add_column(c, justify="right")
+        grid.add_column(escape_rich(c), justify="right")
     for t, label, row in zip(texts, result.labels, result.scores, strict=True):
-        grid.add_row(t, f"[bold]{label}[/]", *(f"{s:.3f}" for s in row))
+        grid.add_row(escape_rich(t), f"[bold]{escape_rich(label)}[/]", *(f"{s:.3f}" for s in row))
     out.print(grid)

@@ -25,7 +25,7 @@ def review_table(page: dict[str, Any]) -> Table:
     """The page as a table: number, source example, synthetic text; the totals in the caption."""
     t = page["totals"]
     dropped = ", ".join(f"{k} {v}" for k, v in sorted((t.get("dropped") or {}).items())) or "none"
-    table = Table(title=f"Review {page.get('target', '')} samples: page {page['page']}/{page['pages']}",
+    table = Table(title=f"Review {escape_rich(page.get('target', ''))} samples: page {page['page']}/{page['pages']}",
                   title_justify="left", caption=f"generated {t.get('generated', 0)}, kept {t.get('kept', 0)} "
                   f"(dropped: {dropped}); approved {t['approved']}, rejected {t['rejected']}, pending "
                   f"{t['pending']}", caption_justify="left")

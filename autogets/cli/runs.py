@@ -47,8 +47,9 @@ def runs_list(dataset: Annotated[str | None, typer.Option("--dataset", "-d", hel
         table.add_column(col)
     for r in rows:
         gain = f"{r['test_cba_gain']:+.3f}" if isinstance(r["test_cba_gain"], int | float) else ""
-        table.add_row(r["id"], r["kind"], escape_rich(r["dataset"]), escape_rich(r["class"] or ""), r["status"],
-                      gain, r["model_id"] or "", r["created_at"])
+        table.add_row(escape_rich(r["id"]), escape_rich(r["kind"]), escape_rich(r["dataset"]),
+                      escape_rich(r["class"] or ""), escape_rich(r["status"]), gain, escape_rich(r["model_id"] or ""),
+                      escape_rich(r["created_at"]))
     out.print(table)
 
 

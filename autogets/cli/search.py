@@ -83,4 +83,4 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
                             flagged=(target,)))
     gain = report.test_gain
     out.print(f"Test {objective} gain for {escape_rich(target)}: [bold]{gain:+.4f}[/]" if gain is not None else "")
-    out.print(f"Report: {report.report_dir}")
+    out.print(escape_rich(f"Report: {report.report_dir}"))
