@@ -449,8 +449,10 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
                  "held_out": report["held_out"]["kind"],
                  "synthetic_texts": report["synthetic_texts"]})
     promoted = False
-    if promote and (registry.production(report["dataset"]) or version).id != version.id:
-        registry.promote(version.id, actor=actor)
+    if promote:  # promoted: the version is production after this run (it may already have been: same recipe)
+        current = registry.production(report["dataset"])
+        if current is None or current.id != version.id:
+            registry.promote(version.id, actor=actor)
         promoted = True
     reused = {"same_as": version.id} if same is not None else {}  # an identical recipe: not registered twice
     set_status(ws, run_id, "done", {"model_id": version.id, "test_cba_gain": report["test"]["class_cba_gain"],

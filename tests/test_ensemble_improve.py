@@ -119,7 +119,9 @@ def test_improve_end_to_end_then_kb_guided_plan(workspace, capsys):
                  "--budget", "10", "--promote", *ws]) == 0
     out = capsys.readouterr().out
     assert "Plan from the knowledge map" in out and "knowledge map: best for ABBR" in out
-    assert "trec6-v2: promoted to production" in out
+    flat = " ".join(out.split())
+    # a new version, or — when the plan chose the same texts — v1 again (the same recipe is not registered twice)
+    assert "trec6-v2: promoted to production" in flat or "trec6-v1: promoted to production (the same recipe" in flat
 
 
 def test_improve_multi_goal(workspace, capsys):
