@@ -120,7 +120,26 @@ def _v8(db: sqlite_utils.Database) -> None:
         db.execute(f'ALTER TABLE "bench_cells" ADD COLUMN "{col}" REAL')
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db: sqlite_utils.Database) -> None:
+    """Model artifacts are named relative to the workspace root (``models/<data set>/<file>``), so a moved or copied
+    workspace uses its own files; the absolute (or working-folder-relative) paths stored before are rewritten."""
+    for model_id, dataset, stored in db.execute("SELECT id, dataset, artifact FROM models").fetchall():
+        relative = artifact_relpath(dataset, stored)
+        if relative != stored:
+            db.execute("UPDATE models SET artifact = ? WHERE id = ?", [relative, model_id])
+
+
+def artifact_relpath(dataset: str, stored: str) -> str:
+    """A registry artifact's path relative to the workspace root. The registry always wrote ``<root>/models/<data
+    set>/<file>``; paths stored before they were relative carry the root of the day (absolute, or relative to the
+    working folder), which is dropped: the file is the one of that name in this workspace's folder of the data set."""
+    path = Path(stored)
+    if not path.is_absolute() and path.parts[:1] == ("models",):
+        return path.as_posix()
+    return (Path("models") / dataset / path.name).as_posix()
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""
@@ -192,6 +211,11 @@ class Workspace:
 
     def report_dir(self, kind: str, dataset: str, run_id: str) -> Path:
         return self.root / "reports" / f"{kind}-{dataset}-{run_id}"
+
+    def stored_report_dir(self, stored: str | Path) -> Path:
+        """A run's report folder as stored in the ``runs`` table (``<root of the day>/reports/<name>``), in this
+        workspace wherever it is now (moved or copied)."""
+        return self.root / "reports" / Path(stored).name
 
     def record_run(self, run_id: str, kind: str, dataset: str, *, started_at: str, params: dict, result: dict,
                    report_dir: Path) -> None:
