@@ -172,11 +172,32 @@ class Workspace:
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc.strerror}") from None
 
+    def model_files(self) -> list[Path]:
+        """The model versions' files in the registry's folders (``models/<data set>/*.joblib``)."""
+        return sorted(self.root.glob("models/*/*.joblib"))
+
+    def check_database(self) -> None:
+        """Refuse a workspace whose database was lost (an empty or missing ``autogets.db``) while the registry's
+        folders hold model files: opening it would make a new, empty database, and the next registration a second
+        ``<data set>-v1`` beside the old one."""
+        with contextlib.suppress(OSError):
+            if self.db_path.stat().st_size > 0:
+                return
+        files = self.model_files()
+        if not files:
+            return
+        state = "empty" if self.db_path.exists() else "missing"
+        raise WorkspaceError(f"{self.db_path} is {state} but {self.root / 'models'} holds {len(files)} model "
+                             f"file{'s' if len(files) > 1 else ''} (e.g. {files[0].relative_to(self.root)}): the "
+                             f"database that records them was lost; restore autogets.db from a backup, or move the "
+                             f"models folder aside to start an empty workspace")
+
     def db(self) -> sqlite_utils.Database:
         """This thread's connection to the workspace database, migrated to the current schema."""
         db = getattr(self._local, "db", None)
         if db is not None and self._local.pid == os.getpid():
             return db
+        self.check_database()
         self._ensure_root()
         try:
             db = connect(self.db_path)

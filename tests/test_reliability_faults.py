@@ -111,3 +111,48 @@ def test_a_workspace_written_with_absolute_paths_is_read_relative_to_where_it_is
     assert code == 0, err
     stored = sqlite3.connect(old / "autogets.db").execute("SELECT artifact FROM models").fetchone()[0]
     assert stored == f"models/{DATASET}/{MODEL}.joblib"
+
+
+# --- 13. a lost database next to the registry's model files; the embedded LLM's copy out of the registry's folders
+
+
+@pytest.mark.parametrize("loss", ["empty", "missing"])
+def test_a_lost_database_beside_model_files_stops_every_command_with_one_line(loss, improved, trec6_slice, tmp_path,
+                                                                              capsys):
+    ws = tmp_path / "ws"
+    shutil.copytree(improved, ws, symlinks=True)
+    for suffix in ("-wal", "-shm"):
+        (ws / f"autogets.db{suffix}").unlink(missing_ok=True)
+    if loss == "empty":
+        (ws / "autogets.db").write_bytes(b"")
+    else:
+        (ws / "autogets.db").unlink()
+    files = sorted(p.name for p in (ws / "models" / DATASET).iterdir())
+    for args in (["models", "list"], ["runs", "list"], ["predict", "--dataset", DATASET, "--text", PROBE],
+                 improve_args(trec6_slice, ws)):
+        if "--workspace" not in args:
+            args = [*args, "--workspace", str(ws)]
+        code, out, err = run_main(capsys, *args)
+        line = one_line_error((code, err), str(ws / "autogets.db"), "model file", "backup")
+        assert loss in line
+    assert sorted(p.name for p in (ws / "models" / DATASET).iterdir()) == files   # no new trec6_slice-v1 beside
+    assert (ws / "autogets.db").exists() == (loss == "empty")
+    if loss == "empty":
+        assert (ws / "autogets.db").stat().st_size == 0
+
+
+def test_the_embedded_llm_copy_lives_outside_the_registry_folders_and_an_old_copy_is_kept(tmp_path):
+    from autogets.config import Settings
+    from autogets.generators import make_generator
+
+    ws = tmp_path / "ws"
+    gen = make_generator("embedded", Settings(workspace=ws))
+    assert gen.cache_dir == ws / "cache" / "models" / "embedded"
+    assert not gen.converted_dir().is_relative_to(ws / "models")   # a data set may be called `embedded`
+    old = ws / "models" / "embedded" / gen.model                     # where earlier versions converted it
+    old.mkdir(parents=True)
+    (old / "model.safetensors").write_bytes(b"weights")
+    (old / "config.json").write_text("{}")
+    assert gen.converted_source() == gen.converted_dir()             # moved, not converted again
+    assert (gen.converted_dir() / "model.safetensors").read_bytes() == b"weights"
+    assert not (ws / "models" / "embedded").exists()

@@ -55,6 +55,7 @@ def _workspace(option: Path | None) -> Workspace:
     from autogets.embeddings import store_for, use_store
 
     ws = Workspace(option or load_settings().workspace)
+    ws.check_database()  # a lost database is refused before any work
     use_store(store_for(ws.root))  # every text is embedded once per workspace
     return ws
 
