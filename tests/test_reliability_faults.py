@@ -156,3 +156,62 @@ def test_the_embedded_llm_copy_lives_outside_the_registry_folders_and_an_old_cop
     assert gen.converted_source() == gen.converted_dir()             # moved, not converted again
     assert (gen.converted_dir() / "model.safetensors").read_bytes() == b"weights"
     assert not (ws / "models" / "embedded").exists()
+
+
+# --- 15. the process pool's workers die with their parent -----------------------------------------------------------
+
+POOL_HOLDER = """
+import operator, time
+from autogets.executor import LocalExecutor
+ex = LocalExecutor(2)
+ex.start(list(range(8)))
+assert ex.map(operator.getitem, list(range(8))) == list(range(8))
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def _children() -> dict[int, int]:
+    """pid → parent pid of every live (not zombie) process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                fields = stat[stat.rindex(")") + 2:].split()
+                if fields[0] != "Z":
+                    found[int(entry.name)] = int(fields[1])
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = _children()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_killing_the_parent_of_the_process_pool_ends_its_workers_and_resource_tracker():
+    import signal
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", POOL_HOLDER], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        pool = _descendants(holder.pid)
+        assert len(pool) >= 3, pool                            # 2 workers and the resource tracker
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        deadline = time.monotonic() + 10
+        while (left := pool & set(_children())) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left, f"still alive 10 s after their parent was killed: {sorted(left)}"
+    finally:
+        holder.kill()
+        for pid in (pool if "pool" in locals() else set()) & set(_children()):  # only what this test started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
