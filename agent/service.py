@@ -30,7 +30,7 @@ from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
 from agent.context import AgentContext
 from agent.graph import build_graph
 from agent.state import fresh
-from autogets import leases, steps
+from autogets import faults, leases, steps
 from autogets.errors import Resumable, RunConflict
 from autogets.workspace import Workspace, now_iso
 
@@ -54,6 +54,7 @@ class Agent:
         self.ctx = context
         self.workspace = Path(context.workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
+        faults.remember(self.workspace)
         from autogets.embeddings import store_for, use_store
 
         use_store(store_for(self.workspace))  # every text is embedded once per workspace

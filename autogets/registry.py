@@ -70,10 +70,19 @@ def _write_temp(folder: Path, write: Callable[[str], Any]) -> Path:
     os.close(fd)
     try:
         write(tmp)
-    except BaseException:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: readable like the workspace's other files
+    except BaseException as exc:
         _unlink(Path(tmp))
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name it (full disk)
+            exc.filename = tmp
         raise
     return Path(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _dump_temp(obj: Any, folder: Path) -> Path:

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from autogets import faults
 from autogets.errors import WorkspaceError
 
 
@@ -157,6 +158,7 @@ class Workspace:
 
     def __init__(self, root: str | Path = ".autogets"):
         self.root = Path(root)
+        faults.remember(self.root)  # to name it in a one-line error (full disk, read-only, damaged database)
         self._local = threading.local()
         self._open: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -208,8 +210,8 @@ class Workspace:
             except BaseException:
                 db.close()
                 raise
-        except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"{self.db_path}: not a usable SQLite database ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # not a database, or a full disk or read-only folder while opening it
+            raise WorkspaceError(faults.database_problem(self.db_path, exc)) from None
         self._local.db, self._local.pid = db, os.getpid()
         with self._lock:
             self._open.add(db)
@@ -368,9 +370,11 @@ def write_json_atomic(path: Path, obj: Any) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name it (full disk)
+            exc.filename = str(path)
         raise
 
 
