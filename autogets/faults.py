@@ -59,8 +59,8 @@ def _nearly_full(path: Path | None, below: int = 1 << 20) -> bool:
 
 def read_only(root: str | Path, path: str | Path | None = None) -> str:
     detail = f" (cannot write {path})" if path is not None and Path(path) != Path(root) else ""
-    return (f"workspace {root} is read-only{detail}: this command writes to it; read-only commands (models list / "
-            f"show, runs, predict, samples, kb show, chat --list) work, others need a writable workspace")
+    return (f"workspace {root} is read-only{detail}: this command writes to it (read-only commands work: models "
+            f"list / show / export, runs, predict, samples, kb show, chat --list)")
 
 
 def _sqlite_kind(exc: sqlite3.Error) -> str | None:

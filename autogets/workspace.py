@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,6 +164,7 @@ class Workspace:
         self._open: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._migrated = False
+        self._read_only = False
 
     @property
     def db_path(self) -> Path:
@@ -194,12 +196,42 @@ class Workspace:
                              f"database that records them was lost; restore autogets.db from a backup, or move the "
                              f"models folder aside to start an empty workspace")
 
+    def writable(self) -> bool:
+        """Whether this process may write the workspace: its folder (SQLite makes its ``-wal`` and ``-shm`` files
+        there) and its database. A workspace not created yet counts as writable (creating it reports its own
+        error). False on a read-only mount, or without write permission."""
+        if not self.root.exists():
+            return True
+        return os.access(self.root, os.W_OK) and (not self.db_path.exists() or os.access(self.db_path, os.W_OK))
+
+    @property
+    def read_only(self) -> bool:
+        """Whether :meth:`db` opened the database read-only (see :meth:`writable`)."""
+        return self._read_only
+
+    def require_writable(self) -> None:
+        """For commands that write: refuse a read-only workspace at once, in one line, before any work."""
+        if not self.writable():
+            raise WorkspaceError(faults.read_only(self.root))
+
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection to the workspace database, migrated to the current schema."""
+        """This thread's connection to the workspace database, migrated to the current schema. A workspace that
+        cannot be written is opened read-only, without migrations (its schema must be current): reading works,
+        and a write fails with SQLite's "attempt to write a readonly database" (one line in the CLI)."""
         db = getattr(self._local, "db", None)
         if db is not None and self._local.pid == os.getpid():
             return db
         self.check_database()
+        if self.db_path.exists() and not self.writable():
+            db = self._connect_read_only()
+        else:
+            db = self._connect_writable()
+        self._local.db, self._local.pid = db, os.getpid()
+        with self._lock:
+            self._open.add(db)
+        return db
+
+    def _connect_writable(self) -> sqlite_utils.Database:
         self._ensure_root()
         try:
             db = connect(self.db_path)
@@ -212,9 +244,20 @@ class Workspace:
                 raise
         except sqlite3.DatabaseError as exc:  # not a database, or a full disk or read-only folder while opening it
             raise WorkspaceError(faults.database_problem(self.db_path, exc)) from None
-        self._local.db, self._local.pid = db, os.getpid()
-        with self._lock:
-            self._open.add(db)
+        return db
+
+    def _connect_read_only(self) -> sqlite_utils.Database:
+        try:
+            db = sqlite_utils.Database(connect_read_only(self.db_path))
+            version = _schema_version(db)
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(faults.database_problem(self.db_path, exc)) from None
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise WorkspaceError(f"workspace {self.root} is read-only and its database has schema version {version}; "
+                                 f"this autogets needs {SCHEMA_VERSION}: run any command once where it can be "
+                                 f"written, which upgrades it")
+        self._read_only = True
         return db
 
     def close(self) -> None:
@@ -259,6 +302,23 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         conn.close()
         raise
     return sqlite_utils.Database(conn)
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to a SQLite file on a read-only mount or without write permission. SQLite reads a WAL
+    database read-only only if it may create the ``-shm`` file, or finds it; failing that, a database with no
+    ``-wal`` file (closed cleanly: every change is in the file) is opened as immutable."""
+    uri = f"file:{urllib.parse.quote(str(Path(path).absolute()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

@@ -281,3 +281,84 @@ def test_a_full_disk_is_one_line_and_the_workspace_stays_consistent(improved, tr
     assert code == 0, err
     versions = _consistent(ws)
     assert versions[0] == MODEL and len(versions) >= 2
+
+
+# --- 17. a read-only workspace --------------------------------------------------------------------------------------
+
+COMMANDS = """
+import contextlib, io, json, sys, traceback
+from autogets.cli import main
+results = []
+for args in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+    except BaseException:
+        code, err = "traceback", io.StringIO(traceback.format_exc())
+    results.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def _run_commands(commands: list[list[str]], prefix: tuple[str, ...] = ()) -> list[tuple[object, str, str]]:
+    """Run CLI commands one after the other in one new process (``prefix``: e.g. setpriv); (code, out, err) each."""
+    done = subprocess.run([*prefix, sys.executable, "-c", COMMANDS, json.dumps(commands)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    return [tuple(r) for r in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+@pytest.fixture(params=["read-only mount", "no write permission"])
+def read_only_workspace(request, improved, tmp_path):
+    """A copy of the improved workspace (with an agent thread), closed cleanly (no -wal, -shm files), that cannot be
+    written: a read-only bind mount, or no write permission with capabilities dropped (root ignores chmod); yields
+    (path, command prefix)."""
+    ws = tmp_path / "ws"
+    shutil.copytree(improved, ws, symlinks=True)
+    assert cli("chat", "help", "--workspace", str(ws)).returncode == 0
+    assert sorted(p.name for p in ws.glob("*.db*")) == ["autogets.db", "checkpoints.db"]
+    if request.param == "read-only mount":
+        target = tmp_path / "ro"
+        target.mkdir()
+        done = subprocess.run(["mount", "--bind", "-o", "ro", str(ws), str(target)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot bind-mount read-only here ({done.stderr.strip() or done.returncode})")
+        yield target, ()
+        subprocess.run(["umount", "-l", str(target)], check=False)
+        return
+    subprocess.run(["chmod", "-R", "a-w", str(ws)], check=True)
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        prefix = ("setpriv", "--inh-caps=-all", "--bounding-set=-all")
+        if shutil.which("setpriv") is None or subprocess.run([*prefix, "true"]).returncode != 0:
+            pytest.skip("root ignores file permissions and setpriv cannot drop its capabilities here")
+    yield ws, prefix
+    subprocess.run(["chmod", "-R", "u+w", str(ws)], check=True)
+
+
+def test_read_commands_work_on_a_read_only_workspace_and_the_others_say_it_is_read_only(read_only_workspace,
+                                                                                         trec6_slice, tmp_path):
+    ws, prefix = read_only_workspace
+    run_id = sqlite3.connect(f"file:{ws / 'autogets.db'}?mode=ro&immutable=1", uri=True).execute(
+        "SELECT id FROM runs").fetchone()[0]
+    at = ["--workspace", str(ws)]
+    data = ["--data", str(trec6_slice)]
+    reads = [["models", "list", *at], ["models", "show", MODEL, *at], ["runs", "list", *at],
+             ["runs", "show", run_id, *at], ["predict", "--dataset", DATASET, "--text", PROBE, *at],
+             ["samples", *data, "--class", "ABBR", "--generator", "eda", *at], ["kb", "show", "--dataset", DATASET,
+                                                                               *at],
+             ["chat", "--list", *at], ["models", "export", MODEL, "--out", str(tmp_path / "out.joblib"), *at]]
+    writes = [["diagnose", *data, *at], improve_args(trec6_slice, ws),
+              ["generate", *data, "--class", "ABBR", "--generator", "eda", "--n", "1", *at],
+              ["search", *data, "--class", "ABBR", "--generator", "eda", "--budget", "2", *at],
+              ["kb", "build", *data, "--class", "ABBR", "--generator", "eda", "--budget", "2", *at],
+              ["models", "promote", MODEL, *at], ["models", "rollback", "--dataset", DATASET, *at],
+              ["chat", "help", *at]]
+    results = _run_commands(reads + writes, prefix)
+    for args, (code, _out, err) in zip(reads, results[:len(reads)], strict=True):
+        assert code == 0, (args, err)
+    assert MODEL in results[0][1] and "help" in results[7][1]
+    for args, (code, _out, err) in zip(writes, results[len(reads):], strict=True):
+        assert code != "traceback", (args, err)
+        one_line_error((code, err), f"workspace {ws} is read-only")
