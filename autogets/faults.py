@@ -1,8 +1,9 @@
-"""Faults of the machine rather than of the input: a full disk, a read-only workspace.
+"""Faults of the machine rather than of the input: a full disk, a read-only workspace, a damaged database.
 
 :func:`describe` turns such an exception (``OSError``, ``sqlite3.Error``) into the one line the CLI prints, naming the
 file and what to do, or returns None for anything else (a bug: its traceback is worth having). It knows the workspace
-folders this process opened (:func:`remember`), to name the workspace of an error that names no file (SQLite's).
+folders this process opened (:func:`remember`), to name the workspace of an error that names no file (SQLite's) and
+to find which of its databases is damaged (SQLite does not say which file a "malformed" error is about).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+DATABASES = ("autogets.db", "checkpoints.db", "cache/embeddings.sqlite")
+"""The SQLite files of a workspace (data, the agent's checkpoints, the embedding cache)."""
 
 _ROOTS: list[Path] = []
 
@@ -63,6 +66,12 @@ def read_only(root: str | Path, path: str | Path | None = None) -> str:
             f"list / show / export, runs, predict, samples, kb show, chat --list)")
 
 
+def damaged(path: str | Path, exc: BaseException) -> str:
+    return (f"{path}: not a usable SQLite database ({exc}); restore it from a backup, or recover what is readable "
+            f"with `sqlite3 {path} .recover | sqlite3 {path}.recovered` and put that file in its place (with "
+            f"autogets stopped)")
+
+
 def _sqlite_kind(exc: sqlite3.Error) -> str | None:
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
@@ -70,6 +79,8 @@ def _sqlite_kind(exc: sqlite3.Error) -> str | None:
         return "full"
     if name.startswith("SQLITE_READONLY") or "readonly database" in text:
         return "read-only"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text or "not a database" in text:
+        return "damaged"
     if name.startswith("SQLITE_IOERR") or "disk i/o error" in text:
         return "io"
     return None
@@ -82,11 +93,33 @@ def database_problem(path: Path, exc: sqlite3.Error) -> str:
         return disk_full(path)
     if kind == "read-only":
         return read_only(path.parent, path)
+    if kind == "damaged":
+        return damaged(path, exc)
     return f"{path}: not a usable SQLite database ({exc})"
 
 
+def _healthy(path: Path) -> bool:
+    from autogets.workspace import connect_read_only
+
+    try:
+        with contextlib.closing(connect_read_only(path)) as conn:
+            return conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    except sqlite3.Error as exc:
+        return _sqlite_kind(exc) != "damaged"  # cannot tell (e.g. locked): not known to be bad
+
+
+def _damaged_database() -> Path | None:
+    """The first database of the workspaces this process used that fails SQLite's ``quick_check``."""
+    for root in reversed(_ROOTS):
+        for name in DATABASES:
+            path = root / name
+            if path.is_file() and path.stat().st_size > 0 and not _healthy(path):
+                return path
+    return None
+
+
 def describe(exc: BaseException) -> str | None:
-    """The one line for a full disk or a read-only workspace, else None."""
+    """The one line for a full disk, a read-only workspace or a damaged database, else None."""
     if isinstance(exc, OSError):
         path = exc.filename2 if exc.filename2 is not None else exc.filename
         if exc.errno in DISK_FULL:
@@ -101,4 +134,7 @@ def describe(exc: BaseException) -> str | None:
             return disk_full()
         if kind == "read-only" and root is not None:
             return read_only(root)
+        if kind == "damaged":
+            path = _damaged_database() or (root / "autogets.db" if root is not None else "the workspace database")
+            return damaged(path, exc)
     return None

@@ -242,7 +242,7 @@ class Workspace:
             except BaseException:
                 db.close()
                 raise
-        except sqlite3.DatabaseError as exc:  # not a database, or a full disk or read-only folder while opening it
+        except sqlite3.DatabaseError as exc:  # damaged, or a full disk or read-only folder while opening it
             raise WorkspaceError(faults.database_problem(self.db_path, exc)) from None
         return db
 

@@ -362,3 +362,30 @@ def test_read_commands_work_on_a_read_only_workspace_and_the_others_say_it_is_re
     for args, (code, _out, err) in zip(writes, results[len(reads):], strict=True):
         assert code != "traceback", (args, err)
         one_line_error((code, err), f"workspace {ws} is read-only")
+
+
+# --- 18. garbage in the middle of the database ---------------------------------------------------------------------
+
+
+def test_a_damaged_database_is_one_line_naming_the_file_and_what_to_do(improved, trec6_slice, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(improved, ws, symlinks=True)
+    db = ws / "autogets.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        try:
+            pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'generations' AND "
+                                                "pagetype = 'leaf'")]
+        except sqlite3.OperationalError:
+            pytest.skip("this SQLite has no dbstat table to find the pages of a table")
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    assert len(pages) >= 3 and min(pages) > 1                   # in the middle: the header and schema are intact
+    with open(db, "r+b") as fh:
+        for page in pages[1:]:
+            fh.seek((page - 1) * size)
+            fh.write(os.urandom(size))
+    assert cli("models", "list", "--workspace", str(ws)).returncode == 0   # what does not touch those pages works
+    for args in (improve_args(trec6_slice, ws),
+                 ["samples", "--data", str(trec6_slice), "--class", "ABBR", "--generator", "eda", "--workspace",
+                  str(ws)]):
+        line = one_line_error(cli(*args), f"{db}:", "malformed", "backup", f"sqlite3 {db} .recover")
+        assert "Traceback" not in line

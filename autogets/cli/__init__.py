@@ -1,7 +1,7 @@
 """The ``autogets`` command. Thin: each command module parses options, calls the library and renders the result.
 
 Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2, and so
-do faults of the machine: a full disk, a read-only workspace (:mod:`autogets.faults`).
+do faults of the machine: a full disk, a read-only workspace, a damaged database (:mod:`autogets.faults`).
 ``autogets`` never imports ``agent`` or ``bot``: their commands (``chat``, ``bot``) live in those packages
 (``agent/cli.py``, ``bot/cli.py``) and join this one ``autogets`` command through the ``autogets.commands`` entry
 points of ``pyproject.toml``.
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err.print("autogets: interrupted", markup=False)
         return _exit(130, argv)
-    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only workspace: one line
+    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only workspace, a damaged database: one line
         line = describe(exc)
         if line is None:
             raise
