@@ -118,6 +118,16 @@ def _damaged_database() -> Path | None:
     return None
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is a full disk (or quota): a cause that passes once space is freed."""
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL
+    if isinstance(exc, sqlite3.Error):
+        kind = _sqlite_kind(exc)
+        return kind == "full" or (kind == "io" and _nearly_full(_root_of(None)))
+    return False
+
+
 def describe(exc: BaseException) -> str | None:
     """The one line for a full disk, a read-only workspace or a damaged database, else None."""
     if isinstance(exc, OSError):

@@ -29,7 +29,7 @@ from typing import Any
 import sqlite_utils
 
 from autogets import faults
-from autogets.errors import WorkspaceError
+from autogets.errors import DiskFull, WorkspaceError
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -243,7 +243,8 @@ class Workspace:
                 db.close()
                 raise
         except sqlite3.DatabaseError as exc:  # damaged, or a full disk or read-only folder while opening it
-            raise WorkspaceError(faults.database_problem(self.db_path, exc)) from None
+            problem = faults.database_problem(self.db_path, exc)
+            raise (DiskFull if faults.is_disk_full(exc) else WorkspaceError)(problem) from None
         return db
 
     def _connect_read_only(self) -> sqlite_utils.Database:

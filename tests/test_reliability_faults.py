@@ -244,13 +244,13 @@ def _fill(disk: Path, leave_kib: int) -> Path:
     return filler
 
 
-def _consistent(ws: Path) -> list[str]:
+def _consistent(ws: Path, dataset: str = DATASET) -> list[str]:
     """Model versions as the registry has them, after checking the database and that rows and files agree."""
     with contextlib.closing(sqlite3.connect(ws / "autogets.db")) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         rows = conn.execute("SELECT id, artifact FROM models ORDER BY version").fetchall()
     assert all((ws / artifact).is_file() for _, artifact in rows)
-    assert sorted(p.name for p in (ws / "models" / DATASET).glob("*.joblib")) == sorted(
+    assert sorted(p.name for p in (ws / "models" / dataset).glob("*.joblib")) == sorted(
         Path(a).name for _, a in rows)                          # no file named like a version without its row
     return [model_id for model_id, _ in rows]
 
@@ -281,6 +281,22 @@ def test_a_full_disk_is_one_line_and_the_workspace_stays_consistent(improved, tr
     assert code == 0, err
     versions = _consistent(ws)
     assert versions[0] == MODEL and len(versions) >= 2
+
+
+@pytest.mark.slow
+def test_a_disk_filling_during_a_chat_run_stops_it_resumable_and_resume_finishes_it(small_disk):
+    ws = small_disk / "ws"
+    ws.mkdir()
+    options = ("--yes", "--generator", "eda", "--budget", "4", "--executor", "serial", "--workspace", str(ws))
+    filler = _fill(small_disk, 300)                            # runs out after the plan (measured)
+    stopped = cli("chat", "improve ABBR on trec6", *options)
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert "The run stopped: no space left on device" in " ".join(stopped.stdout.split())
+    thread = stopped.stderr.split()[1]                         # "thread <id> (continue with …)"
+    filler.unlink()
+    resumed = cli("chat", "--resume", thread, *options)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _consistent(ws, "trec6") in ([], ["trec6-v1"])      # one version at most (or no gain)
 
 
 # --- 17. a read-only workspace --------------------------------------------------------------------------------------
