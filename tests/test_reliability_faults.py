@@ -167,7 +167,7 @@ from autogets.executor import LocalExecutor
 ex = LocalExecutor(2)
 ex.start(list(range(8)))
 assert ex.map(operator.getitem, list(range(8))) == list(range(8))
-print("ready", flush=True)
+print(ex._dir, flush=True)
 time.sleep(600)
 """
 
@@ -195,14 +195,15 @@ def _descendants(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
-def test_killing_the_parent_of_the_process_pool_ends_its_workers_and_resource_tracker():
+def test_killing_the_parent_of_the_process_pool_ends_its_workers_and_resource_tracker_and_its_files():
     import signal
     import time
 
     holder = subprocess.Popen([sys.executable, "-c", POOL_HOLDER], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        assert holder.stdout.readline().strip() == "ready"
+        state = Path(holder.stdout.readline().strip())         # the pool's folder of the state it sends workers
+        assert state.is_dir()
         pool = _descendants(holder.pid)
         assert len(pool) >= 3, pool                            # 2 workers and the resource tracker
         holder.send_signal(signal.SIGKILL)
@@ -211,6 +212,7 @@ def test_killing_the_parent_of_the_process_pool_ends_its_workers_and_resource_tr
         while (left := pool & set(_children())) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not left, f"still alive 10 s after their parent was killed: {sorted(left)}"
+        assert not state.exists()                              # nothing orphaned in the temporary folder either
     finally:
         holder.kill()
         for pid in (pool if "pool" in locals() else set()) & set(_children()):  # only what this test started
