@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
-READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+DENIED = {errno.EACCES, errno.EPERM}
 DATABASES = ("autogets.db", "checkpoints.db", "cache/embeddings.sqlite")
 """The SQLite files of a workspace (data, the agent's checkpoints, the embedding cache)."""
 
@@ -64,6 +64,11 @@ def read_only(root: str | Path, path: str | Path | None = None) -> str:
     detail = f" (cannot write {path})" if path is not None and Path(path) != Path(root) else ""
     return (f"workspace {root} is read-only{detail}: this command writes to it (read-only commands work: models "
             f"list / show / export, runs, predict, samples, kb show, chat --list)")
+
+
+def denied(root: str | Path, path: str | Path) -> str:
+    return (f"permission denied on {path} (workspace {root}): run autogets as the user who owns the workspace, or "
+            f"give this user access to its files")
 
 
 def damaged(path: str | Path, exc: BaseException) -> str:
@@ -134,8 +139,11 @@ def describe(exc: BaseException) -> str | None:
         path = exc.filename2 if exc.filename2 is not None else exc.filename
         if exc.errno in DISK_FULL:
             return disk_full(path)
-        if exc.errno in READ_ONLY and path is not None and (root := _root_of(path)) is not None:
+        root = _root_of(path) if path is not None else None
+        if root is not None and exc.errno == errno.EROFS:
             return read_only(root, path)
+        if root is not None and exc.errno in DENIED:  # reading or writing: a file of another user, say
+            return denied(root, path)
         return None
     if isinstance(exc, sqlite3.Error):
         kind = _sqlite_kind(exc)

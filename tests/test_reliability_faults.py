@@ -223,6 +223,31 @@ def test_killing_the_parent_of_the_process_pool_ends_its_workers_and_resource_tr
 # --- 16. a full disk ------------------------------------------------------------------------------------------------
 
 
+def test_machine_faults_are_described_in_one_line_and_anything_else_is_left_alone(tmp_path):
+    import errno
+
+    from autogets import faults
+
+    ws = Workspace(tmp_path / "ws")                              # a workspace this process uses
+    inside = str(ws.root / "reports" / "x.json")
+    assert faults.describe(OSError(errno.ENOSPC, "No space left on device", inside)) == (
+        f"no space left on device writing {inside}: free space and run it again (what was stored is kept and reused)")
+    assert "writing in" in faults.describe(OSError(errno.EDQUOT, "Quota", str(ws.root / ".new-1.joblib.tmp")))
+    assert faults.describe(OSError(errno.ENOSPC, "No space")).startswith(
+        f"no space left on device in workspace {ws.root.absolute()}")
+    assert faults.describe(sqlite3.OperationalError("database or disk is full")).startswith("no space left")
+    assert faults.describe(OSError(errno.EROFS, "Read-only file system", inside)).startswith(
+        f"workspace {ws.root.absolute()} is read-only")
+    assert faults.describe(PermissionError(errno.EACCES, "Permission denied", inside)).startswith(
+        f"permission denied on {inside}")
+    assert faults.describe(sqlite3.OperationalError("attempt to write a readonly database")).startswith(
+        f"workspace {ws.root.absolute()} is read-only")
+    for other in (OSError(errno.ENOENT, "No such file", inside), PermissionError(errno.EACCES, "denied", "/etc/x"),
+                  sqlite3.OperationalError("no such table: nope"), sqlite3.OperationalError("database is locked"),
+                  ValueError("a bug")):
+        assert faults.describe(other) is None, other          # a bug keeps its traceback
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 16 MB tmpfs (tests run as root in CI; skipped where mounting is not permitted)."""
