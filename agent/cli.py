@@ -48,10 +48,17 @@ def chat(request: Annotated[str | None, typer.Argument(help='What to do, e.g. "i
         _write_graph(graph)
         return
     from agent.context import AgentContext
-    from agent.service import Agent
+    from agent.service import Agent, read_threads
     from autogets.config import load_settings
+    from autogets.workspace import Workspace
 
     settings = load_settings()
+    if list_threads:
+        _print_threads(read_threads(workspace or settings.workspace), json_out)
+        return
+    ws = Workspace(workspace or settings.workspace)
+    ws.check_database()
+    ws.require_writable()  # a read-only workspace: one line before the agent starts
     overrides: dict[str, Any] = {"executor": executor} if executor else {}
     if workspace is not None:
         overrides["workspace"] = workspace
@@ -62,9 +69,6 @@ def chat(request: Annotated[str | None, typer.Argument(help='What to do, e.g. "i
     ctx = AgentContext.from_settings(settings, notifier=TerminalNotifier(), **overrides)
     agent = Agent(ctx)
     try:
-        if list_threads:
-            _print_threads(agent.threads(), json_out)
-            return
         reviewer = ask_terminal(err, eof_cancels=False)
         with progress_bars(not json_out) as bars:
             on_event = _event_printer(bars)

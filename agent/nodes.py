@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +22,8 @@ from agent.context import AgentContext
 from agent.progress import writer
 from agent.requests import Catalog, Clarify, parse_request
 from agent.state import AgentState
-from autogets import steps
-from autogets.errors import AutogetsError, Resumable, RunConflict
+from autogets import faults, steps
+from autogets.errors import AutogetsError, DiskFull, Resumable, RunConflict
 from autogets.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,19 @@ def guarded(node: Node) -> Node:
             raise
         except AutogetsError as exc:
             reason = str(exc)
-        except Exception as exc:  # an unexpected fault: the user still gets one sentence, the log the details
-            log.exception("agent node failed", extra={"node": node.__name__, "run_id": state.get("run_id")})
-            reason = f"internal error in {node.__name__} ({type(exc).__name__})"
+        except Exception as exc:
+            reason = faults.describe(exc)  # a full disk, a read-only workspace, a damaged database: one sentence
+            if reason is not None and faults.is_disk_full(exc):
+                raise DiskFull(reason) from None  # what was stored stays; free space, then resume
+            if reason is None:  # an unexpected fault: the user still gets one sentence, the log the details
+                log.exception("agent node failed", extra={"node": node.__name__, "run_id": state.get("run_id")})
+                reason = f"internal error in {node.__name__} ({type(exc).__name__})"
         if state.get("run_id"):
-            steps.fail_run(_ws(runtime), state["run_id"], reason)
+            try:
+                steps.fail_run(_ws(runtime), state["run_id"], reason)
+            except (OSError, sqlite3.Error) as exc:  # the workspace itself failed: the turn still says why
+                if faults.describe(exc) is None:
+                    raise
         runtime.context.notifier.notify("failed", {"run_id": state.get("run_id"), "reason": reason,
                                                    "conversation": state.get("conversation")})
         return {"status": "failed", "error": reason, "message": f"The run failed: {reason}"}

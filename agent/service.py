@@ -30,9 +30,9 @@ from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
 from agent.context import AgentContext
 from agent.graph import build_graph
 from agent.state import fresh
-from autogets import leases, steps
+from autogets import faults, leases, steps
 from autogets.errors import Resumable, RunConflict
-from autogets.workspace import Workspace, now_iso
+from autogets.workspace import Workspace, connect_read_only, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class Agent:
         self.ctx = context
         self.workspace = Path(context.workspace)
         self.workspace.mkdir(parents=True, exist_ok=True)
+        faults.remember(self.workspace)
         from autogets.embeddings import store_for, use_store
 
         use_store(store_for(self.workspace))  # every text is embedded once per workspace
@@ -135,10 +136,7 @@ class Agent:
         return pages
 
     def threads(self) -> list[dict[str, Any]]:
-        rows = self._conn.execute("SELECT thread_id, conversation, requester, run_id, status, command, updated_at "
-                                  "FROM agent_threads ORDER BY updated_at DESC").fetchall()
-        keys = ("thread_id", "conversation", "requester", "run_id", "status", "command", "updated_at")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return _thread_rows(self._conn)
 
     # --- internals ----------------------------------------------------------------------------------------------
 
@@ -284,6 +282,27 @@ class Agent:
             sets = ", ".join(f"{k} = ?" for k in fields)
             self._conn.execute(f"UPDATE agent_threads SET {sets}{', ' if sets else ''}updated_at = ? "
                                "WHERE thread_id = ?", [*fields.values(), now_iso(), thread_id])
+
+
+THREAD_KEYS = ("thread_id", "conversation", "requester", "run_id", "status", "command", "updated_at")
+
+
+def _thread_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(f"SELECT {', '.join(THREAD_KEYS)} FROM agent_threads ORDER BY updated_at DESC").fetchall()
+    return [dict(zip(THREAD_KEYS, r, strict=True)) for r in rows]
+
+
+def read_threads(workspace: str | Path) -> list[dict[str, Any]]:
+    """The threads of a workspace and their state, read without writing (``autogets chat --list`` works on a
+    read-only workspace, and creates nothing)."""
+    path = Path(workspace) / "checkpoints.db"
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    faults.remember(workspace)
+    with contextlib.closing(connect_read_only(path)) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'agent_threads'").fetchone():
+            return []
+        return _thread_rows(conn)
 
 
 def _unfinished(snapshot: Any) -> bool:

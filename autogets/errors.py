@@ -42,6 +42,10 @@ class Resumable(AutogetsError):
     is kept, and the run continues from that step when it is resumed."""
 
 
+class DiskFull(Resumable, WorkspaceError):
+    """No space left on the workspace's disk: what was stored is kept, and the step runs again once space is freed."""
+
+
 class GenerationStopped(Resumable, GenerationError):
     """Generation stopped with source examples left ungenerated; the texts generated so far stay in the cache."""
 

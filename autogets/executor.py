@@ -13,6 +13,8 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -96,8 +98,28 @@ _STATE: Any = None
 _TOKEN: int | None = None
 
 
-def _init_worker() -> None:
+PARENT_POLL_SECONDS = 0.5
+"""How often a pool worker checks that the process that started it is still alive."""
+
+
+def _init_worker(parent: int | None = None, folder: str | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent, folder), name="autogets-parent-watch",
+                         daemon=True).start()
+
+
+def _exit_with_parent(parent: int, folder: str | None) -> None:
+    """End this worker once its parent is gone (``kill -9`` of ``autogets improve`` gives the pool no chance to stop
+    its workers, which would otherwise live on, each holding the feature matrix), deleting the pool's state
+    ``folder`` the parent can no longer delete. The resource tracker then sees every user of its pipe gone and ends
+    too. A thread polling the parent id rather than ``PR_SET_PDEATHSIG``: that signal follows the *thread* that
+    started the worker, and pools are started from worker threads too."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+    os._exit(1)
 
 
 def _call(fn: Callable[[Any, Any], Any], token: int, path: str, item: Any) -> Any:
@@ -126,8 +148,9 @@ class LocalExecutor(_Closing):
     def start(self, state: Any) -> None:
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker)
             self._dir = tempfile.mkdtemp(prefix="autogets-executor-")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                                             initargs=(os.getpid(), self._dir))
         self._token += 1
         path = os.path.join(self._dir, "state.pkl")
         with open(path + ".tmp", "wb") as f:

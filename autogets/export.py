@@ -234,9 +234,10 @@ def _m0_validation_cba(workspace: str | Path | Workspace | None, run_id: str | N
 
     if not run_id:
         return None
-    rows = list(_workspace(workspace).db().query("SELECT report_dir FROM runs WHERE id = ?", [run_id]))
+    ws = _workspace(workspace)
+    rows = list(ws.db().query("SELECT report_dir FROM runs WHERE id = ?", [run_id]))
     try:
-        report = json.loads((Path(rows[0]["report_dir"]) / "report.json").read_text())
+        report = json.loads((ws.stored_report_dir(rows[0]["report_dir"]) / "report.json").read_text())
         return _cba((report.get("held_out") or report["validation"])["m0"], target)
     except (IndexError, OSError, KeyError, ValueError):
         return None

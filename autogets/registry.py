@@ -34,7 +34,7 @@ from typing import Any
 import joblib
 
 from autogets.errors import RegistryError
-from autogets.workspace import Workspace, now_iso, write_transaction
+from autogets.workspace import Workspace, artifact_relpath, now_iso, write_transaction
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,14 @@ class ModelVersion:
     created_by: str
 
     @classmethod
-    def from_row(cls, row: dict) -> ModelVersion:
-        return cls(**{**row, **{k: json.loads(row[k] or "{}") for k in
-                                ("recipe", "metrics_validation", "metrics_test", "summary")}})
+    def from_row(cls, row: dict, root: Path | None = None) -> ModelVersion:
+        """The version of a ``models`` row; with the workspace ``root``, ``artifact`` is the file's path in it (the
+        row stores it relative to the root: see :func:`autogets.workspace.artifact_relpath`)."""
+        values = {**row, **{k: json.loads(row[k] or "{}") for k in
+                            ("recipe", "metrics_validation", "metrics_test", "summary")}}
+        if root is not None:
+            values["artifact"] = str(root / artifact_relpath(row["dataset"], row["artifact"]))
+        return cls(**values)
 
 
 def _write_temp(folder: Path, write: Callable[[str], Any]) -> Path:
@@ -65,10 +70,19 @@ def _write_temp(folder: Path, write: Callable[[str], Any]) -> Path:
     os.close(fd)
     try:
         write(tmp)
-    except BaseException:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: readable like the workspace's other files
+    except BaseException as exc:
         _unlink(Path(tmp))
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name it (full disk)
+            exc.filename = tmp
         raise
     return Path(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _dump_temp(obj: Any, folder: Path) -> Path:
@@ -182,7 +196,8 @@ class Registry:
                     "id": model_id, "dataset": dataset, "version": version, "parent": parent_id,
                     "status": "candidate", "recipe": json.dumps(recipe),
                     "metrics_validation": json.dumps(metrics_validation), "metrics_test": json.dumps(metrics_test),
-                    "summary": json.dumps(summary or {}), "artifact": str(final), "created_at": now_iso(),
+                    "summary": json.dumps(summary or {}),
+                    "artifact": final.relative_to(self.ws.root).as_posix(), "created_at": now_iso(),
                     "created_by": actor})
                 self._event(model_id, dataset, "register", actor, None)
         except BaseException:
@@ -216,15 +231,18 @@ class Registry:
         rows = list(self._db.query("SELECT * FROM models WHERE id = ?", [model_id]))
         if not rows:
             raise RegistryError(f"no model version {model_id!r}; see `autogets models list`")
-        return ModelVersion.from_row(rows[0])
+        return self._version(rows[0])
+
+    def _version(self, row: dict) -> ModelVersion:
+        return ModelVersion.from_row(row, self.ws.root)
 
     def list(self, dataset: str | None = None) -> list[ModelVersion]:
         sql = "SELECT * FROM models" + (" WHERE dataset = ?" if dataset else "") + " ORDER BY dataset, version"
-        return [ModelVersion.from_row(r) for r in self._db.query(sql, [dataset] if dataset else [])]
+        return [self._version(r) for r in self._db.query(sql, [dataset] if dataset else [])]
 
     def production(self, dataset: str) -> ModelVersion | None:
         rows = list(self._db.query("SELECT * FROM models WHERE dataset = ? AND status = 'production'", [dataset]))
-        return ModelVersion.from_row(rows[0]) if rows else None
+        return self._version(rows[0]) if rows else None
 
     def load(self, model_id: str) -> Any:
         return joblib.load(self.get(model_id).artifact)
@@ -261,7 +279,7 @@ class Registry:
     def for_run(self, run_id: str) -> ModelVersion | None:
         """The version an ``improve`` run registered, if any (a re-run of the register step finds it)."""
         rows = list(self._db.query("SELECT * FROM models WHERE json_extract(summary, '$.run_id') = ?", [run_id]))
-        return ModelVersion.from_row(rows[0]) if rows else None
+        return self._version(rows[0]) if rows else None
 
 
     def with_recipe(self, dataset: str, recipe: dict) -> ModelVersion | None:

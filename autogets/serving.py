@@ -43,6 +43,7 @@ def _workspace(workspace: str | Path | Workspace | None) -> Workspace:
         from autogets.config import load_settings
 
         ws = Workspace(workspace if workspace is not None else load_settings().workspace)
+    ws.check_database()
     if not ws.db_path.exists():
         raise RegistryError(f"no workspace at {ws.root}: no model has been registered there")
     return ws

@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import Any
 
 import sqlite_utils
 
-from autogets.errors import WorkspaceError
+from autogets import faults
+from autogets.errors import DiskFull, WorkspaceError
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -126,7 +128,26 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.execute('ALTER TABLE "knowledge" ADD COLUMN "classifier" TEXT')
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    """Model artifacts are named relative to the workspace root (``models/<data set>/<file>``), so a moved or copied
+    workspace uses its own files; the absolute (or working-folder-relative) paths stored before are rewritten."""
+    for model_id, dataset, stored in db.execute("SELECT id, dataset, artifact FROM models").fetchall():
+        relative = artifact_relpath(dataset, stored)
+        if relative != stored:
+            db.execute("UPDATE models SET artifact = ? WHERE id = ?", [relative, model_id])
+
+
+def artifact_relpath(dataset: str, stored: str) -> str:
+    """A registry artifact's path relative to the workspace root. The registry always wrote ``<root>/models/<data
+    set>/<file>``; paths stored before they were relative carry the root of the day (absolute, or relative to the
+    working folder), which is dropped: the file is the one of that name in this workspace's folder of the data set."""
+    path = Path(stored)
+    if not path.is_absolute() and path.parts[:1] == ("models",):
+        return path.as_posix()
+    return (Path("models") / dataset / path.name).as_posix()
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""
@@ -144,10 +165,12 @@ class Workspace:
 
     def __init__(self, root: str | Path = ".autogets"):
         self.root = Path(root)
+        faults.remember(self.root)  # to name it in a one-line error (full disk, read-only, damaged database)
         self._local = threading.local()
         self._open: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._migrated = False
+        self._read_only = False
 
     @property
     def db_path(self) -> Path:
@@ -159,11 +182,62 @@ class Workspace:
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc.strerror}") from None
 
+    def model_files(self) -> list[Path]:
+        """The model versions' files in the registry's folders (``models/<data set>/*.joblib``)."""
+        return sorted(self.root.glob("models/*/*.joblib"))
+
+    def check_database(self) -> None:
+        """Refuse a workspace whose database was lost (an empty or missing ``autogets.db``) while the registry's
+        folders hold model files: opening it would make a new, empty database, and the next registration a second
+        ``<data set>-v1`` beside the old one."""
+        with contextlib.suppress(OSError):
+            if self.db_path.stat().st_size > 0:
+                return
+        files = self.model_files()
+        if not files:
+            return
+        state = "empty" if self.db_path.exists() else "missing"
+        raise WorkspaceError(f"{self.db_path} is {state} but {self.root / 'models'} holds {len(files)} model "
+                             f"file{'s' if len(files) > 1 else ''} (e.g. {files[0].relative_to(self.root)}): the "
+                             f"database that records them was lost; restore autogets.db from a backup, or move the "
+                             f"models folder aside to start an empty workspace")
+
+    def writable(self) -> bool:
+        """Whether this process may write the workspace: its folder (SQLite makes its ``-wal`` and ``-shm`` files
+        there) and its database. A workspace not created yet counts as writable (creating it reports its own
+        error). False on a read-only mount, or without write permission."""
+        if not self.root.exists():
+            return True
+        return os.access(self.root, os.W_OK) and (not self.db_path.exists() or os.access(self.db_path, os.W_OK))
+
+    @property
+    def read_only(self) -> bool:
+        """Whether :meth:`db` opened the database read-only (see :meth:`writable`)."""
+        return self._read_only
+
+    def require_writable(self) -> None:
+        """For commands that write: refuse a read-only workspace at once, in one line, before any work."""
+        if not self.writable():
+            raise WorkspaceError(faults.read_only(self.root))
+
     def db(self) -> sqlite_utils.Database:
-        """This thread's connection to the workspace database, migrated to the current schema."""
+        """This thread's connection to the workspace database, migrated to the current schema. A workspace that
+        cannot be written is opened read-only, without migrations (its schema must be current): reading works,
+        and a write fails with SQLite's "attempt to write a readonly database" (one line in the CLI)."""
         db = getattr(self._local, "db", None)
         if db is not None and self._local.pid == os.getpid():
             return db
+        self.check_database()
+        if self.db_path.exists() and not self.writable():
+            db = self._connect_read_only()
+        else:
+            db = self._connect_writable()
+        self._local.db, self._local.pid = db, os.getpid()
+        with self._lock:
+            self._open.add(db)
+        return db
+
+    def _connect_writable(self) -> sqlite_utils.Database:
         self._ensure_root()
         try:
             db = connect(self.db_path)
@@ -174,11 +248,23 @@ class Workspace:
             except BaseException:
                 db.close()
                 raise
+        except sqlite3.DatabaseError as exc:  # damaged, or a full disk or read-only folder while opening it
+            problem = faults.database_problem(self.db_path, exc)
+            raise (DiskFull if faults.is_disk_full(exc) else WorkspaceError)(problem) from None
+        return db
+
+    def _connect_read_only(self) -> sqlite_utils.Database:
+        try:
+            db = sqlite_utils.Database(connect_read_only(self.db_path))
+            version = _schema_version(db)
         except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"{self.db_path}: not a usable SQLite database ({exc})") from None
-        self._local.db, self._local.pid = db, os.getpid()
-        with self._lock:
-            self._open.add(db)
+            raise WorkspaceError(faults.database_problem(self.db_path, exc)) from None
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise WorkspaceError(f"workspace {self.root} is read-only and its database has schema version {version}; "
+                                 f"this autogets needs {SCHEMA_VERSION}: run any command once where it can be "
+                                 f"written, which upgrades it")
+        self._read_only = True
         return db
 
     def close(self) -> None:
@@ -203,6 +289,11 @@ class Workspace:
 
         return self.root / "reports" / f"{kind}-{visible_controls(dataset, keep='')}-{run_id}"
 
+    def stored_report_dir(self, stored: str | Path) -> Path:
+        """A run's report folder as stored in the ``runs`` table (``<root of the day>/reports/<name>``), in this
+        workspace wherever it is now (moved or copied)."""
+        return self.root / "reports" / Path(stored).name
+
     def record_run(self, run_id: str, kind: str, dataset: str, *, started_at: str, params: dict, result: dict,
                    report_dir: Path) -> None:
         """Record a finished job (diagnose, search, improve) in the ``runs`` table."""
@@ -222,6 +313,23 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         conn.close()
         raise
     return sqlite_utils.Database(conn)
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to a SQLite file on a read-only mount or without write permission. SQLite reads a WAL
+    database read-only only if it may create the ``-shm`` file, or finds it; failing that, a database with no
+    ``-wal`` file (closed cleanly: every change is in the file) is opened as immutable."""
+    uri = f"file:{urllib.parse.quote(str(Path(path).absolute()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -333,9 +441,11 @@ def write_json_atomic(path: Path, obj: Any) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name it (full disk)
+            exc.filename = str(path)
         raise
 
 

@@ -120,10 +120,11 @@ def test_concurrent_promotes_leave_exactly_one_production_version(workspace):
 
 
 def test_an_existing_artifact_file_is_never_overwritten(workspace):
+    reg = Registry(Workspace(workspace))
+    reg.ws.db()  # (model files without a database are a lost database: test_reliability_faults)
     folder = workspace / "models" / "trec6"
     folder.mkdir(parents=True)
     (folder / "trec6-v1.joblib").write_bytes(b"somebody else's file")
-    reg = Registry(Workspace(workspace))
     v1 = register(reg, 1)
     assert (folder / "trec6-v1.joblib").read_bytes() == b"somebody else's file"
     assert Path(v1.artifact) != folder / "trec6-v1.joblib" and "trec6-v1" in Path(v1.artifact).name

@@ -213,10 +213,12 @@ def bench_speed(*, workspace_root: Path, classifiers: tuple[str, ...] = ("minilm
     """Everything about speed and memory in one file: peak RSS of a full ``improve`` (measured first, in a fresh
     child), candidate evaluations per second per classifier × executor × fitness with SW over one pair and an
     N-worker estimate, embedded texts per minute. ``improve``/``generate`` False leave those parts out."""
+    from autogets.generators.embedded import cache_dir_for
+
     rss = improve_peak_rss(workspace_root) if improve else None
     search = bench_search(classifiers=classifiers, executors=executors, fitnesses=fitnesses, ray_address=ray_address,
                           evaluations=evaluations, workspace_root=workspace_root)
-    gen = bench_generate(cache_dir=workspace_root / "models" / "embedded", limit=generate_limit) if generate else None
+    gen = bench_generate(cache_dir=cache_dir_for(workspace_root), limit=generate_limit) if generate else None
     embedding = bench_embed()
     default = (find_row(search, classifier=classifiers[0], executor=executors[0], fitness=fitnesses[0])
                or search["rows"][0])

@@ -1,7 +1,8 @@
 """The ``autogets`` command. Thin: each command module parses options, calls the library and renders the result.
 
 Errors a user can cause (:class:`autogets.errors.AutogetsError`) become one line on stderr and exit code 2 (control
-characters in the message made visible, newlines too: :func:`autogets.textfmt.visible_controls`).
+characters in the message made visible, newlines too: :func:`autogets.textfmt.visible_controls`), and so do faults
+of the machine: a full disk, a read-only workspace, a damaged database (:mod:`autogets.faults`).
 ``autogets`` never imports ``agent`` or ``bot``: their commands (``chat``, ``bot``) live in those packages
 (``agent/cli.py``, ``bot/cli.py``) and join this one ``autogets`` command through the ``autogets.commands`` entry
 points of ``pyproject.toml``.
@@ -9,6 +10,7 @@ points of ``pyproject.toml``.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Annotated
 
@@ -18,6 +20,7 @@ from autogets import __version__
 from autogets.cli import bench, data, generate, improve, kb, models, predict, runs, search
 from autogets.cli.common import err, out
 from autogets.errors import AutogetsError
+from autogets.faults import describe
 from autogets.textfmt import visible_controls
 
 try:  # typer >= 0.20 vendors its own copy of click
@@ -79,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err.print("autogets: interrupted", markup=False)
         return _exit(130, argv)
+    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only workspace, a damaged database: one line
+        line = describe(exc)
+        if line is None:
+            raise
+        err.print(f"autogets: error: {line}", markup=False, highlight=False, soft_wrap=True)
+        return _exit(2, argv)
     code = result if isinstance(result, int) else 0
     return _exit(code, argv)
 

@@ -73,10 +73,11 @@ def bench_generate(target: ClassOpt = "ABBR", n: NOpt = 5,
     """
     from autogets.bench import write_result
     from autogets.bench.speed import bench_generate as run
+    from autogets.generators.embedded import cache_dir_for
 
     ws = _workspace(workspace)
     with err.status("Benchmarking the embedded generator …"):
-        result = run(target=target, n_per_example=n, cache_dir=ws.root / "models" / "embedded", limit=limit)
+        result = run(target=target, n_per_example=n, cache_dir=cache_dir_for(ws.root), limit=limit)
     path = write_result("generate", result, out_dir)
     out.print_json(json.dumps(result))
     out.print(f"Written to {path}")

@@ -77,10 +77,14 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
     return ds
 
 
-def _workspace(option: Path | None) -> Workspace:
+def _workspace(option: Path | None, *, write: bool = True) -> Workspace:
+    """The workspace of a command; one that writes (``write``) refuses a read-only workspace before any work."""
     from autogets.embeddings import store_for, use_store
 
     ws = Workspace(option or load_settings().workspace)
+    ws.check_database()  # a lost database is refused before any work
+    if write:
+        ws.require_writable()
     use_store(store_for(ws.root))  # every text is embedded once per workspace
     return ws
 
@@ -95,9 +99,10 @@ def _classifier(option: str | None) -> str:
     return name
 
 
-def _existing_workspace(option: Path | None) -> Workspace:
-    """The workspace, which must already exist (read-only commands never create one)."""
-    ws = _workspace(option)
+def _existing_workspace(option: Path | None, *, write: bool = False) -> Workspace:
+    """The workspace, which must already exist (read-only commands never create one, and work on a read-only
+    workspace; ``write``: the command changes it)."""
+    ws = _workspace(option, write=write)
     if not ws.db_path.exists():
         raise WorkspaceError(f"no workspace at {ws.root}: nothing has been run there yet")
     return ws

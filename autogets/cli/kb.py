@@ -99,6 +99,9 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
                       str(r["budget"]), str(r["n"]),
                       _gain(r["val_gain"]), _gain(r["test_gain"]), f"{r['evaluations']:.0f}")
     out.print(table)
+    if not ws.writable():
+        out.print(f"[dim]Heat map not written: workspace {escape_rich(str(ws.root))} is read-only[/]")
+        return
     for objective in sorted(set(frame["objective"])):
         path = heatmap(frame, ws.path("reports", f"kb-{visible_controls(dataset, keep='')}-{objective}.png"),
                        objective=objective)

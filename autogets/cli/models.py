@@ -63,7 +63,7 @@ def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")
     """Make a version the production model of its data set (recorded with actor and time)."""
     from autogets.registry import Registry
 
-    v = Registry(_existing_workspace(workspace)).promote(model_id, actor=actor)
+    v = Registry(_existing_workspace(workspace, write=True)).promote(model_id, actor=actor)
     out.print(visible_controls(f"{v.id} is now in production for {v.dataset} (by {actor})"), markup=False)
 
 
@@ -73,7 +73,7 @@ def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help
     """Put back the previous production version of a data set (recorded with actor and time)."""
     from autogets.registry import Registry
 
-    v = Registry(_existing_workspace(workspace)).rollback(dataset, actor=actor)
+    v = Registry(_existing_workspace(workspace, write=True)).rollback(dataset, actor=actor)
     out.print(visible_controls(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})"),
               markup=False)
 

@@ -28,7 +28,8 @@ def _summary(ws, row: dict) -> dict:
             "created_at": row["created_at"], "finished_at": row["finished_at"], "steps": steps,
             "test_cba_gain": test.get("class_cba_gain", result.get("test_cba_gain")),
             "interval": test.get("interval"), "test_support": test.get("support"),
-            "model_id": result.get("model_id"), "error": result.get("error"), "report_dir": row["report_dir"]}
+            "model_id": result.get("model_id"), "error": result.get("error"),
+            "report_dir": str(ws.stored_report_dir(row["report_dir"])) if row["report_dir"] else None}
 
 
 @runs_app.command("list")

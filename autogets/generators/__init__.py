@@ -29,10 +29,10 @@ def make_generator(name: str, settings: Settings | None = None, *, dataset: str 
         return OpenAICompatibleGenerator(**{**defaults, **params})
     if name == "embedded":
         from autogets.data import CLASS_DESCRIPTIONS
-        from autogets.generators.embedded import EmbeddedGenerator
+        from autogets.generators.embedded import EmbeddedGenerator, cache_dir_for
 
         if settings is not None:
-            params.setdefault("cache_dir", settings.workspace / "models" / "embedded")
+            params.setdefault("cache_dir", cache_dir_for(settings.workspace))
         params.setdefault("descriptions", CLASS_DESCRIPTIONS.get(dataset or "", {}))
         return EmbeddedGenerator(**params)
     raise GenerationError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")

