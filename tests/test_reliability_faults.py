@@ -106,7 +106,7 @@ def test_a_workspace_written_with_absolute_paths_is_read_relative_to_where_it_is
     shutil.copytree(improved, old, symlinks=True)
     with sqlite3.connect(old / "autogets.db") as conn:
         conn.execute("UPDATE models SET artifact = ?", [f"/gone/place/ws/models/{DATASET}/{MODEL}.joblib"])
-        conn.execute("UPDATE _meta SET value = '8' WHERE key = 'schema_version'")
+        conn.execute("UPDATE _meta SET value = '9' WHERE key = 'schema_version'")
     conn.close()
     code, out, err = run_main(capsys, "predict", "--model", MODEL, "--text", PROBE, "--workspace", str(old))
     assert code == 0, err

@@ -122,7 +122,8 @@ def test_threads_sharing_one_workspace_each_get_their_own_connection(workspace):
                 connections.setdefault(t, []).append(ws.db().conn)
                 ws.record_run(f"t{t}-{i}", "test", "d", started_at="t", params={}, result={}, report_dir=workspace)
                 record_result(ws, search_result(gain=t + i / 100), dataset="d", target="a", objective="cba",
-                              seed=t, generator="eda", budget=10, test_gain=None, run_id=f"t{t}-{i}")
+                              seed=t, generator="eda", budget=10, test_gain=None, run_id=f"t{t}-{i}",
+                              classifier="linear")
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
