@@ -41,7 +41,8 @@ def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
     from autogets.bench.quality import CellStore, QualityConfig
     from autogets.workspace import Workspace
 
-    stored = CellStore(Workspace(workspace), QualityConfig.quick().cell_key(load_dataset("trec6")), "trec6").done()
+    quick = replace(QualityConfig.quick(), classifier="linear")  # the suite pins AUTOGETS_CLASSIFIER=linear
+    stored = CellStore(Workspace(workspace), quick.cell_key(load_dataset("trec6")), "trec6").done()
     assert all(len(stored[c.pk].curve) == c.evaluations for c in searches)  # best-so-far curves stay in the workspace
     assert {c.generator for c in cells} == {"embedded", "eda", "-"}
     assert all(c.n_synthetic > 0 for c in cells if c.method == "add-all")
@@ -253,7 +254,7 @@ def test_quick_quality_bench_on_banking_dev_scores_the_bundled_external_test(wor
     # the cells are stored under a key with the external test's fingerprint, apart from runs without one
     external = ExternalTest.of(ext_frame, ds, "x")
     config = replace(QualityConfig.quick(), generators=("eda",), strategies=("random",), objectives=("cba",),
-                     improve=False)
+                     improve=False, classifier="linear")  # the suite pins AUTOGETS_CLASSIFIER=linear
     assert config.cell_key(ds) != config.cell_key(ds, external)
     with_ext = CellStore(Workspace(workspace), config.cell_key(ds, external), "banking_dev").done()
     assert set(with_ext) == {c.pk for c in cells}
