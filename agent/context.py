@@ -29,7 +29,8 @@ class AgentContext:
     max_sources: int | None = None
     page_size: int = 10
     executor: str = "local"
-    classifier: str = "auto"          # M0's classifier: "auto" (chosen by cross-validation) or a name
+    # M0's classifier: "auto" (chosen by cross-validation) or a name; by default the settings' (AUTOGETS_CLASSIFIER)
+    classifier: str = field(default_factory=lambda: load_settings().classifier)
     seed: int = 42
     approvers: frozenset[str] = frozenset()
     promote_approval: bool = False

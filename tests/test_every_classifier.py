@@ -42,7 +42,10 @@ def embedding_server(monkeypatch):
         yield start
 
 
-@pytest.mark.parametrize("name", LISTED)
+SLOW = {"linear-char", "logreg", "minilm-logreg"}  # other heads on features the default run covers (suite time)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in LISTED])
 def test_classifier_runs_diagnose_search_improve_predict(name, trec6_slice, workspace, capsys, monkeypatch,
                                                          embedding_server):
     server = embedding_server() if name == "embed-openai" else None

@@ -220,7 +220,8 @@ def test_text_filter_drops_texts_that_read_as_another_class_and_near_duplicates(
     assert [s.text for s in kept] == texts[:3] and dropped["confident_other"] == 2   # NUM and HUM questions go
     kept, dropped = TextFilter(dedupe=0.9).apply(split, synthetic, "ABBR")
     assert [s.sample_index for s in kept] == [0, 1, 3, 4] and dropped["near_duplicate"] == 1  # same words as #0
-    assert TextFilter().apply(split, synthetic, "ABBR") == (synthetic, {"confident_other": 0, "near_duplicate": 0})
+    assert TextFilter().apply(split, synthetic, "ABBR") == (synthetic, {"confident_other": 0, "near_duplicate": 0,
+                                                                       "inconsistent": 0, "cosine_duplicate": 0})
 
     spam = split_dataset(load_dataset("sms_spam"), seed=42)  # two classes: one decision value per text
     texts = ["WINNER!! Claim your free prize now, call 0800 123", "ok see you at 7 then"]
