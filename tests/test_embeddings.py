@@ -200,7 +200,7 @@ print(folder, sha)
 """
 
 
-@pytest.mark.slow  # two interpreters extracting 90 MB at once (~7 s); the threads test covers the lock in the default run
+@pytest.mark.slow  # two interpreters extracting 90 MB at once (~7 s); the threads test covers the lock
 def test_two_processes_extracting_at_once_agree(tmp_path):
     home, go = tmp_path / "models", tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
