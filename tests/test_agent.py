@@ -233,7 +233,7 @@ def test_improve_and_the_agent_build_the_same_model(tmp_path):
         return {"action": "approve_all", "ids": []}
 
     spec = steps.RunSpec(dataset="trec6", target="ABBR", budget=12, generator="eda", n_per_example=2,
-                         max_sources=20, requester="alice")
+                         max_sources=20, requester="alice", classifier="linear")  # the agent's (the suite's pin)
     ws = Workspace(tmp_path / "cli")
     report = improve(ws, spec=spec, generator=make_generator("eda"), executor="serial", reviewer=reviewer,
                      actor="alice")
