@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from autogets.errors import DataError
+from autogets.identity import DatasetId, fingerprint
 
 MIN_CLASS_SIZE = 5
 """Fewest examples a class needs so that each of train, validation and test gets at least one."""
@@ -112,6 +114,19 @@ class Dataset:
     def classes(self) -> list[str]:
         return sorted(self.frame["label"].unique())
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """The content fingerprint (:func:`autogets.identity.fingerprint` of the loaded, cleaned (label, text)
+        pairs): two files with the same labelled texts have the same one, wherever they are and whatever their
+        row order."""
+        return fingerprint(zip(self.frame["label"], self.frame["text"], strict=True))
+
+    @property
+    def identity(self) -> DatasetId:
+        """Name plus content fingerprint: what the workspace keys this data set's models, reviews, knowledge map
+        and runs by."""
+        return DatasetId(self.name, self.fingerprint)
+
     def note(self) -> str:
         """What loading dropped, in words ("" when nothing): duplicates (those labelled differently counted apart)
         and classes dropped by ``--min-class-size``."""
@@ -162,6 +177,23 @@ def bundled_path(name: str) -> Path:
         known = ", ".join(sorted(BUNDLED))
         raise DataError(f"unknown bundled data set {name!r}; known: {known}")
     return _package_file(f"{name}.csv")
+
+
+@cache
+def bundled_dataset(name: str) -> Dataset:
+    """Bundled data set ``name`` as shipped, loaded once per process (do not change its frame)."""
+    return load_dataset(name)
+
+
+def bundled_identity(name: str) -> DatasetId:
+    """The identity of bundled data set ``name`` as shipped."""
+    return bundled_dataset(name).identity
+
+
+def is_bundled_source(name: str, source: str) -> bool:
+    """Whether a data set called ``name`` was read from the bundled file of that name (not a file of the same
+    name elsewhere)."""
+    return name in BUNDLED and Path(source).resolve() == bundled_path(name).resolve()
 
 
 def _package_file(filename: str) -> Path:

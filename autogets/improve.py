@@ -86,9 +86,9 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
     elif spec is None:
         if dataset is None:
             raise ValueError("improve needs a dataset or a spec")
-        from autogets.data import BUNDLED, bundled_path
+        from autogets.data import is_bundled_source
 
-        bundled = dataset.name in BUNDLED and dataset.source == str(bundled_path(dataset.name))
+        bundled = is_bundled_source(dataset.name, dataset.source)
         spec = steps.RunSpec(dataset=dataset.name if bundled else None, data_path=None if bundled else dataset.source,
                              target=target, objective=objective, goal=goal, budget=budget,
                              generator=generator.name, n_per_example=n_per_example, seed=seed,
