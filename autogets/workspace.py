@@ -147,7 +147,69 @@ def artifact_relpath(dataset: str, stored: str) -> str:
     return (Path("models") / dataset / path.name).as_posix()
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+IDENTITY_TABLES = ("runs", "models", "model_events", "reviews", "knowledge")
+"""The tables that key state by data set: each has ``dataset`` (the name) and, from version 11, ``dataset_fp``."""
+
+
+def _v11(db: sqlite_utils.Database) -> None:
+    """A data set's identity is its name plus a content fingerprint (issue 23 item 1, :mod:`autogets.identity`):
+    column ``dataset_fp`` in every table that keys state by data set (:data:`IDENTITY_TABLES`), and table
+    ``datasets``, the identities the workspace has seen (classes, source file, rows).
+
+    Backfill: rows provably made on a bundled data set as shipped get its fingerprint — an ``improve`` run whose
+    stored request names a bundled data set (not a file), the versions it registered and their events, its review
+    decisions and its knowledge-map rows. The fingerprint is computed by loading the bundled file with the run's own
+    options (tenths of a second per distinct option set; nothing is loaded for a workspace without such runs). Every
+    other row keeps NULL, content unknown, and matches by name alone as before
+    (:meth:`autogets.identity.DatasetId.where`): runs on data files (the file may have changed or gone since),
+    ``search``, ``kb build`` and ``diagnose`` runs (their stored parameters do not say where the data came from), and
+    versions registered without a run."""
+    for table in IDENTITY_TABLES:
+        db.execute(f'ALTER TABLE "{table}" ADD COLUMN "dataset_fp" TEXT')
+    db["datasets"].create({"name": str, "fingerprint": str, "classes": str, "source": str, "rows": int,
+                           "first_seen": str}, pk=("name", "fingerprint"))
+    by_run = _bundled_fingerprints(db)
+    for run_id, fp in by_run.items():
+        for table, column in (("runs", "id"), ("reviews", "run_id"), ("knowledge", "run_id")):
+            db.execute(f'UPDATE "{table}" SET dataset_fp = ? WHERE "{column}" = ?', [fp, run_id])
+    for model_id, run_id in db.execute("SELECT id, json_extract(summary, '$.run_id') FROM models").fetchall():
+        if run_id in by_run:
+            db.execute("UPDATE models SET dataset_fp = ? WHERE id = ?", [by_run[run_id], model_id])
+            db.execute("UPDATE model_events SET dataset_fp = ? WHERE model_id = ?", [by_run[run_id], model_id])
+
+
+def _bundled_fingerprints(db: sqlite_utils.Database) -> dict[str, str]:
+    """For :func:`_v11`: the fingerprint of each ``improve`` run made on a bundled data set (by its stored request),
+    each such data set recorded in ``datasets``."""
+    from autogets.data import BUNDLED, load_dataset
+    from autogets.errors import DataError
+    from autogets.identity import remember
+
+    loaded: dict[tuple, Any] = {}
+    found: dict[str, str] = {}
+    for run_id, name, params in db.execute("SELECT id, dataset, params FROM runs WHERE kind = 'improve'").fetchall():
+        try:
+            spec = json.loads(params or "{}")
+        except ValueError:
+            continue
+        if not isinstance(spec, dict) or spec.get("dataset") != name or name not in BUNDLED or spec.get("data_path"):
+            continue
+        options = (name, spec.get("text_col", "text"), spec.get("label_col", "label"), spec.get("id_col"),
+                   spec.get("min_class_size"))
+        if options not in loaded:
+            try:
+                loaded[options] = load_dataset(name, text_col=options[1], label_col=options[2], id_col=options[3],
+                                               min_class_size=options[4])
+                remember(db, loaded[options])
+            except DataError:
+                loaded[options] = None
+        if loaded[options] is not None:
+            found[run_id] = loaded[options].fingerprint
+    return found
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
+                                                             _v11]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""
@@ -294,12 +356,21 @@ class Workspace:
         workspace wherever it is now (moved or copied)."""
         return self.root / "reports" / Path(stored).name
 
-    def record_run(self, run_id: str, kind: str, dataset: str, *, started_at: str, params: dict, result: dict,
+    def record_run(self, run_id: str, kind: str, dataset: Any, *, started_at: str, params: dict, result: dict,
                    report_dir: Path) -> None:
-        """Record a finished job (diagnose, search, improve) in the ``runs`` table."""
-        self.db()["runs"].insert({"id": run_id, "kind": kind, "dataset": dataset, "status": "done",
-                                  "created_at": started_at, "finished_at": now_iso(), "params": json.dumps(params),
-                                  "result": json.dumps(result, default=json_default), "report_dir": str(report_dir)})
+        """Record a finished job (diagnose, search, improve) in the ``runs`` table; ``dataset``: the
+        :class:`autogets.data.Dataset` it ran on (its identity is stored and the data set remembered), or an
+        identity or name (:func:`autogets.identity.as_identity`)."""
+        from autogets.identity import as_identity, remember
+
+        db = self.db()
+        with db.conn:
+            if hasattr(dataset, "identity"):
+                remember(db, dataset)
+            identity = getattr(dataset, "identity", None) or as_identity(dataset)
+            db["runs"].insert({"id": run_id, "kind": kind, **identity.columns(), "status": "done",
+                               "created_at": started_at, "finished_at": now_iso(), "params": json.dumps(params),
+                               "result": json.dumps(result, default=json_default), "report_dir": str(report_dir)})
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
