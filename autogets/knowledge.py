@@ -5,11 +5,12 @@ the chosen synthetic data on every other class (validation CBA change), for cros
 Filled by ``autogets kb build`` (every class × strategy × objective, resumable) and by the first phase of every
 ``improve`` run (the phase that starts from M0's training set; later phases start from an augmented one).
 
-A cell is (dataset, seed, class, strategy, objective, generator, budget, classifier). Every search of a cell is kept
-as one observation (:func:`observations`); readers see one row per cell with the means and the count ``n``
-(:func:`cells`). A plan reads only the cells of its own split seed, classifier and generator (:func:`plan_cells`):
-another seed's validation rows are partly this split's test rows, and cells of another classifier or generator say
-nothing about this one.
+A cell is (dataset, seed, class, strategy, objective, generator, budget, classifier), where the data set is its
+identity, name and content (:mod:`autogets.identity`): a map of one ``tickets.csv`` never plans a run on another.
+Every search of a cell is kept as one observation (:func:`observations`); readers see one row per cell with the
+means and the count ``n`` (:func:`cells`). A plan reads only the cells of its own split seed, classifier and
+generator (:func:`plan_cells`): another seed's validation rows are partly this split's test rows, and cells of
+another classifier or generator say nothing about this one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 from autogets.data import Dataset
 from autogets.executor import using
 from autogets.generators import Generator
+from autogets.identity import DatasetId, as_identity
 from autogets.search import Budget, SearchResult
 from autogets.search.run import SearchReport, run_search
 from autogets.workspace import Workspace, now_iso, write_transaction
@@ -34,20 +36,21 @@ CELL = ["dataset", "seed", "class", "strategy", "objective", "generator", "budge
 
 def record(ws: Workspace, report: SearchReport, *, seed: int, generator: str, budget: int) -> dict:
     """Add one search's outcome to the knowledge map as an observation of its cell."""
-    return record_result(ws, report.result, dataset=report.dataset, target=report.target,
+    return record_result(ws, report.result, dataset=report.identity, target=report.target,
                          objective=report.objective, seed=seed, generator=generator, budget=budget,
                          test_gain=report.test_gain, run_id=report.run_id, classifier=report.classifier)
 
 
-def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: str, objective: str, seed: int,
-                  generator: str, budget: int, test_gain: float | None, run_id: str, classifier: str) -> dict:
+def record_result(ws: Workspace, result: SearchResult, *, dataset: DatasetId | str, target: str, objective: str,
+                  seed: int, generator: str, budget: int, test_gain: float | None, run_id: str,
+                  classifier: str) -> dict:
     """Add a search result as an observation of its cell (earlier observations are kept). ``test_gain`` is None
     when only a combined model was tested (an ensemble phase); the validation numbers are relative to the search's
     baseline (M0 for a first phase)."""
     base, best = result.baseline.metrics, result.best.metrics
     i = base.index(target)
     effects = {c: float(best.cba[j] - base.cba[j]) for j, c in enumerate(base.classes)}
-    row = {"dataset": dataset, "seed": seed, "class": target, "strategy": result.strategy,
+    row = {**as_identity(dataset).columns(), "seed": seed, "class": target, "strategy": result.strategy,
            "objective": objective, "generator": generator, "budget": budget, "val_gain": result.best.gain,
            "test_gain": test_gain, "evaluations": result.evaluations, "fit_seconds": result.fit_seconds,
            "class_size": int(base.support[i]), "m0_recall": float(base.recall[i]), "m0_cba": float(base.cba[i]),
@@ -57,16 +60,17 @@ def record_result(ws: Workspace, result: SearchResult, *, dataset: str, target: 
     return row
 
 
-def observations(ws: Workspace, dataset: str) -> pd.DataFrame:
+def observations(ws: Workspace, dataset: DatasetId | str) -> pd.DataFrame:
     """Every observation of ``dataset``'s map, oldest first (empty frame if nothing is known)."""
-    frame = pd.DataFrame(list(ws.db().query("SELECT * FROM knowledge WHERE dataset = ? ORDER BY id", [dataset])))
+    where, args = as_identity(dataset).where()
+    frame = pd.DataFrame(list(ws.db().query(f"SELECT * FROM knowledge WHERE {where} ORDER BY id", args)))
     if not frame.empty:
         frame["effects"] = frame["effects"].map(json.loads)
         frame["test_gain"] = pd.to_numeric(frame["test_gain"]).astype(float)
     return frame
 
 
-def cells(ws: Workspace, dataset: str) -> pd.DataFrame:
+def cells(ws: Workspace, dataset: DatasetId | str) -> pd.DataFrame:
     """The map of ``dataset``, one row per cell (empty frame if nothing is known): the mean over the cell's
     observations of ``val_gain``, ``test_gain`` (NaN if none has one), ``evaluations``, ``fit_seconds`` and of each
     class's effect; ``n`` observations; the latest observation's class size, M0 numbers, run and time."""
@@ -84,7 +88,7 @@ def cells(ws: Workspace, dataset: str) -> pd.DataFrame:
     return frame.reset_index()
 
 
-def plan_cells(ws: Workspace, dataset: str, *, seed: int, classifier: str, generator: str
+def plan_cells(ws: Workspace, dataset: DatasetId | str, *, seed: int, classifier: str, generator: str
                ) -> tuple[pd.DataFrame | None, str]:
     """The cells a plan may use — this split seed's, classifier's and generator's only — and a phrase saying which
     (for the plan's source)."""
@@ -113,7 +117,7 @@ def build(ws: Workspace, dataset: Dataset, *, budget: int, generator: Generator,
     from autogets.data import split_dataset
     from autogets.selection import resolve
 
-    done = cells(ws, dataset.name)
+    done = cells(ws, dataset.identity)
     have = set()
     if not done.empty:
         sel = done[(done["generator"] == generator.name) & (done["budget"] == budget) & (done["seed"] == seed)]
@@ -137,7 +141,7 @@ def build(ws: Workspace, dataset: Dataset, *, budget: int, generator: Generator,
             row = record(ws, report, seed=seed, generator=generator.name, budget=budget)
             if on_cell:
                 on_cell({**cell, "val_gain": row["val_gain"], "test_gain": row["test_gain"]}, False)
-    return cells(ws, dataset.name)
+    return cells(ws, dataset.identity)
 
 
 def heatmap(frame: pd.DataFrame, path, *, value: str = "val_gain", objective: str = "cba"):

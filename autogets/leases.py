@@ -7,13 +7,14 @@ since) for messages. The kernel drops a ``flock`` when its process dies, so a ki
 container) leaves nothing stale behind: there is no lease to expire and no pid to guess about. The files stay (a few
 bytes each); deleting a lock file could let two processes lock two different files of one name.
 
-**One run per data set at a time.** :func:`claim` runs under the workspace's write lock (``BEGIN IMMEDIATE``): it
-counts the other unfinished ``improve`` runs of the data set that some process is working on right now and, at the
-limit (default 1), refuses with :class:`~autogets.errors.RunConflict` naming the run, its holder and since when;
-otherwise it takes the run's lock before the transaction ends, so a second process deciding at the same moment sees
-it. ``create_run`` claims a new run; the agent claims an existing one before a review decision or a resume lets it
-compute again. A run waiting for a person (a review page) or left behind by a killed process holds no claim: it
-continues only once the data set is free.
+**One run per data set at a time** (a data set is its identity, name and content: :mod:`autogets.identity`; two
+files named ``tickets.csv`` with different texts are two data sets). :func:`claim` runs under the workspace's write
+lock (``BEGIN IMMEDIATE``): it counts the other unfinished ``improve`` runs of the data set that some process is
+working on right now and, at the limit (default 1), refuses with :class:`~autogets.errors.RunConflict` naming the
+run, its holder and since when; otherwise it takes the run's lock before the transaction ends, so a second process
+deciding at the same moment sees it. ``create_run`` claims a new run; the agent claims an existing one before a
+review decision or a resume lets it compute again. A run waiting for a person (a review page) or left behind by a
+killed process holds no claim: it continues only once the data set is free.
 
 Locks need a file system with working ``flock`` (local disks, Docker volumes; NFS v4 emulates it with POSIX locks,
 which is also what SQLite relies on there).
@@ -35,6 +36,7 @@ from pathlib import Path
 import sqlite_utils
 
 from autogets.errors import RunConflict
+from autogets.identity import DatasetId, as_identity, of_row
 from autogets.workspace import Workspace, now_iso, write_transaction
 
 UNFINISHED = ("created", "running")
@@ -175,16 +177,19 @@ def run_holder(ws: Workspace, run_id: str) -> Holder | None:
     return FileLock(path).holder()
 
 
-def busy_runs(ws: Workspace, dataset: str, *, exclude: str = "") -> list[tuple[str, Holder]]:
-    """Other unfinished improve runs of ``dataset`` that a process is working on now, with their holders."""
+def busy_runs(ws: Workspace, dataset: DatasetId | str, *, exclude: str = "") -> list[tuple[str, Holder]]:
+    """Other unfinished improve runs of ``dataset`` (its identity: another content of the same name is another data
+    set) that a process is working on now, with their holders."""
     marks = ",".join("?" * len(UNFINISHED))
-    rows = ws.db().execute(f"SELECT id FROM runs WHERE kind = 'improve' AND dataset = ? AND id != ? AND status IN "
-                           f"({marks}) ORDER BY created_at", [dataset, exclude, *UNFINISHED]).fetchall()
+    where, args = as_identity(dataset).where()
+    rows = ws.db().execute(f"SELECT id FROM runs WHERE kind = 'improve' AND {where} AND id != ? AND status IN "
+                           f"({marks}) ORDER BY created_at", [*args, exclude, *UNFINISHED]).fetchall()
     return [(run_id, holder) for (run_id,) in rows if (holder := run_holder(ws, run_id)) is not None]
 
 
 @contextlib.contextmanager
-def claim(ws: Workspace, dataset: str, run_id: str, *, limit: int = 1) -> Iterator[sqlite_utils.Database]:
+def claim(ws: Workspace, dataset: DatasetId | str, run_id: str, *, limit: int = 1
+          ) -> Iterator[sqlite_utils.Database]:
     """Claim ``dataset`` for run ``run_id`` and take the run's lock, in one write transaction that the block joins
     (``create_run`` inserts the run's row in it). Refuses with :class:`RunConflict` when ``limit`` other runs of the
     data set are being worked on. If the block fails, a lock taken here is dropped again."""
@@ -195,8 +200,8 @@ def claim(ws: Workspace, dataset: str, run_id: str, *, limit: int = 1) -> Iterat
             if len(busy) >= max(1, limit):
                 other, holder = busy[0]
                 more = f" and {len(busy) - 1} other run(s)" if len(busy) > 1 else ""
-                raise RunConflict(f"{dataset} is being improved by run {other}{more} ({holder.describe()}); try "
-                                  f"again when it finishes")
+                raise RunConflict(f"{as_identity(dataset).name} is being improved by run {other}{more} "
+                                  f"({holder.describe()}); try again when it finishes")
             taken = hold_run(ws, run_id)
             yield db
     except BaseException:
@@ -209,12 +214,12 @@ def claim_existing(ws: Workspace, run_id: str, *, limit: int = 1) -> bool:
     """Before an existing run computes again (a review decision, a resume): :func:`claim` its data set. Returns
     whether the lock was taken now (the caller releases it when the run stops computing); nothing to claim for a
     finished or unknown run (False)."""
-    row = ws.db().execute("SELECT dataset, status FROM runs WHERE id = ?", [run_id]).fetchone()
-    if row is None or row[1] not in UNFINISHED:
+    rows = list(ws.db().query("SELECT dataset, dataset_fp, status FROM runs WHERE id = ?", [run_id]))
+    if not rows or rows[0]["status"] not in UNFINISHED:
         return False
     with _held_guard:
         if _key(lock_path(ws, "run", run_id)) in _held:
             return False
-    with claim(ws, row[0], run_id, limit=limit):
+    with claim(ws, of_row(rows[0]), run_id, limit=limit):
         pass
     return True

@@ -18,6 +18,7 @@ from autogets.errors import SearchError
 from autogets.generators import Generator
 from autogets.generators.base import Contrast, SourceExample, Synthetic
 from autogets.generators.cache import GenerationCache, GenerationResult, synthesize, text_hash
+from autogets.identity import DatasetId
 from autogets.metrics import Metrics, compute_metrics
 from autogets.search.evaluator import Problem
 from autogets.search.representation import ClassView, class_view, pca_coordinates
@@ -41,14 +42,15 @@ def select_sources(examples: Sequence[SourceExample], max_sources: int | None) -
     return sorted(examples, key=lambda e: text_hash(e.text))[:max_sources]
 
 
-def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *, dataset: str,
-                     n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
+def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
+                     dataset: DatasetId | str, n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
                      progress: Progress | None = None, variant: str = "", hint: str = "",
                      contrast: bool = False, classifier: str = "linear") -> GenerationResult:
     """Synthetic texts for the training examples of ``target`` (all, or ``max_sources`` of them; cached; method
     Part A §6). ``contrast``: the prompt also shows texts of the class M0 confuses ``target`` with most
     (:func:`most_confused`; a generator without ``uses_contrast`` ignores it). Texts a person rejected on
-    ``dataset`` are left out (:func:`autogets.review.may_train`) and counted as ``rejected_before``."""
+    ``dataset`` (its identity: name and content) are left out (:func:`autogets.review.may_train`) and counted as
+    ``rejected_before``."""
     check_class(split, target)
     shown = most_confused(split, target, classifier=classifier) if contrast else None
     rows = split.train[split.train["label"] == target]

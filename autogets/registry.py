@@ -1,9 +1,15 @@
 """Model registry (method Part A §12; issue: versions, promote, rollback).
 
-Every accepted final model is a version: id ``<dataset>-v<N>``, parent version, training-set recipe (real ids and
+Every accepted final model is a version: id ``<name>-v<N>``, parent version, training-set recipe (real ids and
 synthetic texts), metrics on validation and test, who created it and when. Artifacts are written atomically
-(temporary file, then rename), so a crash never leaves a half-written model. Exactly one version per dataset is in
+(temporary file, then rename), so a crash never leaves a half-written model. Exactly one version per data set is in
 ``production``; promote and rollback are recorded with actor and time in ``model_events``.
+
+A data set is its identity, name plus content fingerprint (:class:`autogets.identity.DatasetId`): two contents named
+``tickets`` each have their own lineage (parents) and production version. Version numbers count per name across
+contents, so ids stay readable and unique (``tickets-v1`` of one file, ``tickets-v2`` of the other), and the files
+live in ``models/<name>/``. Methods take an identity or a plain string (:func:`autogets.identity.as_identity`: a bare
+name matches every content of that name, and :meth:`Registry.production` refuses one that names several).
 
 Concurrency: the version number, the artifact's final name and the row are settled in one write transaction
 (``BEGIN IMMEDIATE``), so processes registering at once get distinct versions and artifacts; promote and rollback
@@ -34,6 +40,7 @@ from typing import Any
 import joblib
 
 from autogets.errors import RegistryError
+from autogets.identity import DatasetId, as_identity
 from autogets.workspace import Workspace, artifact_relpath, now_iso, write_transaction
 
 
@@ -51,6 +58,12 @@ class ModelVersion:
     artifact: str
     created_at: str
     created_by: str
+    dataset_fp: str | None = None
+    """The content fingerprint of the data set (None for a version from before fingerprints, content unknown)."""
+
+    @property
+    def identity(self) -> DatasetId:
+        return DatasetId(self.dataset, self.dataset_fp)
 
     @classmethod
     def from_row(cls, row: dict, root: Path | None = None) -> ModelVersion:
@@ -154,8 +167,9 @@ class Registry:
     def _db(self):
         return self.ws.db()
 
-    def register(self, model: Any, *, dataset: str, recipe: dict, metrics_validation: dict, metrics_test: dict,
-                 summary: dict | None = None, parent: str | None = None, actor: str = "cli") -> ModelVersion:
+    def register(self, model: Any, *, dataset: DatasetId | str, recipe: dict, metrics_validation: dict,
+                 metrics_test: dict, summary: dict | None = None, parent: str | None = None,
+                 actor: str = "cli") -> ModelVersion:
         """Save the model's artifact and record it as a ``candidate`` version.
 
         ``parent`` is the version the model was trained from, which must be or have been in production; by default,
@@ -163,43 +177,44 @@ class Registry:
         file first; the version number, the artifact's final path (naming the version; an existing file is never
         replaced) and the row are settled in one write transaction.
         """
-        folder = self.ws.root / "models" / dataset
+        folder = self.ws.root / "models" / as_identity(dataset).name
         return self._record(_dump_temp(model, folder), folder, dataset=dataset, recipe=recipe,
                             metrics_validation=metrics_validation, metrics_test=metrics_test, summary=summary,
                             parent=parent, actor=actor)
 
-    def register_file(self, path: Path, *, dataset: str, **kwargs: Any) -> ModelVersion:
+    def register_file(self, path: Path, *, dataset: DatasetId | str, **kwargs: Any) -> ModelVersion:
         """Register a model already saved at ``path`` (see :meth:`register`): its bytes are copied, never
         unpickled and pickled again (a round trip some native models, e.g. CatBoost, do not survive)."""
-        folder = self.ws.root / "models" / dataset
+        folder = self.ws.root / "models" / as_identity(dataset).name
         return self._record(_write_temp(folder, lambda tmp: shutil.copyfile(path, tmp)), folder, dataset=dataset,
                             **kwargs)
 
-    def _record(self, tmp: Path, folder: Path, *, dataset: str, recipe: dict, metrics_validation: dict,
+    def _record(self, tmp: Path, folder: Path, *, dataset: DatasetId | str, recipe: dict, metrics_validation: dict,
                 metrics_test: dict, summary: dict | None = None, parent: str | None = None,
                 actor: str = "cli") -> ModelVersion:
+        ident = as_identity(dataset)
         artifact: Path | None = None
         marker: Path | None = None
         try:
             with write_transaction(self._db) as db:
                 _sweep(folder, db)
                 row = db.execute("SELECT coalesce(max(version), 0) FROM models WHERE dataset = ?",
-                                 [dataset]).fetchone()
+                                 [ident.name]).fetchone()  # numbered per name, across contents
                 version = int(row[0]) + 1
-                model_id = f"{dataset}-v{version}"
-                parent_id = self._parent(dataset, parent)
+                model_id = f"{ident.name}-v{version}"
+                parent_id = self._parent(ident, parent)
                 final = _free_path(folder, model_id)
                 marker = _announce(folder, model_id, final)
                 os.replace(tmp, final)
                 artifact = final
                 db["models"].insert({
-                    "id": model_id, "dataset": dataset, "version": version, "parent": parent_id,
+                    "id": model_id, **ident.columns(), "version": version, "parent": parent_id,
                     "status": "candidate", "recipe": json.dumps(recipe),
                     "metrics_validation": json.dumps(metrics_validation), "metrics_test": json.dumps(metrics_test),
                     "summary": json.dumps(summary or {}),
                     "artifact": final.relative_to(self.ws.root).as_posix(), "created_at": now_iso(),
                     "created_by": actor})
-                self._event(model_id, dataset, "register", actor, None)
+                self._event(model_id, ident, "register", actor, None)
         except BaseException:
             _unlink(tmp)
             _unlink(artifact)
@@ -208,14 +223,15 @@ class Registry:
         _unlink(marker)  # committed: the row names the file
         return self.get(model_id)
 
-    def _parent(self, dataset: str, parent: str | None) -> str | None:
-        """The parent to record: ``parent`` checked, or the current production version (call under the lock)."""
+    def _parent(self, dataset: DatasetId, parent: str | None) -> str | None:
+        """The parent to record: ``parent`` checked, or the current production version of the same data set
+        (content included; call under the lock)."""
         if parent is None:
             current = self.production(dataset)
             return current.id if current else None
         model = self.get(parent)
-        if model.dataset != dataset:
-            raise RegistryError(f"parent {parent} is a model of {model.dataset!r}, not of {dataset!r}")
+        if not model.identity.matches(dataset):
+            raise RegistryError(f"parent {parent} is a model of {model.identity.key!r}, not of {dataset.key!r}")
         was_production = model.status == "production" or self._db.execute(
             "SELECT 1 FROM model_events WHERE model_id = ? AND action IN ('promote', 'rollback') LIMIT 1",
             [parent]).fetchone()
@@ -223,8 +239,8 @@ class Registry:
             raise RegistryError(f"{parent} was never in production; a parent must be a version that was")
         return parent
 
-    def _event(self, model_id: str, dataset: str, action: str, actor: str, previous: str | None) -> None:
-        self._db["model_events"].insert({"model_id": model_id, "dataset": dataset, "action": action,
+    def _event(self, model_id: str, dataset: DatasetId, action: str, actor: str, previous: str | None) -> None:
+        self._db["model_events"].insert({"model_id": model_id, **dataset.columns(), "action": action,
                                          "actor": actor, "at": now_iso(), "previous": previous})
 
     def get(self, model_id: str) -> ModelVersion:
@@ -236,13 +252,25 @@ class Registry:
     def _version(self, row: dict) -> ModelVersion:
         return ModelVersion.from_row(row, self.ws.root)
 
-    def list(self, dataset: str | None = None) -> list[ModelVersion]:
-        sql = "SELECT * FROM models" + (" WHERE dataset = ?" if dataset else "") + " ORDER BY dataset, version"
-        return [self._version(r) for r in self._db.query(sql, [dataset] if dataset else [])]
+    def list(self, dataset: DatasetId | str | None = None) -> list[ModelVersion]:
+        where, args = as_identity(dataset).where() if dataset else ("1", [])
+        return [self._version(r) for r in self._db.query(f"SELECT * FROM models WHERE {where} ORDER BY dataset, "
+                                                         "version", args)]
 
-    def production(self, dataset: str) -> ModelVersion | None:
-        rows = list(self._db.query("SELECT * FROM models WHERE dataset = ? AND status = 'production'", [dataset]))
-        return self._version(rows[0]) if rows else None
+    def production(self, dataset: DatasetId | str) -> ModelVersion | None:
+        """The production version of ``dataset``, or None. A bare name that has a production version under several
+        contents is refused (:class:`RegistryError` naming them)."""
+        ident = as_identity(dataset)
+        where, args = ident.where()
+        rows = [self._version(r) for r in self._db.query(
+            f"SELECT * FROM models WHERE {where} AND status = 'production' ORDER BY dataset_fp IS NULL, version",
+            args)]
+        contents = {v.dataset_fp for v in rows if v.dataset_fp is not None}
+        if ident.fingerprint is None and len(contents) > 1:
+            listed = ", ".join(f"{v.id} of {v.identity.key}" for v in rows if v.dataset_fp is not None)
+            raise RegistryError(f"{ident.name!r} names {len(contents)} data sets with a production model ({listed}); "
+                                f"say which, e.g. {rows[-1].identity.key}")
+        return rows[0] if rows else None
 
     def load(self, model_id: str) -> Any:
         return joblib.load(self.get(model_id).artifact)
@@ -253,27 +281,27 @@ class Registry:
             target = self.get(model_id)
             if not Path(target.artifact).exists():
                 raise RegistryError(f"artifact of {model_id} is missing: {target.artifact}")
-            current = self.production(target.dataset)
+            current = self.production(target.identity)
             if current and current.id == model_id:
                 raise RegistryError(f"{model_id} is already in production")
             if current:
                 db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
             db.execute("UPDATE models SET status = 'production' WHERE id = ?", [model_id])
-            self._event(model_id, target.dataset, "promote", actor, current.id if current else None)
+            self._event(model_id, target.identity, "promote", actor, current.id if current else None)
         return self.get(model_id)
 
-    def rollback(self, dataset: str, actor: str = "cli") -> ModelVersion:
-        """Put back the version that was in production before the current one."""
+    def rollback(self, dataset: DatasetId | str, actor: str = "cli") -> ModelVersion:
+        """Put back the version that was in production before the current one (of the same content)."""
         with write_transaction(self._db) as db:
             current = self.production(dataset)
             if current is None:
-                raise RegistryError(f"no production model for {dataset!r} to roll back")
-            previous = self._previous(dataset, current.id)
+                raise RegistryError(f"no production model for {as_identity(dataset).key!r} to roll back")
+            previous = self._previous(current.id)
             if not previous:
                 raise RegistryError(f"{current.id} has no earlier production version to roll back to")
             db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
             db.execute("UPDATE models SET status = 'production' WHERE id = ?", [previous])
-            self._event(previous, dataset, "rollback", actor, self._previous(dataset, previous))
+            self._event(previous, self.get(previous).identity, "rollback", actor, self._previous(previous))
         return self.get(previous)
 
     def for_run(self, run_id: str) -> ModelVersion | None:
@@ -282,22 +310,24 @@ class Registry:
         return self._version(rows[0]) if rows else None
 
 
-    def with_recipe(self, dataset: str, recipe: dict) -> ModelVersion | None:
+    def with_recipe(self, dataset: DatasetId | str, recipe: dict) -> ModelVersion | None:
         """The earliest version of ``dataset`` trained from exactly ``recipe`` (the same real rows, synthetic texts,
         classifier and refit), if any: registering it again would only add a second name for the same model."""
         wanted = json.dumps(recipe, sort_keys=True)
-        for row in self._db.query("SELECT * FROM models WHERE dataset = ? ORDER BY version", [dataset]):
+        where, args = as_identity(dataset).where()
+        for row in self._db.query(f"SELECT * FROM models WHERE {where} ORDER BY version", args):
             if json.dumps(json.loads(row["recipe"] or "{}"), sort_keys=True) == wanted:
                 return ModelVersion.from_row(row)
         return None
 
-    def _previous(self, dataset: str, model_id: str) -> str | None:
-        """The version that was in production before ``model_id`` last became production."""
+    def _previous(self, model_id: str) -> str | None:
+        """The version that was in production before ``model_id`` last became production (model ids are unique in
+        a workspace, so its events are its data set's)."""
         row = self._db.execute(
-            "SELECT previous FROM model_events WHERE dataset = ? AND model_id = ? AND action IN ('promote', "
-            "'rollback') ORDER BY id DESC LIMIT 1", [dataset, model_id]).fetchone()
+            "SELECT previous FROM model_events WHERE model_id = ? AND action IN ('promote', 'rollback') ORDER BY id "
+            "DESC LIMIT 1", [model_id]).fetchone()
         return row[0] if row else None
 
-    def events(self, dataset: str | None = None) -> list[dict]:
-        sql = "SELECT * FROM model_events" + (" WHERE dataset = ?" if dataset else "") + " ORDER BY id"
-        return list(self._db.query(sql, [dataset] if dataset else []))
+    def events(self, dataset: DatasetId | str | None = None) -> list[dict]:
+        where, args = as_identity(dataset).where() if dataset else ("1", [])
+        return list(self._db.query(f"SELECT * FROM model_events WHERE {where} ORDER BY id", args))

@@ -1,7 +1,8 @@
 """Review of a run's synthetic texts: each listed in ``run_samples`` with a stable key (its generation-cache
 identity); a person approves or rejects them (table ``reviews``, with who and when); only approved texts enter
 candidates, and a text rejected once never enters a candidate of any later run on the same data set (it stays in
-the generation cache, marked ``rejected``)."""
+the generation cache, marked ``rejected``). "The same data set" is its identity, name and content
+(:mod:`autogets.identity`): texts rejected on one ``tickets.csv`` do not bar another file of that name."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import sqlite_utils
 
 from autogets.generators.base import Synthetic
 from autogets.generators.cache import text_hash
-from autogets.runs import get_step, run_row
+from autogets.identity import DatasetId, as_identity
+from autogets.runs import get_step, run_identity
 from autogets.workspace import Workspace, now_iso
 
 MAX_REGENERATIONS = 2
@@ -30,14 +32,14 @@ def text_key(text: str) -> str:
     return text_hash(" ".join(text.lower().split()))
 
 
-def rejected_keys(db: sqlite_utils.Database, dataset: str) -> tuple[set[str], set[str]]:
+def rejected_keys(db: sqlite_utils.Database, dataset: DatasetId | str) -> tuple[set[str], set[str]]:
     """Sample keys and text keys a person rejected in any run on ``dataset``."""
-    rows = db.execute("SELECT key, text_key FROM reviews WHERE dataset = ? AND decision = 'rejected'",
-                      [dataset]).fetchall()
+    where, args = as_identity(dataset).where()
+    rows = db.execute(f"SELECT key, text_key FROM reviews WHERE {where} AND decision = 'rejected'", args).fetchall()
     return {r[0] for r in rows}, {r[1] for r in rows}
 
 
-def may_train(db: sqlite_utils.Database, dataset: str, synthetic: Sequence[Synthetic],
+def may_train(db: sqlite_utils.Database, dataset: DatasetId | str, synthetic: Sequence[Synthetic],
               source_text: Callable[[Synthetic], str]) -> tuple[list[Synthetic], int]:
     """The one rule for which synthetic texts may train a model of ``dataset``: none that a person rejected in any
     run on it (by its sample key, or the same text under any key). Returns the kept texts (in order) and how many
@@ -99,12 +101,12 @@ def decide(ws: Workspace, run_id: str, keys: Sequence[str], decision: str, *, ac
     were recorded (a sample already decided keeps its first decision, so a repeated click changes nothing)."""
     if decision not in ("approved", "rejected", "discarded"):
         raise ValueError(f"unknown decision {decision!r}")
-    dataset = run_row(ws, run_id)["dataset"]
+    dataset = run_identity(ws, run_id)
     rows = {r["key"]: r for r in _samples(ws, run_id, "AND r.decision IS NULL")}
     chosen = [rows[k] for k in dict.fromkeys(keys) if k in rows]
     db = ws.db()
     with db.conn:
-        db["reviews"].insert_all([{"run_id": run_id, "dataset": dataset, "key": r["key"],
+        db["reviews"].insert_all([{"run_id": run_id, **dataset.columns(), "key": r["key"],
                                    "text_key": text_key(r["text"]), "decision": decision, "actor": actor,
                                    "at": now_iso()} for r in chosen], ignore=True)
         if decision == "rejected":
@@ -123,16 +125,17 @@ def approve_all(ws: Workspace, run_id: str, *, actor: str, reject: Sequence[str]
     return decide(ws, run_id, keys, "approved", actor=actor)
 
 
-def discard_pending(ws: Workspace, run_id: str, dataset: str, *, actor: str) -> None:
+def discard_pending(ws: Workspace, run_id: str, *, actor: str) -> None:
+    dataset = run_identity(ws, run_id)
     keys = [r["key"] for r in _samples(ws, run_id, "AND r.decision IS NULL")]
-    ws.db()["reviews"].insert_all([{"run_id": run_id, "dataset": dataset, "key": k, "text_key": "",
+    ws.db()["reviews"].insert_all([{"run_id": run_id, **dataset.columns(), "key": k, "text_key": "",
                                     "decision": "discarded", "actor": actor, "at": now_iso()} for k in keys],
                                   ignore=True)
 
 
 def approved_synthetic(ws: Workspace, run_id: str) -> list[tuple[str, Synthetic]]:
     """The run's approved texts (any round), minus anything rejected on this data set since, in a fixed order."""
-    dataset = run_row(ws, run_id)["dataset"]
+    dataset = run_identity(ws, run_id)
     rows = _samples(ws, run_id, "AND r.decision = 'approved'")
     source_of = {(r["key"]): r["source_text"] for r in rows}
     listed = [(r["key"], Synthetic(source_id=r["source_id"], sample_index=r["sample_index"], text=r["text"],

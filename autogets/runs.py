@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from autogets.data import Dataset, Split, load_dataset, split_dataset
-from autogets.errors import AutogetsError, SearchError
+from autogets.errors import AutogetsError, DataError, SearchError
+from autogets.identity import DatasetId, of_row, remember
 from autogets.workspace import Workspace, json_default, new_run_id, now_iso
 
 
@@ -92,6 +93,11 @@ def run_row(ws: Workspace, run_id: str) -> dict:
     return rows[0]
 
 
+def run_identity(ws: Workspace, run_id: str) -> DatasetId:
+    """The identity (name and content fingerprint) of the data set run ``run_id`` works on."""
+    return of_row(run_row(ws, run_id))
+
+
 def spec_of(ws: Workspace, run_id: str) -> RunSpec:
     return RunSpec.from_dict(json.loads(run_row(ws, run_id)["params"]))
 
@@ -113,12 +119,25 @@ def load_split(spec: RunSpec) -> tuple[Dataset, Split]:
     return ds, split_dataset(ds, seed=spec.seed)
 
 
+def run_split(ws: Workspace, run_id: str) -> tuple[Dataset, Split]:
+    """The data set and split of run ``run_id``, loaded again from its request; a data file whose content changed
+    since the run started (another fingerprint) is refused in one line: the run's steps so far were made on the old
+    content."""
+    ds, split = load_split(spec_of(ws, run_id))
+    recorded = run_identity(ws, run_id)
+    if recorded.fingerprint is not None and recorded.fingerprint != ds.fingerprint:
+        raise DataError(f"{ds.source}: its content changed since run {run_id} started on it ({recorded.key}, now "
+                        f"{ds.identity.key}); start a new run")
+    return ds, split
+
+
 def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None, max_active: int = 1) -> str:
     """Validate ``spec`` (data set loads, class and objective exist) and record a new run; returns its id.
 
-    The data set is claimed for the run (:func:`autogets.leases.claim`): if ``max_active`` other runs of it are being
-    worked on, the run is refused (:class:`~autogets.errors.RunConflict`, naming the other run); otherwise this
-    process holds the run's lock until :func:`autogets.leases.release_run` or its exit."""
+    The data set (its identity: name and content) is claimed for the run (:func:`autogets.leases.claim`): if
+    ``max_active`` other runs of it are being worked on, the run is refused (:class:`~autogets.errors.RunConflict`,
+    naming the other run); otherwise this process holds the run's lock until :func:`autogets.leases.release_run` or
+    its exit. The data set is remembered in the workspace (:func:`autogets.identity.remember`)."""
     from autogets.leases import claim
     from autogets.pipeline import check_class
     from autogets.search.objectives import make_objective, parse_goal
@@ -139,8 +158,9 @@ def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None, max_a
         raise SearchError(f"unknown setting: fitness {spec.fitness!r} ({', '.join(FITNESSES)}), refit "
                           f"{spec.refit!r} ({', '.join(REFITS)}), winner {spec.winner!r} (goal, objective)")
     run_id = run_id or new_run_id()
-    with claim(ws, ds.name, run_id, limit=max_active) as db:
-        db["runs"].insert({"id": run_id, "kind": "improve", "dataset": ds.name, "status": "created",
+    with claim(ws, ds.identity, run_id, limit=max_active) as db:
+        remember(db, ds)
+        db["runs"].insert({"id": run_id, "kind": "improve", **ds.identity.columns(), "status": "created",
                            "created_at": now_iso(), "finished_at": None, "params": json.dumps(spec.to_dict()),
                            "result": None, "report_dir": str(ws.report_dir("improve", ds.name, run_id))},
                           ignore=True)

@@ -57,10 +57,11 @@ from autogets.runs import (
     create_run,
     fail_run,
     get_step,
-    load_split,
     need_step,
     put_step,
+    run_identity,
     run_row,
+    run_split,
     set_status,
     spec_of,
     step_result,
@@ -81,7 +82,7 @@ def diagnose_step(ws: Workspace, run_id: str) -> dict:
     from autogets.diagnose import diagnose
 
     spec = spec_of(ws, run_id)
-    ds, split = load_split(spec)
+    ds, split = run_split(ws, run_id)
     set_status(ws, run_id, "running")
     target = spec.target
     if spec.goal:
@@ -117,7 +118,7 @@ def plan_step(ws: Workspace, run_id: str) -> dict:
     goal_classes = [target] if isinstance(goal_obj, MetricObjective) else [c for _, c in goal_obj.goals]
     metric_of = {target: spec.objective} if isinstance(goal_obj, MetricObjective) else {
         c: m for m, c in goal_obj.goals}
-    knowledge, which = plan_cells(ws, diag["dataset"], seed=spec.seed, classifier=classifier_of(ws, run_id),
+    knowledge, which = plan_cells(ws, run_identity(ws, run_id), seed=spec.seed, classifier=classifier_of(ws, run_id),
                                   generator=spec.generator)
     phases, source = [], "default rules"
     for cls in dict.fromkeys(goal_classes):
@@ -148,14 +149,14 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     if round > MAX_REGENERATIONS:
         raise RunStateError(f"at most {MAX_REGENERATIONS} regenerations per run")
     spec, plan = spec_of(ws, run_id), need_step(ws, run_id, "plan")
-    ds, split = load_split(spec)
+    ds, split = run_split(ws, run_id)
     cache = GenerationCache(ws.db())
     sources = dict(zip(split.train["id"].astype(int), split.train["text"], strict=True))
     variant = f"round{round}:{hint}" if round else ""
     rows, summaries, dropped, failed = [], {}, {}, []
     for cls in dict.fromkeys(p["source"] for p in plan["phases"]):
         try:
-            result = synthesize_class(cache, generator, split, cls, dataset=ds.name,
+            result = synthesize_class(cache, generator, split, cls, dataset=ds.identity,
                                       n_per_example=spec.n_per_example, seed=spec.seed + 1000 * round,
                                       max_sources=spec.max_sources, progress=progress, variant=variant, hint=hint)
         except GenerationError as exc:  # every example that needed the model failed (a server down, no key)
@@ -176,7 +177,7 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     db = ws.db()
     with db.conn:
         if round:
-            discard_pending(ws, run_id, ds.name, actor="regenerate")
+            discard_pending(ws, run_id, actor="regenerate")
         db["run_samples"].insert_all([
             {"run_id": run_id, "key": key, "round": round, "position": i, "source_id": s.source_id,
              "sample_index": s.sample_index, "label": s.label, "text": s.text, "source_text": sources[s.source_id],
@@ -202,7 +203,7 @@ class _Problem:
 
 def _problem(ws: Workspace, run_id: str) -> _Problem:
     spec, plan = spec_of(ws, run_id), need_step(ws, run_id, "plan")
-    _, split = load_split(spec)
+    _, split = run_split(ws, run_id)
     approved = approved_synthetic(ws, run_id)
     prepared = build_problem(split, [s for _, s in approved], plan["target"], classifier=classifier_of(ws, run_id),
                              fitness=spec.fitness, folds=spec.folds, repeats=spec.repeats, seed=spec.seed)
@@ -266,7 +267,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
         records.append(record)
         put_step(ws, run_id, "search:phases", {"phases": records})
         if len(records) == 1:  # a production run fills the knowledge map too (method Part A §10)
-            record_result(ws, d.result, dataset=run_row(ws, run_id)["dataset"], target=d.phase.source,
+            record_result(ws, d.result, dataset=run_identity(ws, run_id), target=d.phase.source,
                           objective=d.phase.objective, seed=spec.seed, generator=spec.generator, budget=spec.budget,
                           test_gain=None, run_id=run_id, classifier=classifier_of(ws, run_id))
         if on_phase:
@@ -328,7 +329,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
     p = _problem(ws, run_id) if search["chosen_keys"] or search["phases"] else None
     spec = spec_of(ws, run_id)
     if p is None:  # nothing approved: M0 only
-        _, split = load_split(spec)
+        _, split = run_split(ws, run_id)
         from autogets.classifiers import make_classifier
 
         known = split.train if spec.refit == "train" else pd.concat([split.train, split.validation])
@@ -431,16 +432,16 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     from autogets.registry import Registry
 
     report = need_step(ws, run_id, "report")
-    registry = Registry(ws)
+    registry, dataset = Registry(ws), run_identity(ws, run_id)
     if not report["changed"]:
         set_status(ws, run_id, "no_gain", {"model_id": None, "test_cba_gain": 0.0})
         write_json_atomic(Path(report["report_dir"]) / "report.json",
                           {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": None, "promoted": False})
         return put_step(ws, run_id, "register", {"model_id": None, "promoted": False})
     existing = registry.for_run(run_id)
-    same = None if existing else registry.with_recipe(report["dataset"], report["recipe"])
+    same = None if existing else registry.with_recipe(dataset, report["recipe"])
     version = existing or same or registry.register_file(
-        Path(report["model_file"]), dataset=report["dataset"], recipe=report["recipe"],
+        Path(report["model_file"]), dataset=dataset, recipe=report["recipe"],
         metrics_validation=report["held_out"]["final"], metrics_test=report["test"]["final"], actor=actor,
         summary={"goal": report["goal"], "run_id": run_id, "class": report["class"],
                  "test_cba_gain": report["test"]["class_cba_gain"], "interval": report["test"]["interval"],
@@ -450,7 +451,7 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
                  "synthetic_texts": report["synthetic_texts"]})
     promoted = False
     if promote:  # promoted: the version is production after this run (it may already have been: same recipe)
-        current = registry.production(report["dataset"])
+        current = registry.production(dataset)
         if current is None or current.id != version.id:
             registry.promote(version.id, actor=actor)
         promoted = True

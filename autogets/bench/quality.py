@@ -428,7 +428,7 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                     mine = {k for k in todo if k[:3] == (seed, cls, g)}
                     if not mine:
                         continue
-                    generation = synthesize_class(cache, generators[g], split, cls, dataset=dataset.name,
+                    generation = synthesize_class(cache, generators[g], split, cls, dataset=dataset.identity,
                                                   n_per_example=config.n_per_example, seed=seed,
                                                   max_sources=config.max_sources, contrast=config.contrast,
                                                   classifier=name)

@@ -112,10 +112,11 @@ def bench_search(*, dataset: str = "trec6", target: str = "ABBR", classifiers: t
     from autogets.search.objectives import make_objective
     from autogets.workspace import Workspace
 
-    split = split_dataset(load_dataset(dataset), seed=seed)
+    ds = load_dataset(dataset)
+    split = split_dataset(ds, seed=seed)
     ws = Workspace(workspace_root)
     gen = make_generator(generator)
-    synthetic = synthesize_class(GenerationCache(ws.db()), gen, split, target, dataset=dataset,
+    synthetic = synthesize_class(GenerationCache(ws.db()), gen, split, target, dataset=ds.identity,
                                  n_per_example=5).synthetic
     objective = make_objective("cba", target)
     rows = []

@@ -78,7 +78,7 @@ def diagnose(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     run_id = new_run_id()
     folder = ws.report_dir("diagnose", ds.name, run_id)
     paths = write_report(diagnosis, folder)
-    ws.record_run(run_id, "diagnose", ds.name, started_at=started_at, report_dir=folder,
+    ws.record_run(run_id, "diagnose", ds, started_at=started_at, report_dir=folder,
                   params={"seed": seed, "classifier": diagnosis.classifier, "asked": classifier,
                           "source": ds.source},
                   result={"weak_classes": diagnosis.weak_classes, "test_accuracy": diagnosis.test.accuracy})

@@ -52,8 +52,8 @@ def generate(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
     gen = _generator(generator, ws, ds.name)
     try:
         with progress_bars(not json_out) as progress:
-            result = synthesize_class(GenerationCache(ws.db()), gen, split, target, dataset=ds.name, n_per_example=n,
-                                      seed=_seed(seed), progress=progress)
+            result = synthesize_class(GenerationCache(ws.db()), gen, split, target, dataset=ds.identity,
+                                      n_per_example=n, seed=_seed(seed), progress=progress)
     except KeyboardInterrupt:
         kept = GenerationCache(ws.db()).count(gen.name, target)
         err.print(visible_controls(f"autogets: interrupted; {kept} generated texts for {target} are kept in the cache",

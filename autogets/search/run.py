@@ -15,6 +15,7 @@ import numpy as np
 from autogets.data import Dataset, split_dataset
 from autogets.executor import Executor, using
 from autogets.generators import Generator
+from autogets.identity import DatasetId
 from autogets.metrics import Metrics
 from autogets.pipeline import (
     Progress,
@@ -45,6 +46,12 @@ class SearchReport:
     files: dict[str, Path] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     classifier: str = "linear"
+    dataset_fp: str | None = None
+    """The content fingerprint of the data set (with ``dataset``, its :attr:`identity`)."""
+
+    @property
+    def identity(self) -> DatasetId:
+        return DatasetId(self.dataset, self.dataset_fp)
 
     @property
     def test_gain(self) -> float | None:
@@ -116,7 +123,7 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
     check_class(split, target)
     obj = objective_obj or make_objective(objective, target)
     strat = make_strategy(strategy, seed=search_seed)
-    generation = synthesize_class(GenerationCache(ws.db()), generator, split, target, dataset=dataset.name,
+    generation = synthesize_class(GenerationCache(ws.db()), generator, split, target, dataset=dataset.identity,
                                   n_per_example=n_per_example,
                                   seed=seed, progress=progress)
     from autogets.selection import resolve
@@ -143,11 +150,12 @@ def run_search(ws: Workspace, dataset: Dataset, *, target: str, strategy: str = 
     report = SearchReport(run_id=run_id, dataset=dataset.name, target=target, strategy=strategy, objective=obj.name,
                           result=result, test_best=test_metrics(best_model, split), test_m0=test_metrics(m0, split),
                           generation=generation.summary(), report_dir=ws.report_dir("search", dataset.name, run_id),
-                          elapsed_seconds=time.perf_counter() - started, classifier=classifier)
+                          elapsed_seconds=time.perf_counter() - started, classifier=classifier,
+                          dataset_fp=dataset.fingerprint)
     files = write_search_report(report, view, prepared.synthetic)
     report = SearchReport(**{**report.__dict__, "files": files})
     write_json_atomic(report.report_dir / "report.json", report.to_dict())
-    ws.record_run(run_id, "search", dataset.name, started_at=started_at, report_dir=report.report_dir,
+    ws.record_run(run_id, "search", dataset, started_at=started_at, report_dir=report.report_dir,
                   params={"class": target, "strategy": strategy, "objective": obj.name, "seed": seed,
                           "search_seed": search_seed, "generator": generator.name, "n_per_example": n_per_example,
                           "budget_evaluations": budget.max_evaluations, "budget_seconds": budget.max_fit_seconds,
