@@ -3,6 +3,12 @@
 A registered model is a fitted scikit-learn style classifier on raw texts: ``predict``, ``predict_proba``,
 ``decision_function`` when its head has one, and ``classes_``. Per-class scores are the decision values when the
 model has them, else its probabilities (see :func:`class_scores`).
+
+A data set named by a person (``trec6``, ``tickets``, ``tickets@3fa9c1d2e4b5``) is resolved to its identity, name plus
+content (:func:`autogets.identity.resolve`); its production version is that content's. Whatever version is chosen,
+:func:`load_version` refuses to serve a data set whose classes differ from the model's own
+(:func:`check_classes`): the one check every caller of the registry's models goes through (``predict``,
+``autogets.load_model``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pandas as pd
 
 from autogets.data import normalise_text, read_table
 from autogets.errors import DataError, RegistryError
+from autogets.identity import DatasetId, known, resolve
 from autogets.registry import ModelVersion, Registry
 from autogets.workspace import Workspace
 
@@ -49,34 +56,92 @@ def _workspace(workspace: str | Path | Workspace | None) -> Workspace:
     return ws
 
 
-def resolve_version(registry: Registry, dataset: str | None, version: int | str | None = None) -> ModelVersion:
+def resolve_version(registry: Registry, dataset: DatasetId | str | None,
+                    version: int | str | None = None) -> ModelVersion:
     """The model version to use: ``version`` (an id such as ``trec6-v2``, or a number) or the data set's production
-    version. A :class:`RegistryError` says how to promote one when there is none."""
+    version (of its content, when ``dataset`` is an identity with a fingerprint). A :class:`RegistryError` says how
+    to promote one when there is none."""
+    target = resolve(None, dataset) if isinstance(dataset, str) else dataset
     if version is None:
-        if not dataset:
+        if target is None:
             raise RegistryError("say which model: a data set (its production version) or a model id")
-        current = registry.production(dataset)
+        current = registry.production(target)
         if current is None:
-            versions = registry.list(dataset)
-            hint = (f"promote one with `autogets models promote {versions[-1].id}`" if versions else
-                    f"train one with `autogets improve --dataset {dataset} --promote`")
-            raise RegistryError(f"no production model for {dataset!r}; {hint}")
+            raise RegistryError(f"no production model for {target.key!r}; {_how_to_get_one(registry, target)}")
         return current
     if isinstance(version, int) or re.fullmatch(r"\d+", str(version)):
-        if not dataset:
+        if target is None:
             raise RegistryError(f"version {version} needs a data set; or give the model id, e.g. trec6-v{version}")
-        version = f"{dataset}-v{int(version)}"
+        version = f"{target.name}-v{int(version)}"
     found = registry.get(str(version))
-    if dataset and found.dataset != dataset:
-        raise RegistryError(f"model {found.id} belongs to data set {found.dataset!r}, not {dataset!r}")
+    if target is not None and found.dataset != target.name:
+        raise RegistryError(f"model {found.id} belongs to data set {found.dataset!r}, not {target.name!r}")
     return found
+
+
+def _how_to_get_one(registry: Registry, target: DatasetId) -> str:
+    """What to do when ``target`` has no production version: promote its latest, use another content's, or train."""
+    versions = registry.list(target)
+    if versions:
+        return f"promote one with `autogets models promote {versions[-1].id}`"
+    others = [v for v in registry.list(target.name) if v.status == "production"]
+    if others:
+        held = ", ".join(f"{v.identity.key} ({v.id})" for v in others)
+        return (f"the workspace has production models of other data sets named {target.name!r}: {held}; name one "
+                f"with --dataset {others[-1].identity.key}")
+    return f"train one with `autogets improve --dataset {target.name} --promote`"
+
+
+def dataset_classes(db: Any, target: DatasetId) -> tuple[str, ...] | None:
+    """The classes of data set ``target``: as the workspace recorded them, or as the bundled data set has them;
+    None when its content is not known (a bare name, or rows from before fingerprints)."""
+    if target.fingerprint is None:
+        return None
+    for held in known(db, target.name) if db is not None else []:
+        if held.identity == target:
+            return held.classes
+    from autogets.data import BUNDLED, bundled_dataset, bundled_identity
+
+    if target.name in BUNDLED and bundled_identity(target.name) == target:
+        return tuple(bundled_dataset(target.name).classes)
+    return None
+
+
+def model_classes(record: ModelVersion, model: Any) -> tuple[str, ...]:
+    """The classes a model predicts: its ``classes_``, else those of its test metrics."""
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        classes = record.metrics_test.get("classes", [])
+    return tuple(str(c) for c in classes)
+
+
+def check_classes(record: ModelVersion, model: Any, target: DatasetId, classes: Sequence[str] | None) -> None:
+    """Refuse (one line, :class:`RegistryError`) to serve data set ``target`` with a model whose classes differ from
+    the data set's ``classes`` (nothing to check when they are unknown)."""
+    if classes is None:
+        return
+    mine = set(model_classes(record, model))
+    theirs = {str(c) for c in classes}
+    if mine == theirs:
+        return
+
+    def listed(values: set[str]) -> str:
+        shown = sorted(values)
+        return ", ".join(shown[:6]) + (f", … ({len(shown)} in all)" if len(shown) > 6 else "") if shown else "none"
+
+    raise RegistryError(f"model {record.id} cannot serve {target.key}: its classes differ from the data set's (only "
+                        f"the model's: {listed(mine - theirs)}; only the data set's: {listed(theirs - mine)}); "
+                        f"name a model of this data set")
 
 
 def load_version(dataset: str | None, version: int | str | None = None,
                  workspace: str | Path | Workspace | None = None) -> tuple[ModelVersion, Any]:
-    """The version record and its fitted model (see :func:`load_model`)."""
-    registry = Registry(_workspace(workspace))
-    record = resolve_version(registry, dataset, version)
+    """The version record and its fitted model (see :func:`load_model`). With a ``dataset`` (a name, or
+    ``name@fingerprint``), the model must have the data set's classes (:func:`check_classes`)."""
+    ws = _workspace(workspace)
+    registry = Registry(ws)
+    target = resolve(ws.db(), dataset) if dataset else None
+    record = resolve_version(registry, target, version)
     if not Path(record.artifact).exists():
         raise RegistryError(f"artifact of {record.id} is missing: {record.artifact}")
     try:
@@ -87,6 +152,8 @@ def load_version(dataset: str | None, version: int | str | None = None,
     except (AttributeError, ImportError, EOFError, pickle.UnpicklingError, ValueError) as exc:
         raise RegistryError(f"cannot load the artifact of {record.id} ({type(exc).__name__}: {exc}); was it made "
                             f"by another version of autogets or its packages?") from None
+    if target is not None:
+        check_classes(record, model, target, dataset_classes(ws.db(), target))
     return record, model
 
 
