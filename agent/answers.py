@@ -11,7 +11,8 @@ from agent.context import AgentContext
 from agent.requests import HELP
 from agent.state import AgentState
 from autogets import steps
-from autogets.errors import RegistryError
+from autogets.errors import DataError, RegistryError
+from autogets.identity import resolve
 from autogets.registry import Registry
 from autogets.runs import shown_status
 from autogets.workspace import Workspace
@@ -101,17 +102,18 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
                                              "gain": v.summary.get("test_cba_gain"),
                                              "interval": v.summary.get("interval"), "conversation": conversation})
             return {"status": "answer", "model_id": v.id, "message": f"{v.id} is now in production for {v.dataset}."}
-        current = registry.production(req["dataset"])
+        dataset = resolve(ws.db(), req["dataset"])
+        current = registry.production(dataset)
         if current is None:
-            return {"status": "answer", "message": f"No production model for {req['dataset']} to roll back."}
+            return {"status": "answer", "message": f"No production model for {dataset.key} to roll back."}
         if not ctx.may_act(user, current.created_by):
-            return refusal(user, f"roll back {req['dataset']}")
-        v = registry.rollback(req["dataset"], actor=user)
+            return refusal(user, f"roll back {dataset.key}")
+        v = registry.rollback(dataset, actor=user)
         ctx.notifier.notify("rolled_back", {"model_id": v.id, "dataset": v.dataset, "actor": user,
                                             "previous": current.id, "conversation": conversation})
         return {"status": "answer", "model_id": v.id,
                 "message": f"Rolled back: {v.id} is in production for {v.dataset} again (was {current.id})."}
-    except RegistryError as exc:
+    except (RegistryError, DataError) as exc:
         return {"status": "answer", "message": str(exc)}
 
 

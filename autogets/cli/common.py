@@ -77,6 +77,23 @@ def _load(dataset: str | None, data: Path | None, text_col: str, label_col: str,
     return ds
 
 
+def note_other_contents(ws: Workspace, ds: Dataset) -> None:
+    """One line on stderr when the workspace already holds another data set of ``ds``'s name (another content): not
+    an error, the two are kept apart (each its own model versions, production model, reviews and knowledge map)."""
+    if not ws.db_path.exists():
+        return
+    from autogets.identity import KnownDataset, others
+
+    held = others(ws.db(), ds.identity)
+    if held:
+        this = KnownDataset(ds.identity, tuple(ds.classes), ds.source, len(ds.frame)).describe()
+        listed = ", ".join(k.describe() for k in held)
+        err.print(visible_controls(f"autogets: note: this workspace already holds another data set named {ds.name!r} "
+                                   f"with other content: {listed}; this one is {this}, kept apart (its own model "
+                                   "versions and production model)", keep=""),
+                  markup=False, highlight=False, soft_wrap=True)
+
+
 def _workspace(option: Path | None, *, write: bool = True) -> Workspace:
     """The workspace of a command; one that writes (``write``) refuses a read-only workspace before any work."""
     from autogets.embeddings import store_for, use_store

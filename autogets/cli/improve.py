@@ -31,6 +31,7 @@ from autogets.cli.common import (
     _workspace,
     err,
     metrics_table,
+    note_other_contents,
     out,
     progress_bars,
 )
@@ -89,6 +90,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
         ds, generator, goal, objective = spec.load(), spec.generator, spec.goal, spec.objective
     else:
         ds = _load(dataset, data, text_col, label_col, id_col, min_class_size)
+        note_other_contents(ws, ds)
         spec = RunSpec(dataset=dataset, data_path=str(data) if data else None, text_col=text_col,
                        label_col=label_col, id_col=id_col, min_class_size=min_class_size, target=target,
                        objective=objective, goal=goal, budget=budget, budget_seconds=budget_seconds,

@@ -26,6 +26,7 @@ from autogets.cli.common import (
     _load,
     _seed,
     _workspace,
+    note_other_contents,
     out,
 )
 from autogets.errors import DataError
@@ -57,6 +58,7 @@ def kb_build(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextCol
 
     ds = _load(dataset, data, text_col, label_col, None, None)
     ws = _workspace(workspace)
+    note_other_contents(ws, ds)
     gen = _generator(generator, ws, ds.name)
 
     def on_cell(cell, skipped) -> None:
@@ -84,8 +86,10 @@ def kb_show(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out
 
     if dataset is None:
         raise DataError("say which data set: --dataset NAME")
+    from autogets.identity import resolve
+
     ws = _existing_workspace(workspace)
-    frame = cells(ws, dataset)
+    frame = cells(ws, resolve(ws.db(), dataset))
     if frame.empty:
         raise DataError(f"the knowledge map has nothing for {dataset!r}; run `autogets kb build --dataset {dataset}`")
     if json_out:

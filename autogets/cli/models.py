@@ -24,19 +24,26 @@ models_app = typer.Typer(no_args_is_help=True, help="Model versions: list, show,
 
 @models_app.command("list")
 def models_list(dataset: DatasetOpt = None, workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
-    """List model versions. Example: autogets models list --dataset trec6"""
+    """List model versions, with the data set each belongs to (name@content fingerprint: two files of one name are
+    two data sets, each with its own lineage and production version).
+
+    Example: autogets models list --dataset trec6
+    """
+    from autogets.identity import as_identity
     from autogets.registry import Registry
 
-    versions = Registry(_existing_workspace(workspace)).list(dataset)
+    versions = Registry(_existing_workspace(workspace)).list(as_identity(dataset) if dataset else None)
     if json_out:
-        out.print_json(json.dumps([{"id": v.id, "status": v.status, "parent": v.parent, "created_at": v.created_at,
+        out.print_json(json.dumps([{"id": v.id, "dataset": v.dataset, "fingerprint": v.dataset_fp,
+                                    "status": v.status, "parent": v.parent, "created_at": v.created_at,
                                     "created_by": v.created_by, **v.summary} for v in versions]))
         return
     table = Table(title="Model versions", title_justify="left")
-    for col in ("id", "status", "parent", "goal", "test CBA gain", "synthetic", "created", "by"):
-        table.add_column(col)
+    for col in ("id", "data set", "status", "parent", "goal", "test CBA gain", "synthetic", "created", "by"):
+        table.add_column(col, no_wrap=col in ("id", "data set"))
     for v in versions:
-        table.add_row(escape_rich(v.id), v.status, escape_rich(v.parent or ""), escape_rich(v.summary.get("goal", "")),
+        table.add_row(escape_rich(v.id), escape_rich(v.identity.key), v.status, escape_rich(v.parent or ""),
+                      escape_rich(v.summary.get("goal", "")),
                       f"{v.summary.get('test_cba_gain', 0):+.3f}", str(v.summary.get("synthetic_texts", "")),
                       v.created_at, escape_rich(v.created_by))
     out.print(table)
@@ -49,12 +56,13 @@ def models_show(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")], 
 
     reg = Registry(_existing_workspace(workspace))
     v = reg.get(model_id)
-    out.print_json(json.dumps({"id": v.id, "dataset": v.dataset, "status": v.status, "parent": v.parent,
+    out.print_json(json.dumps({"id": v.id, "dataset": v.dataset, "fingerprint": v.dataset_fp, "status": v.status,
+                               "parent": v.parent,
                                "created_at": v.created_at, "created_by": v.created_by, "summary": v.summary,
                                "artifact": v.artifact, "real_train_examples": len(v.recipe.get("real_train_ids", [])),
                                "synthetic_texts": len(v.recipe.get("synthetic", [])),
                                "test_overall": v.metrics_test.get("overall"),
-                               "events": [e for e in reg.events(v.dataset) if e["model_id"] == v.id]}))
+                               "events": [e for e in reg.events(v.identity) if e["model_id"] == v.id]}))
 
 
 @models_app.command("promote")
@@ -64,17 +72,20 @@ def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")
     from autogets.registry import Registry
 
     v = Registry(_existing_workspace(workspace, write=True)).promote(model_id, actor=actor)
-    out.print(visible_controls(f"{v.id} is now in production for {v.dataset} (by {actor})"), markup=False)
+    out.print(visible_controls(f"{v.id} is now in production for {v.identity.key} (by {actor})"), markup=False)
 
 
 @models_app.command("rollback")
-def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Data set name.")],
+def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help="Data set name (name@fingerprint "
+                                                      "when several data sets share it; see `models list`).")],
                     actor: ActorOpt = "cli", workspace: WorkspaceOpt = None) -> None:
     """Put back the previous production version of a data set (recorded with actor and time)."""
+    from autogets.identity import resolve
     from autogets.registry import Registry
 
-    v = Registry(_existing_workspace(workspace, write=True)).rollback(dataset, actor=actor)
-    out.print(visible_controls(f"Rolled back: {v.id} is in production for {dataset} again (by {actor})"),
+    ws = _existing_workspace(workspace, write=True)
+    v = Registry(ws).rollback(resolve(ws.db(), dataset), actor=actor)
+    out.print(visible_controls(f"Rolled back: {v.id} is in production for {v.identity.key} again (by {actor})"),
               markup=False)
 
 

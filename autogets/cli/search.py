@@ -29,6 +29,7 @@ from autogets.cli.common import (
     _seed,
     _workspace,
     metrics_table,
+    note_other_contents,
     out,
     progress_bars,
 )
@@ -64,6 +65,7 @@ def search(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColOp
         budget = 500
     bud = Budget(max_evaluations=budget, max_fit_seconds=budget_seconds)
     ws = _workspace(workspace)
+    note_other_contents(ws, ds)
     gen = _generator(generator, ws, ds.name)
     with progress_bars(not json_out) as progress, pool:
         report = run_search(ws, ds, target=target, strategy=strategy, objective=objective, budget=bud,
