@@ -163,19 +163,23 @@ def _v11(db: sqlite_utils.Database) -> None:
     other row keeps NULL, content unknown, and matches by name alone as before
     (:meth:`autogets.identity.DatasetId.where`): runs on data files (the file may have changed or gone since),
     ``search``, ``kb build`` and ``diagnose`` runs (their stored parameters do not say where the data came from), and
-    versions registered without a run."""
+    versions registered without a run. Rows that already have a fingerprint keep it (a database whose version was
+    set back runs this again)."""
     for table in IDENTITY_TABLES:
-        db.execute(f'ALTER TABLE "{table}" ADD COLUMN "dataset_fp" TEXT')
+        if "dataset_fp" not in db[table].columns_dict:
+            db.execute(f'ALTER TABLE "{table}" ADD COLUMN "dataset_fp" TEXT')
     db["datasets"].create({"name": str, "fingerprint": str, "classes": str, "source": str, "rows": int,
-                           "first_seen": str}, pk=("name", "fingerprint"))
+                           "first_seen": str}, pk=("name", "fingerprint"), if_not_exists=True)
     by_run = _bundled_fingerprints(db)
     for run_id, fp in by_run.items():
         for table, column in (("runs", "id"), ("reviews", "run_id"), ("knowledge", "run_id")):
-            db.execute(f'UPDATE "{table}" SET dataset_fp = ? WHERE "{column}" = ?', [fp, run_id])
+            db.execute(f'UPDATE "{table}" SET dataset_fp = ? WHERE "{column}" = ? AND dataset_fp IS NULL',
+                       [fp, run_id])
     for model_id, run_id in db.execute("SELECT id, json_extract(summary, '$.run_id') FROM models").fetchall():
         if run_id in by_run:
-            db.execute("UPDATE models SET dataset_fp = ? WHERE id = ?", [by_run[run_id], model_id])
-            db.execute("UPDATE model_events SET dataset_fp = ? WHERE model_id = ?", [by_run[run_id], model_id])
+            for table, column in (("models", "id"), ("model_events", "model_id")):
+                db.execute(f'UPDATE "{table}" SET dataset_fp = ? WHERE "{column}" = ? AND dataset_fp IS NULL',
+                           [by_run[run_id], model_id])
 
 
 def _bundled_fingerprints(db: sqlite_utils.Database) -> dict[str, str]:
