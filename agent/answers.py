@@ -105,9 +105,9 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
         dataset = resolve(ws.db(), req["dataset"])
         current = registry.production(dataset)
         if current is None:
-            return {"status": "answer", "message": f"No production model for {dataset.key} to roll back."}
+            return {"status": "answer", "message": f"No production model for {req['dataset']} to roll back."}
         if not ctx.may_act(user, current.created_by):
-            return refusal(user, f"roll back {dataset.key}")
+            return refusal(user, f"roll back {req['dataset']}")
         v = registry.rollback(dataset, actor=user)
         ctx.notifier.notify("rolled_back", {"model_id": v.id, "dataset": v.dataset, "actor": user,
                                             "previous": current.id, "conversation": conversation})
