@@ -67,7 +67,8 @@ def model_card(record: ModelVersion, model: Any, artifact: Path,
     data = artifact.read_bytes()
     featurizer = embedding_featurizer(model)
     card = {
-        "model_id": record.id, "dataset": record.dataset, "version": record.version, "status": record.status,
+        "model_id": record.id, "dataset": record.dataset, "dataset_fingerprint": record.dataset_fp,
+        "version": record.version, "status": record.status,
         "parent": record.parent, "created_at": record.created_at, "created_by": record.created_by,
         "exported_at": now_iso(), "autogets_version": __version__,
         "classes": [str(c) for c in getattr(model, "classes_", [])],
