@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from autogets.classifiers import Classifier, make_classifier
 from autogets.data import Split
 from autogets.errors import SearchError
+from autogets.folds import FOLDS, REPEATS, assign_folds, held_out, shot_affinity
 from autogets.generators import Generator
 from autogets.generators.base import Contrast, SourceExample, Synthetic
 from autogets.generators.cache import GenerationCache, GenerationResult, synthesize, text_hash
@@ -45,22 +46,26 @@ def select_sources(examples: Sequence[SourceExample], max_sources: int | None) -
 def synthesize_class(cache: GenerationCache, generator: Generator, split: Split, target: str, *,
                      dataset: DatasetId | str, n_per_example: int = 5, seed: int = 0, max_sources: int | None = None,
                      progress: Progress | None = None, variant: str = "", hint: str = "",
-                     contrast: bool = False, classifier: str = "linear") -> GenerationResult:
+                     contrast: bool = False, classifier: str = "linear", folds: int = FOLDS,
+                     repeats: int = REPEATS, fold_seed: int | None = None) -> GenerationResult:
     """Synthetic texts for the training examples of ``target`` (all, or ``max_sources`` of them; cached; method
     Part A §6). ``contrast``: the prompt also shows texts of the class M0 confuses ``target`` with most
     (:func:`most_confused`; a generator without ``uses_contrast`` ignores it). Texts a person rejected on
     ``dataset`` (its identity: name and content) are left out (:func:`autogets.review.may_train`) and counted as
-    ``rejected_before``."""
+    ``rejected_before``. A few-shot generator draws shots that share the source's cv folds (``folds`` ×
+    ``repeats`` and ``fold_seed``, default ``seed``: pass :func:`build_problem`'s, so its folds are these;
+    :mod:`autogets.folds`)."""
     check_class(split, target)
     shown = most_confused(split, target, classifier=classifier) if contrast else None
     rows = split.train[split.train["label"] == target]
     examples = select_sources([SourceExample(id=int(r.id), text=r.text, label=target) for r in rows.itertuples()],
                               max_sources)
     real = [*split.train["text"], *split.validation["text"], *split.test["text"]]
+    affinity = fold_affinity(split, seed if fold_seed is None else fold_seed, folds, repeats)
     result = synthesize(generator, examples, n_per_example=n_per_example, class_name=target, cache=cache,
                         real_texts=real, context=list(rows["text"]), seed=seed,
                         progress=(lambda d, t: progress("generate", d, t)) if progress else None, variant=variant,
-                        hint=hint, contrast=shown)
+                        hint=hint, contrast=shown, affinity=affinity)
     from autogets.review import may_train
 
     source_text = {e.id: e.text for e in examples}
@@ -69,6 +74,17 @@ def synthesize_class(cache: GenerationCache, generator: Generator, split: Split,
         result.report.dropped["rejected_before"] += rejected
         result.report.kept -= rejected
     return result
+
+
+def fold_affinity(split: Split, seed: int, folds: int = FOLDS, repeats: int = REPEATS) -> dict[str, tuple[int, ...]]:
+    """Each real text's cv folds under :func:`build_problem`'s assignment (empty when the split is too small to
+    cross-validate)."""
+    real = pd.concat([split.train, split.validation])
+    try:
+        assignment = assign_folds(real["label"].to_numpy(), folds=folds, repeats=repeats, seed=seed)
+    except SearchError:
+        return {}
+    return dict(shot_affinity(list(real["text"]), assignment))
 
 
 def most_confused(split: Split, target: str, *, classifier: str = "linear", k: int = 3) -> Contrast | None:
@@ -237,24 +253,26 @@ def build_problem(split: Split, synthetic: Sequence[Synthetic], target: str, *, 
 
 def _with_folds(problem: Problem, split: Split, synthetic: Sequence[Synthetic], *, folds: int, repeats: int,
                 seed: int) -> Problem:
+    """``problem`` with the cv folds of :mod:`autogets.folds` and every row's origins: the real rows it stands for
+    (itself; a synthetic text's source and the real texts its prompt showed), so a fold drops every child of a
+    row it holds out (:meth:`~autogets.search.evaluator.Problem.leaks`)."""
     from dataclasses import replace
 
-    from sklearn.model_selection import RepeatedStratifiedKFold
-
     n_real = problem.n_train + len(problem.val_rows)
-    smallest = int(np.bincount(problem.y[:n_real]).min())
-    if folds < 2 or repeats < 1:
-        raise SearchError("cross-validation needs folds ≥ 2 and repeats ≥ 1")
-    if smallest < 2:
-        raise SearchError(f"cross-validation needs 2 labelled examples per class; the smallest class has {smallest}")
-    folds = min(folds, smallest)  # a tiny class: as many folds as it has examples
+    held = held_out(assign_folds(problem.y[:n_real], folds=folds, repeats=repeats, seed=seed))
     row_of = {int(i): k for k, i in enumerate(split.train["id"])}
-    # a synthetic text whose source is not a training example (never in a fold) gets the spare slot n_real
-    origin = np.concatenate([np.arange(n_real),
-                             np.array([row_of.get(int(s.source_id), n_real) for s in synthetic], dtype=np.int64)])
-    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-    held = tuple(test for _, test in cv.split(np.zeros(n_real), problem.y[:n_real]))
-    return replace(problem, fitness="cv", held_out=held, origin=origin.astype(np.int64))
+    row_of_text: dict[str, int] = {}
+    for k, text in enumerate([*split.train["text"], *split.validation["text"]]):
+        row_of_text.setdefault(text_hash(text), k)
+    # an origin outside every fold (a source that is not a training example, a shown text that is not a real row of
+    # this split) gets the spare slot n_real, which no fold holds out
+    width = 1 + max((len(s.shown) for s in synthetic), default=0)
+    origin = np.full((n_real + len(synthetic), width), n_real, dtype=np.int64)
+    origin[:n_real, 0] = np.arange(n_real)
+    for k, s in enumerate(synthetic):
+        origin[n_real + k, 0] = row_of.get(int(s.source_id), n_real)
+        origin[n_real + k, 1:1 + len(s.shown)] = [row_of_text.get(h, n_real) for h in s.shown]
+    return replace(problem, fitness="cv", held_out=held, origin=origin)
 
 
 def with_gram(problem: Problem) -> Problem:

@@ -7,6 +7,7 @@ the generation cache, marked ``rejected``). "The same data set" is its identity,
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -140,7 +141,8 @@ def approved_synthetic(ws: Workspace, run_id: str) -> list[tuple[str, Synthetic]
     source_of = {(r["key"]): r["source_text"] for r in rows}
     listed = [(r["key"], Synthetic(source_id=r["source_id"], sample_index=r["sample_index"], text=r["text"],
                                    label=r["label"], generator=r["generator"], model=r["model"],
-                                   prompt_version=r["prompt_version"])) for r in rows]
+                                   prompt_version=r["prompt_version"],
+                                   shown=tuple(json.loads(r["shown"])) if r.get("shown") else ())) for r in rows]
     key_of = {id(s): k for k, s in listed}
     kept, _ = may_train(ws.db(), dataset, [s for _, s in listed], lambda s: source_of[key_of[id(s)]])
     out = [(key_of[id(s)], s) for s in kept]

@@ -158,6 +158,7 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
         try:
             result = synthesize_class(cache, generator, split, cls, dataset=ds.identity,
                                       n_per_example=spec.n_per_example, seed=spec.seed + 1000 * round,
+                                      fold_seed=spec.seed, folds=spec.folds, repeats=spec.repeats,
                                       max_sources=spec.max_sources, progress=progress, variant=variant, hint=hint)
         except GenerationError as exc:  # every example that needed the model failed (a server down, no key)
             raise GenerationStopped(f"{exc}; once the generator works again, resume the run (or run it again: "
@@ -181,7 +182,8 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
         db["run_samples"].insert_all([
             {"run_id": run_id, "key": key, "round": round, "position": i, "source_id": s.source_id,
              "sample_index": s.sample_index, "label": s.label, "text": s.text, "source_text": sources[s.source_id],
-             "generator": s.generator, "model": s.model, "prompt_version": s.prompt_version}
+             "generator": s.generator, "model": s.model, "prompt_version": s.prompt_version,
+             "shown": json.dumps(s.shown) if s.shown else None}
             for i, (s, key) in enumerate(rows)], ignore=True)
     generated = sum(v["cleaning"]["total"] for v in summaries.values())
     return put_step(ws, run_id, step, {

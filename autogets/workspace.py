@@ -212,8 +212,18 @@ def _bundled_fingerprints(db: sqlite_utils.Database) -> dict[str, str]:
     return found
 
 
+def _v12(db: sqlite_utils.Database) -> None:
+    """Each generation records the real texts its prompt showed besides the source (few-shot and contrast examples,
+    as a JSON list of text hashes), in the cache and in a run's review list, so a cv fold drops a synthetic text
+    whose shots it holds out (issue 23 item 3). Older rows: NULL (none recorded; those texts were generated with
+    the shots of a scheme whose cache key no longer matches, so they are not served again)."""
+    for table in ("generations", "run_samples"):
+        if "shown" not in db[table].columns_dict:  # a database whose version was set back runs this again
+            db.execute(f'ALTER TABLE "{table}" ADD COLUMN "shown" TEXT')
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-                                                             _v11]
+                                                             _v11, _v12]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""

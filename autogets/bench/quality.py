@@ -101,7 +101,7 @@ class QualityConfig:
         settings = {"data": _fingerprint(dataset.frame), "budget": self.budget, "n_per_example": self.n_per_example,
                     "max_sources": self.max_sources, "classifier": self.classifier, "fitness": self.fitness,
                     "folds": self.folds, "repeats": self.repeats, "accept": self.accept, "accept_z": self.accept_z,
-                    "refit": self.refit, "winner": self.winner, "version": 2}
+                    "refit": self.refit, "winner": self.winner, "version": 3}
         if self.filter_margin is not None or self.dedupe is not None:
             settings.update(filter_margin=self.filter_margin, dedupe=self.dedupe)
         if self.shots != "spread" or self.contrast:  # prompt variants: new cells, the default's keys unchanged

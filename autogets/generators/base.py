@@ -27,6 +27,9 @@ class Synthetic:
     generator: str
     model: str
     prompt_version: str
+    shown: tuple[str, ...] = ()
+    """Hashes (:func:`~autogets.generators.cache.text_hash`) of the real texts other than the source that the
+    prompt showed (few-shot and contrast examples): a cv fold that holds one out must not train on this text."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class RawOutput:
     example: SourceExample
     texts: tuple[str, ...] = ()
     error: str | None = None
+    shown: tuple[str, ...] = ()
+    """The real texts other than the source that the prompt showed (few-shot and contrast examples)."""
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -60,9 +65,10 @@ class Generator(Protocol):
     generator adds to its prompt (EDA ignores it); it is not part of ``prompt_version``, so a caller caching by
     that key must add it (``synthesize(variant=...)`` does). A generator with ``uses_contrast = True`` also takes
     ``contrast=`` (a :class:`Contrast`); :func:`~autogets.generators.cache.synthesize` passes it only to those and
-    adds it to the cache key. Results are yielded per source example as soon as they
-    exist, so a caller can store them before the next batch starts (an interrupted generation keeps what was
-    generated).
+    adds it to the cache key. One with ``uses_affinity = True`` takes ``affinity=`` too (each context text's cv
+    folds: prefer shots that share the source's). A generator reports the real texts its prompt showed besides the
+    source in ``RawOutput.shown``. Results are yielded per source example as soon as they exist, so a caller can
+    store them before the next batch starts (an interrupted generation keeps what was generated).
     """
 
     name: str

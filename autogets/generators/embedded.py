@@ -27,10 +27,11 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from autogets.errors import GenerationError
+from autogets.folds import shared_folds
 from autogets.generators.base import Contrast, RawOutput, SourceExample
 from autogets.generators.prompts import load_prompt
 
@@ -86,6 +87,7 @@ class EmbeddedGenerator:
     name = "embedded"
     uses_context = True  # few-shot prompts show other real texts of the class (part of the cache key when used)
     uses_contrast = True  # takes contrast= (the most-confused class's texts; part of the cache key when given)
+    uses_affinity = True  # takes affinity= (the context's cv folds: shots share the source's; part of the cache key)
 
     def __init__(self, *, temperature: float = 0.9, top_p: float = 0.95, max_new_tokens: int = 32, n_shots: int = 3,
                  batch_size: int = 16, threads: int | None = None, cache_dir: str | Path | None = None,
@@ -195,15 +197,12 @@ class EmbeddedGenerator:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def render(self, example: SourceExample, class_name: str, context: Sequence[str], hint: str = "",
-               contrast: Contrast | None = None, shots: Sequence[str] | None = None) -> str:
-        """Few-shot prompt: ``n_shots`` other real examples (``shots``, else chosen deterministically from
-        ``context``), then the source, then ``-``; with ``contrast``, a block of the other class first."""
+               contrast: Contrast | None = None, shots: Sequence[str] | None = None,
+               affinity: Mapping[str, tuple[int, ...]] | None = None) -> str:
+        """Few-shot prompt: ``n_shots`` other real examples (``shots``, else :meth:`choose_shots`), then the
+        source, then ``-``; with ``contrast``, a block of the other class first."""
         if shots is None:
-            others = [t for t in context if t != example.text]
-            shots = []
-            if others:
-                start = sum(map(ord, example.text)) % len(others)
-                shots = [others[(start + k) % len(others)] for k in range(min(self.n_shots, len(others)))]
+            shots = self.choose_shots(example, context, affinity)
         lines = _bullets([*shots, example.text])
         description = self._description(class_name)
         if hint:  # the model follows instructions poorly; a hint is best placed in the header it continues
@@ -214,12 +213,29 @@ class EmbeddedGenerator:
                                            contrast_description=self._description(contrast.class_name),
                                            contrast_shots=_bullets(contrast.texts[:self.n_shots]))
 
+    def choose_shots(self, example: SourceExample, context: Sequence[str],
+                     affinity: Mapping[str, tuple[int, ...]] | None = None) -> list[str]:
+        """``n_shots`` texts of ``context`` other than the source, spread over the class by the source's text; with
+        ``affinity`` (each text's cv folds, :func:`autogets.folds.shot_affinity`) those sharing the source's folds
+        first, so a fold that keeps the source keeps its children too (issue 23 item 3)."""
+        others = [t for t in context if t != example.text]
+        if not others:
+            return []
+        start = sum(map(ord, example.text)) % len(others)
+        spread = others[start:] + others[:start]
+        if affinity:
+            mine = affinity.get(example.text)
+            spread.sort(key=lambda t: -shared_folds(mine, affinity.get(t)))  # stable: spread order within a tie
+        return spread[:self.n_shots]
+
     def _description(self, class_name: str) -> str:
         return self.descriptions.get(class_name) or f'examples of "{class_name}" texts'
 
     def generate(self, examples: Sequence[SourceExample], n_per_example: int, *, class_name: str,
                  context: Sequence[str] = (), seed: int = 0, hint: str = "",
-                 contrast: Contrast | None = None) -> Iterator[RawOutput]:
+                 contrast: Contrast | None = None,
+                 affinity: Mapping[str, tuple[int, ...]] | None = None) -> Iterator[RawOutput]:
+        """Raw texts per example, each with the real texts its prompt showed (``RawOutput.shown``)."""
         import torch
 
         model, tok, newline_ids = self.load()
@@ -227,8 +243,10 @@ class EmbeddedGenerator:
                 else [None] * len(examples))
         for start in range(0, len(examples), self.batch_size):
             batch = examples[start:start + self.batch_size]
-            prompts = [self.render(e, class_name, context, hint, contrast, near[start + j])
-                       for j, e in enumerate(batch)]
+            shown = [near[start + j] if near[start + j] is not None else self.choose_shots(e, context, affinity)
+                     for j, e in enumerate(batch)]
+            prompts = [self.render(e, class_name, context, hint, contrast, shown[j]) for j, e in enumerate(batch)]
+            contrast_shown = tuple(contrast.texts[:self.n_shots]) if contrast is not None and contrast.texts else ()
             torch.manual_seed(seed + start)
             enc = tok(prompts, return_tensors="pt", padding=True)
             with torch.inference_mode():
@@ -238,7 +256,8 @@ class EmbeddedGenerator:
             texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
             for j, example in enumerate(batch):
                 chunk = texts[j * n_per_example:(j + 1) * n_per_example]
-                yield RawOutput(example=example, texts=tuple(t.strip().split("\n", 1)[0].strip() for t in chunk))
+                yield RawOutput(example=example, texts=tuple(t.strip().split("\n", 1)[0].strip() for t in chunk),
+                                shown=(*shown[j], *contrast_shown))
 
 
 def _bullets(texts: Sequence[str]) -> str:

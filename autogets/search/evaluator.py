@@ -39,8 +39,9 @@ class Problem:
     ``synth_rows`` maps a source example id to the rows of its synthetic children.
 
     ``fitness``: ``"validation"`` (fit on train, score on validation) or ``"cv"`` (``held_out``: one array of real
-    row indices per fold, over all repeats; ``origin``: for every row of ``X``, the real row it stands for — itself,
-    or a synthetic text's source example).
+    row indices per fold, over all repeats; ``origin``: for every row of ``X``, the real rows it stands for, one
+    row of a 2-D array padded with ``n_real`` — itself, or a synthetic text's source example and the real texts its
+    prompt showed).
     """
 
     X: Any
@@ -71,6 +72,14 @@ class Problem:
     def base(self) -> np.ndarray:
         """Rows every candidate trains on: the real rows, plus synthetic rows an ensemble already accepted."""
         return self.real() if self.base_rows is None else self.base_rows
+
+    def leaks(self, rows: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """For each of ``rows``: True when it is, or derives from (its source, or a text its prompt showed), a real
+        row in ``held``. The one rule for what a fold may train on; the fast path uses it too."""
+        held_mask = np.zeros(self.n_real + 1, dtype=bool)  # slot n_real: origins outside every fold
+        held_mask[held] = True
+        origin = self.origin[rows]
+        return held_mask[origin].any(axis=1) if origin.ndim == 2 else held_mask[origin]
 
     def rows_for(self, selection: Iterable[int]) -> np.ndarray:
         parts = [self.base()] + [self.synth_rows[i] for i in sorted(selection)]
@@ -118,10 +127,8 @@ def _real_part_is(rows: np.ndarray, problem: Problem) -> bool:
 
 
 def fold_rows(problem: Problem, rows: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """``rows`` without the held-out real rows and without every synthetic row whose source is held out."""
-    held_mask = np.zeros(problem.n_real + 1, dtype=bool)  # slot n_real: sources outside every fold
-    held_mask[held] = True
-    return rows[~held_mask[problem.origin[rows]]]
+    """``rows`` without the held-out real rows and without every synthetic row that derives from one."""
+    return rows[~problem.leaks(rows, held)]
 
 
 def _fit_folds(problem: Problem, rows: np.ndarray, n_syn: int) -> tuple[np.ndarray, float, float, int]:

@@ -136,18 +136,14 @@ def _class_sums(Xa: np.ndarray, y: np.ndarray, rows: np.ndarray) -> dict[int, tu
 def _fit_folds(problem, gram: GramFolds, syn: np.ndarray, n_syn: int, score):
     start = time.perf_counter()
     total = _class_sums(gram.Xa, problem.y, syn)  # every synthetic row once; each fold subtracts its held-out part
-    held_mask = np.zeros(problem.n_real + 1, dtype=bool)
-    origin = problem.origin
     classes = np.arange(gram.n_classes)
     matrices, margins = [], []
     seconds = time.perf_counter() - start
     for f, held in enumerate(gram.held):
         start = time.perf_counter()
         added = total
-        if origin is not None and len(syn):
-            held_mask[:] = False
-            held_mask[held] = True
-            out = syn[held_mask[origin[syn]]]
+        if problem.origin is not None and len(syn):
+            out = syn[problem.leaks(syn, held)]
             if len(out):
                 removed = _class_sums(gram.Xa, problem.y, out)
                 added = {c: (T - removed[c][0], t - removed[c][1], k - removed[c][2]) if c in removed else (T, t, k)
