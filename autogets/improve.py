@@ -166,14 +166,16 @@ def load_report(ws: Workspace, run_id: str, elapsed: float = 0.0) -> ImproveRepo
     if data is None or plan is None:
         raise steps.RunStateError(f"run {run_id} has no report yet")
     m0_test, final_test = steps.metrics_of(data)
+    folder = ws.stored_report_dir(data["report_dir"])  # where it is now, if the workspace moved since
     rounds = steps.latest_round(ws, run_id)
     generation = steps.step_result(ws, run_id, f"generate:{rounds}") or {}
     return ImproveReport(run_id=run_id, dataset=data["dataset"], target=data["class"], goal=data["goal"],
                          plan_source=data["plan_source"], phases=[Phase(**p) for p in plan["phases"]],
                          m0_test=m0_test, final_test=final_test, model_id=reg["model_id"],
-                         promoted=reg["promoted"], generation=generation, report_dir=Path(data["report_dir"]),
-                         data={**data, "same_as": reg.get("same_as")},
-                         files={k: Path(v) for k, v in data.get("files", {}).items()},
+                         promoted=reg["promoted"], generation=generation, report_dir=folder,
+                         data={**data, "same_as": reg.get("same_as"), "report_dir": str(folder),
+                               "files": {k: str(folder / Path(v).name) for k, v in data.get("files", {}).items()}},
+                         files={k: folder / Path(v).name for k, v in data.get("files", {}).items()},
                          elapsed_seconds=elapsed, status="done" if reg["model_id"] else "no_gain")
 
 

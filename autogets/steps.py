@@ -358,7 +358,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
     gain = final_test.value("cba", target) - m0_test.value("cba", target)
     support = int(m0_test.support[m0_test.index(target)])
     changed = bool(chosen)
-    folder = Path(row["report_dir"])
+    folder = ws.stored_report_dir(row["report_dir"])
     diag = need_step(ws, run_id, "diagnose")
     data = {
         "run_id": run_id, "dataset": row["dataset"], "class": target, "goal": plan["goal"],
@@ -437,13 +437,14 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     registry, dataset = Registry(ws), run_identity(ws, run_id)
     if not report["changed"]:
         set_status(ws, run_id, "no_gain", {"model_id": None, "test_cba_gain": 0.0})
-        write_json_atomic(Path(report["report_dir"]) / "report.json",
+        write_json_atomic(ws.stored_report_dir(report["report_dir"]) / "report.json",
                           {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": None, "promoted": False})
         return put_step(ws, run_id, "register", {"model_id": None, "promoted": False})
     existing = registry.for_run(run_id)
     same = None if existing else registry.with_recipe(dataset, report["recipe"])
+    model_file = ws.stored_report_dir(report["report_dir"]) / Path(report["model_file"]).name
     version = existing or same or registry.register_file(
-        Path(report["model_file"]), dataset=dataset, recipe=report["recipe"],
+        model_file, dataset=dataset, recipe=report["recipe"],
         metrics_validation=report["held_out"]["final"], metrics_test=report["test"]["final"], actor=actor,
         summary={"goal": report["goal"], "run_id": run_id, "class": report["class"],
                  "test_cba_gain": report["test"]["class_cba_gain"], "interval": report["test"]["interval"],
@@ -460,7 +461,7 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     reused = {"same_as": version.id} if same is not None else {}  # an identical recipe: not registered twice
     set_status(ws, run_id, "done", {"model_id": version.id, "test_cba_gain": report["test"]["class_cba_gain"],
                                     **reused})
-    write_json_atomic(Path(report["report_dir"]) / "report.json",
+    write_json_atomic(ws.stored_report_dir(report["report_dir"]) / "report.json",
                       {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": version.id,
                        "promoted": promoted, **reused})
     return put_step(ws, run_id, "register", {"model_id": version.id, "promoted": promoted, **reused})

@@ -99,6 +99,31 @@ def test_a_moved_or_copied_workspace_uses_its_own_files(improved, tmp_path, caps
     assert code == 0, err
 
 
+def test_a_run_stopped_after_its_report_resumes_in_a_moved_workspace(improved, tmp_path, capsys):
+    """The report step stored the report folder of the day; resumed after `mv ws moved`, the run registers the
+    model file from the moved folder (the old path no longer exists) and reports where it is now."""
+    ws = tmp_path / "ws"
+    shutil.copytree(improved, ws, symlinks=True)
+    (run_id,) = [r[0] for r in Workspace(ws).db().execute("SELECT id FROM runs WHERE kind = 'improve'").fetchall()]
+    Workspace(ws).close()
+    with sqlite3.connect(ws / "autogets.db") as conn:  # as if killed between the report and the registration
+        conn.execute("DELETE FROM run_steps WHERE run_id = ? AND step = 'register'", [run_id])
+        conn.execute("DELETE FROM model_events")
+        conn.execute("DELETE FROM models")
+        conn.execute("UPDATE runs SET status = 'running', result = NULL WHERE id = ?", [run_id])
+    conn.close()
+    shutil.rmtree(ws / "models" / DATASET)
+    moved = tmp_path / "moved"
+    os.rename(ws, moved)
+
+    code, out, err = run_main(capsys, "improve", "--resume", run_id, "--workspace", str(moved), "--json")
+    assert code == 0, err
+    resumed = json.loads(out)
+    assert resumed["model_id"] == MODEL
+    assert Path(resumed["report_dir"]).resolve().parent.parent == moved.resolve()
+    assert Registry(Workspace(moved)).load(MODEL) is not None
+
+
 def test_a_workspace_written_with_absolute_paths_is_read_relative_to_where_it_is_now(improved, tmp_path, capsys):
     """Workspaces made before paths were stored relative: the absolute path under the old root is read as relative
     (and the schema migration rewrites it)."""
