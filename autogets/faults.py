@@ -77,6 +77,14 @@ def damaged(path: str | Path, exc: BaseException) -> str:
             f"autogets stopped)")
 
 
+def busy(path: str | Path | None = None) -> str:
+    from autogets.workspace import BUSY_TIMEOUT_MS
+
+    where = path if path is not None else "the workspace database"
+    return (f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s; try again when it has "
+            f"finished (`autogets runs list` shows runs in progress)")
+
+
 def _sqlite_kind(exc: sqlite3.Error) -> str | None:
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
@@ -88,6 +96,8 @@ def _sqlite_kind(exc: sqlite3.Error) -> str | None:
         return "damaged"
     if name.startswith("SQLITE_IOERR") or "disk i/o error" in text:
         return "io"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
+        return "busy"
     return None
 
 
@@ -100,6 +110,8 @@ def database_problem(path: Path, exc: sqlite3.Error) -> str:
         return read_only(path.parent, path)
     if kind == "damaged":
         return damaged(path, exc)
+    if kind == "busy":
+        return busy(path)
     return f"{path}: not a usable SQLite database ({exc})"
 
 
@@ -155,4 +167,6 @@ def describe(exc: BaseException) -> str | None:
         if kind == "damaged":
             path = _damaged_database() or (root / "autogets.db" if root is not None else "the workspace database")
             return damaged(path, exc)
+        if kind == "busy":
+            return busy(root / "autogets.db" if root is not None else None)
     return None

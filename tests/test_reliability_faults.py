@@ -267,9 +267,10 @@ def test_machine_faults_are_described_in_one_line_and_anything_else_is_left_alon
         f"permission denied on {inside}")
     assert faults.describe(sqlite3.OperationalError("attempt to write a readonly database")).startswith(
         f"workspace {ws.root.absolute()} is read-only")
+    assert faults.describe(sqlite3.OperationalError("database is locked")).startswith(  # after the busy timeout
+        f"{ws.root.absolute() / 'autogets.db'} stayed locked by another process")
     for other in (OSError(errno.ENOENT, "No such file", inside), PermissionError(errno.EACCES, "denied", "/etc/x"),
-                  sqlite3.OperationalError("no such table: nope"), sqlite3.OperationalError("database is locked"),
-                  ValueError("a bug")):
+                  sqlite3.OperationalError("no such table: nope"), ValueError("a bug")):
         assert faults.describe(other) is None, other          # a bug keeps its traceback
 
 
@@ -457,3 +458,21 @@ def test_a_damaged_database_is_one_line_naming_the_file_and_what_to_do(improved,
                   str(ws)]):
         line = one_line_error(cli(*args), f"{db}:", "malformed", "backup", f"sqlite3 {db} .recover")
         assert "Traceback" not in line
+
+
+def test_a_workspace_locked_past_the_busy_timeout_gives_one_line(improved, tmp_path, capsys, monkeypatch):
+    """Another process holding the write lock longer than the busy timeout (60 s; shortened here): one line that
+    says so, exit code 2, no traceback."""
+    import autogets.workspace as workspace_module
+
+    ws = tmp_path / "ws"
+    shutil.copytree(improved, ws, symlinks=True)
+    monkeypatch.setattr(workspace_module, "BUSY_TIMEOUT_MS", 300)
+    holder = sqlite3.connect(ws / "autogets.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run_main(capsys, "models", "rollback", "--dataset", DATASET, "--workspace", str(ws))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    one_line_error((result[0], result[2]), "locked by another process", "autogets.db")
