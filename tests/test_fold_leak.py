@@ -83,20 +83,23 @@ def test_a_fold_drops_a_child_whose_shot_it_holds_out(split):
     assert shown_row in set(fold_rows(problem, rows, other).tolist())
 
 
-def test_the_fast_path_applies_the_same_rule_to_shots(split):
-    """With embeddings (closed-form head and cached per-fold sums), shots held out change the score exactly as on
-    the slow path, and a child that showed a held-out shot scores differently from one that did not."""
-    pytest.importorskip("torch")
-    abbr = [i for i, lab in enumerate(split.train["label"]) if lab == "ABBR"]
-    children = [_child(split, s, [abbr[(k + 1) % len(abbr)], abbr[(k + 2) % len(abbr)]], index=k)
-                for k, s in enumerate(abbr[:12])]
-    fast = build_problem(split, children, "ABBR", classifier="minilm", fitness="cv", seed=42).problem
+def test_the_fast_path_applies_the_same_rule_to_shots():
+    """On dense features (closed-form head from cached per-fold sums), children whose shots a fold holds out are left
+    out exactly as on the slow path, and that changes the score: the rule is applied, not ignored."""
+    from tests.test_fast_fitness import problem_with_synthetic
+
+    fast = problem_with_synthetic("cv", seed=2, other_class_synthetic=True)
     assert fast.gram is not None
+    n_real = fast.n_real
+    shots = np.full(len(fast.origin), n_real, dtype=np.int64)
+    for row in range(n_real, len(fast.origin)):  # each child "showed" two other real rows of its class
+        same = np.flatnonzero(fast.y[:n_real] == fast.y[row])
+        shots[row] = same[(row * 7) % len(same)]
+    with_shots = replace(fast, origin=np.column_stack([fast.origin, shots]))
     everything = tuple(sorted(fast.synth_rows))
-    a, b = fit_candidate(fast, everything), fit_candidate(replace(fast, gram=None), everything)
+    a, b = fit_candidate(with_shots, everything), fit_candidate(replace(with_shots, gram=None), everything)
     np.testing.assert_array_equal(a[0], b[0])
-    source_only = replace(fast, origin=fast.origin[:, :1])
-    assert not np.array_equal(fit_candidate(source_only, everything)[0], a[0])
+    assert not np.array_equal(fit_candidate(fast, everything)[0], a[0])
 
 
 class ShowingGenerator:
