@@ -27,6 +27,7 @@ class BotApp(App):
     def __init__(self, *, bridge: Bridge, **kwargs: Any):
         super().__init__(**kwargs)
         self.bridge = bridge
+        self.signing_secret: str = kwargs.get("signing_secret") or ""   # the HTTP server checks it before parsing
 
 
 def create_app(settings: BotSettings, client: WebClient | None = None, agent: AgentLike | None = None) -> BotApp:

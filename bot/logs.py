@@ -11,11 +11,19 @@ import re
 import sys
 
 _TOKEN = re.compile(r"\b(xox[abposre]|xapp)-[A-Za-z0-9-]+")
+MAX_MESSAGE = 1000   # characters of a log message (and of each extra) kept: a request body never fills the log
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 def redact(text: str) -> str:
     return _TOKEN.sub(lambda m: f"{m.group(1)}-[redacted]", text)
+
+
+def capped(text: object, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were left out (a third-party message may echo a whole
+    request body: Bolt logs a refused body in full)."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} characters not logged)"
 
 
 class RedactTokens(logging.Filter):
@@ -30,12 +38,16 @@ class RedactTokens(logging.Filter):
 class KeyValueFormatter(logging.Formatter):
     """``2026-11-25T10:00:00 INFO bot.bridge turn conversation=slack:T1:C1:1.2 status=review``."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = capped(record.message)
+        line = super().formatMessage(record)
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
         if extras:
-            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
-        return redact(line)
+            line += " " + " ".join(f"{k}={capped(v)}" for k, v in extras.items())
+        return line
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure(level: int = logging.INFO) -> None:

@@ -17,6 +17,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
 from autogets.errors import ConfigError
 from bot.app import BotApp, create_app, make_client
@@ -125,9 +126,13 @@ def http_server(app: BotApp, host: str, port: int) -> WSGIServer:
 
 
 def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
-    """``GET /healthz``, and Slack's requests on ``path`` dispatched to Bolt (which verifies the signature and the
-    timestamp: a bad or stale one is 401 and reaches no listener). Bodies over ``max_body`` are refused unread, a
-    malformed length is 400 and a timestamp that is not a number 401 (Slack's verifier would raise on it)."""
+    """``GET /healthz``, and Slack's requests on ``path`` dispatched to Bolt. Bodies over ``max_body`` are refused
+    unread, a malformed length is 400 and a timestamp that is not a number 401 (Slack's verifier would raise on it).
+    The signature and the timestamp are checked *before* the body is parsed (a bad or stale one is 401, logged as
+    one line without the body, and reaches no listener); a signed body Bolt cannot parse (``{oops``, ``[]``,
+    ``payload=<bad JSON>``) is 400. Bolt checks the signature again."""
+    verifier = SignatureVerifier(app.signing_secret) if app.signing_secret else None
+
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, route = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         if route == HEALTH_PATH and method in ("GET", "HEAD"):
@@ -155,13 +160,31 @@ def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
         if not headers.get("x-slack-request-timestamp", "0").isdigit():
             log.warning("request timestamp is not a number")
             return _json(start_response, 401, {"error": "invalid request"})
-        response = app.dispatch(BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers))
+        if verifier is not None and not verifier.is_valid(body, headers.get("x-slack-request-timestamp", "0"),
+                                                          headers.get("x-slack-signature", "")):
+            log.warning("request refused: bad or stale signature", extra={"length": length})
+            return _json(start_response, 401, {"error": "invalid request"})
+        request = bolt_request(body, environ.get("QUERY_STRING", ""), headers)
+        if request is None:
+            log.warning("request refused: malformed body", extra={"length": length,
+                                                                   "content_type": headers["content-type"][:80]})
+            return _json(start_response, 400, {"error": "malformed request"})
+        response = app.dispatch(request)
         payload = response.body.encode("utf-8") if isinstance(response.body, str) else bytes(response.body)
         header_list = [(k, v) for k, values in response.headers.items() for v in values
                        if k.lower() != "content-length"]
         start_response(_status(response.status), header_list + [("Content-Length", str(len(payload)))])
         return [payload]
     return application
+
+
+def bolt_request(body: str, query: str, headers: dict[str, str]) -> BoltRequest | None:
+    """Bolt's request, or None for a body it cannot parse (not JSON, JSON that is not an object, a ``payload``
+    form field that is not a JSON object): Bolt raises on these while building the request."""
+    try:
+        return BoltRequest(body=body, query=query, headers=headers)
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def health_app(ready: Callable[[], bool]):

@@ -27,24 +27,25 @@ BOT_TOKEN = "xoxb-9999-8888-subprocess-token"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """``autogets bot --http --port 0`` (the real agent), talking to the fake Slack Web API."""
-    with fake_slack() as slack:
+    log_path = tmp_path_factory.mktemp("log") / "bot.log"
+    with fake_slack() as slack, log_path.open("w") as log_file:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": BOT_TOKEN,
                "SLACK_SIGNING_SECRET": payloads.SECRET, "SLACK_API_URL": slack.api_url,
                "AUTOGETS_HOME": str(tmp_path_factory.mktemp("ws")), "AUTOGETS_NOTIFY_CHANNEL": "CNOTIFY"}
         for name in ("SLACK_APP_TOKEN", "AUTOGETS_LLM_BASE_URL", "AUTOGETS_APPROVERS"):
             env.pop(name, None)
         proc = subprocess.Popen([sys.executable, "-m", "autogets", "bot", "--http", "--port", "0"], cwd=ROOT,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=env, stdout=subprocess.PIPE, stderr=log_file, text=True)
         try:
             line = proc.stdout.readline()
             assert "listening on http://127.0.0.1:" in line, (line, proc.poll())
             port = int(line.split("http://127.0.0.1:")[1].split()[0])
+            proc.log_path = log_path   # stderr goes to a file: a huge log line cannot block the server on a pipe
             yield slack, port, proc
         finally:
             proc.terminate()
             proc.wait(timeout=10)
             proc.stdout.close()
-            proc.stderr.close()
 
 
 def _request(port: int, method: str, path: str, body: str = "", headers: dict[str, str] | None = None):
@@ -110,6 +111,40 @@ def test_rejected_requests_reach_no_listener(served, case):
     assert _settled(slack) == before
 
 
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("{oops", "application/json"), ("[]", "application/json"), ('"x"', "application/json"),
+    ("payload=%7Boops", "application/x-www-form-urlencoded"), ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+])
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_malformed_body_is_400_when_signed_401_when_not_and_never_a_traceback(served, body, content_type, signed):
+    """Issue 22 item 15: the body was parsed (and failed with a 500 and a traceback) before the signature was
+    checked."""
+    slack, port, proc = served
+    before = _settled(slack, 0)
+    headers = payloads.signed_headers(body, content_type=content_type) if signed else \
+        {"content-type": content_type, "x-slack-request-timestamp": str(int(time.time())),
+         "x-slack-signature": "v0=" + "0" * 64}
+    status, data = _request(port, "POST", "/slack/events", body, headers)
+    assert (status, json.loads(data)) == ((400, {"error": "malformed request"}) if signed else
+                                          (401, {"error": "invalid request"}))
+    assert _settled(slack, 0.2) == before
+    assert "Traceback" not in proc.log_path.read_text()
+
+
+def test_an_unsigned_large_body_is_not_written_into_the_log(served):
+    """Issue 22 item 15: Bolt's verification logging wrote a refused body whole into the log (517 KB for one
+    request); the log grows by one bounded line."""
+    slack, port, proc = served
+    _settled(slack, 0.2)
+    size = proc.log_path.stat().st_size
+    body = json.dumps({"type": "event_callback", "padding": "x" * (500 * 1024)})
+    headers = {"content-type": "application/json", "x-slack-request-timestamp": str(int(time.time())),
+               "x-slack-signature": "v0=" + "0" * 64}
+    assert _request(port, "POST", "/slack/events", body, headers)[0] == 401
+    time.sleep(0.3)
+    assert proc.log_path.stat().st_size - size < 2000
+
+
 def test_other_routes(served):
     _, port, _ = served
     assert _request(port, "GET", "/slack/events")[0] == 405
@@ -122,7 +157,7 @@ def test_the_token_never_reaches_the_logs(served):
     _request(port, "POST", "/slack/events", body, payloads.signed_headers(body, secret="1" * 32))
     proc.terminate()
     proc.wait(timeout=10)
-    log = proc.stderr.read()
+    log = proc.log_path.read_text()
     assert "http" in log and BOT_TOKEN not in log and payloads.SECRET not in log
 
 
@@ -159,3 +194,14 @@ def test_a_token_slack_refuses_exits_2(monkeypatch, capsys, tmp_path, restore_lo
         assert main(["bot", "--http", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "SLACK_BOT_TOKEN was refused by Slack (invalid_auth)" in err and BOT_TOKEN not in err
+
+
+def test_a_third_party_log_message_echoing_a_body_is_capped():
+    """Issue 22 item 15: whatever a library logs (Bolt logs a refused body whole), one record stays bounded."""
+    from bot.logs import MAX_MESSAGE, KeyValueFormatter
+
+    record = logging.makeLogRecord({"name": "slack_bolt", "levelno": logging.INFO, "levelname": "INFO",
+                                    "msg": "Invalid request signature detected (body: %s)", "args": ("x" * 500_000,),
+                                    "body": "y" * 500_000})
+    line = KeyValueFormatter("%(levelname)s %(message)s").format(record)
+    assert len(line) < 3 * MAX_MESSAGE and "characters not logged" in line
