@@ -2,8 +2,14 @@
 
 Every text that comes from a data set, the LLM or the agent is untrusted: it goes through :func:`safe`, which
 escapes ``&``, ``<`` and ``>`` as Slack requires (so ``<!channel>``, ``<@U1>`` and ``<http://x|y>`` show literally
-and never ping or link) and truncates to the field's limit without cutting an escape in half. Only ids that Slack
-itself gave us (user ids, permalinks) are formatted as mentions or links, after a shape check.
+and never ping or link), shows a bare ``@here`` / ``@channel`` / ``@everyone`` as ``＠here``, and truncates to the
+field's limit without cutting an escape in half. Every ``mrkdwn`` object is ``verbatim`` (:func:`mrkdwn`), so Slack
+auto-links no URL and parses no channel name or mention in it. Only ids that Slack itself gave us (user ids,
+permalinks) are formatted as mentions or links, after a shape check.
+
+Every message stays within :data:`MESSAGE_BUDGET` characters of block text (:func:`block_text_length`): Slack refuses
+larger ones (``msg_blocks_too_long``). Long answers are cut with how much is missing and where the rest is; a review
+page shortens its sample texts until it fits with room for the line that closes it.
 
 Each message builder returns ``{"text": fallback, "blocks": [...]}``, ready for ``chat.postMessage(**message)``.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import PurePath
 from typing import Any
 
 from agent.api import ReviewDecision, ReviewPage, Turn
@@ -25,13 +32,18 @@ Message = dict[str, Any]
 MAX_TEXT = 3000            # section / context text object
 MAX_HEADER = 150           # header block (plain_text)
 MAX_BUTTON_TEXT = 75
-MAX_OPTION_TEXT = 150      # checkbox option text (this bot stays far below)
+MAX_OPTION_TEXT = 75       # checkbox option text (its value: 150)
+MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 10           # options per checkboxes element
 MAX_ACTION_ELEMENTS = 25   # elements per actions block
 MAX_VALUE = 2000           # button value
 MAX_BLOCKS = 50            # blocks per message
 MAX_VIEW_BLOCKS = 100      # blocks per Home tab / modal
 MAX_FALLBACK = 3000        # top-level "text" (notifications, screen readers)
+MESSAGE_BUDGET = 10_000    # characters of block text per message: Slack refuses msg_blocks_too_long at 11–13k
+CLOSING_RESERVE = 1_000    # kept free on a message with buttons for the line that closes it (decision_line)
+REPORT_TEXT_CHARS = 1500   # the report's sentence (the whole report is in report.md; the message points to it)
+CUT_NOTE_ROOM = 400        # kept free on a cut text for the note saying what is missing
 
 SAMPLE_CHARS = 600
 SOURCE_CHARS = 240
@@ -52,23 +64,29 @@ DISCARD_ACTION = "report:discard"
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+_BROADCAST = re.compile(r"(?<![\w.])@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
 
 
 # -- text ----------------------------------------------------------------------------------------------------------
 
 def escape(text: object) -> str:
-    """Escape Slack's three control characters, and make terminal controls and bidi overrides visible
+    """Escape Slack's three control characters, show a bare ``@here`` / ``@channel`` / ``@everyone`` as ``＠here``
+    (a fullwidth at sign: never a broadcast), and make terminal controls and bidi overrides visible
     (:func:`autogets.textfmt.visible_controls`); everything else is shown as is."""
-    return visible_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = visible_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub("＠", escaped)
+
+
+def cut(escaped: str, limit: int) -> str:
+    """Already escaped text cut to ``limit`` characters, an ellipsis marking the cut; no escape is split."""
+    if len(escaped) <= limit:
+        return escaped
+    return _PARTIAL_ENTITY.sub("", escaped[: max(0, limit - 1)]) + "…"
 
 
 def safe(text: object, limit: int) -> str:
     """Escaped and truncated to ``limit`` characters (an ellipsis marks the cut; no escape is split)."""
-    out = escape(" ".join(str(text).split()) if "\n" not in str(text) else str(text))
-    if len(out) <= limit:
-        return out
-    cut = _PARTIAL_ENTITY.sub("", out[: limit - 1])
-    return cut + "…"
+    return cut(escape(" ".join(str(text).split()) if "\n" not in str(text) else str(text)), limit)
 
 
 def code(text: str) -> str:
@@ -108,7 +126,9 @@ def number(value: Any, digits: int = 3) -> str:
 # -- blocks --------------------------------------------------------------------------------------------------------
 
 def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:MAX_TEXT]}
+    """A mrkdwn text object, always ``verbatim``: Slack formats only what the bot wrote as ``<…>`` (checked
+    mentions, permalinks), never a URL, channel name or mention inside untrusted text."""
+    return {"type": "mrkdwn", "text": text[:MAX_TEXT], "verbatim": True}
 
 
 def plain(text: str, limit: int = MAX_TEXT) -> dict[str, Any]:
@@ -150,24 +170,33 @@ def confirm_dialog(title: str, text: str, yes: str) -> dict[str, Any]:
             "confirm": plain(safe(yes, 30), 30), "deny": plain("Back", 30)}
 
 
-def text_blocks(text: str, limit: int = MAX_BLOCKS) -> list[Block]:
-    """Untrusted multi-line text as sections (split on lines to fit 3000 characters each); tables stay aligned."""
+def text_blocks(text: str, limit: int = MAX_BLOCKS, *, budget: int = MESSAGE_BUDGET, more: str = "") -> list[Block]:
+    """Untrusted multi-line text as sections (split on lines to fit 3000 characters each; tables stay aligned),
+    at most ``limit`` blocks and ``budget`` characters: the rest is cut, and a last section says how many
+    characters are not shown and, with ``more``, where the whole text is."""
     tabular = _looks_tabular(text)
-    budget = MAX_TEXT - 8
+    room = MAX_TEXT - 8
+    lines = text.splitlines() or [""]
     chunks: list[str] = []
-    current = ""
-    for line in text.splitlines() or [""]:
-        piece = code(line) if tabular else escape(line)
-        piece = piece if len(piece) <= budget else piece[: budget - 1] + "…"
-        if current and len(current) + len(piece) + 1 > budget:
+    current, shown = "", 0
+    for line in lines:
+        piece = cut(code(line) if tabular else escape(line), room)
+        if current and len(current) + len(piece) + 1 > room:
             chunks.append(current)
-            current = piece
-        else:
-            current = f"{current}\n{piece}" if current else piece
-    chunks.append(current)
-    if len(chunks) > limit:
-        chunks = chunks[: limit - 1] + ["… (truncated)"]
-    return [section(f"```{c}```" if tabular and c != "… (truncated)" else (c or " ")) for c in chunks]
+            current = ""
+        total = sum(len(c) + 8 for c in chunks) + len(current) + len(piece) + 9
+        if len(chunks) >= limit - 1 or total > budget - CUT_NOTE_ROOM:
+            break
+        current = f"{current}\n{piece}" if current else piece
+        shown += 1
+    if current:
+        chunks.append(current)
+    wrapped = [section(f"```{c}```" if tabular else c) for c in chunks if c.strip()] or [section("(nothing)")]
+    if shown < len(lines):
+        missing = sum(len(line) + 1 for line in lines[shown:])
+        note = f"… {missing:,} characters not shown" + (f"; {more}" if more else "")
+        wrapped = wrapped[: limit - 1] + [context(cut(note, CUT_NOTE_ROOM - 10))]
+    return wrapped
 
 
 def _looks_tabular(text: str) -> bool:
@@ -175,8 +204,25 @@ def _looks_tabular(text: str) -> bool:
     return len(lines) >= 3 and sum("  " in line.strip() or "|" in line for line in lines) >= len(lines) // 2 + 1
 
 
-def fallback(text: str) -> str:
-    return safe(text, MAX_FALLBACK)
+def fallback(text: str, default: str = "AutoGeTS") -> str:
+    """The top-level ``text`` (notifications, screen readers): never empty."""
+    return safe(text, MAX_FALLBACK) if str(text).strip() else default
+
+
+def block_text_length(blocks: Any) -> int:
+    """Characters of every text object (``plain_text`` / ``mrkdwn``) anywhere in ``blocks``: what
+    :data:`MESSAGE_BUDGET` bounds."""
+    if isinstance(blocks, list):
+        return sum(block_text_length(b) for b in blocks)
+    if not isinstance(blocks, dict):
+        return 0
+    own = len(str(blocks.get("text"))) if blocks.get("type") in ("plain_text", "mrkdwn") else 0
+    return own + sum(block_text_length(v) for v in blocks.values() if isinstance(v, (dict, list)))
+
+
+def within_budget(message: Message, reserve: int = 0) -> bool:
+    """Whether ``message`` keeps ``reserve`` characters of :data:`MESSAGE_BUDGET` free."""
+    return block_text_length(message["blocks"]) <= MESSAGE_BUDGET - reserve
 
 
 def strip_actions(blocks: Sequence[Block]) -> list[Block]:
@@ -192,13 +238,23 @@ def closed(blocks: Sequence[Block], line: str) -> list[Block]:
 
 # -- messages ------------------------------------------------------------------------------------------------------
 
-def answer_message(text: str) -> Message:
-    return {"text": fallback(text), "blocks": text_blocks(text)}
+def answer_message(text: str, more: str = "") -> Message:
+    """The agent's answer; a text over the budget is cut, saying how much is missing and ``more`` (where the
+    whole text is)."""
+    if not text.strip():
+        text = "(the agent gave no text)"
+    return {"text": fallback(text), "blocks": text_blocks(text, more=more)}
+
+
+def turn_answer_message(turn: Turn) -> Message:
+    """:func:`answer_message` of a turn: a cut answer points to the run's report.md when the turn names one."""
+    pointer = report_pointer(turn.report)
+    return answer_message(turn.text, more=f"the whole text: {pointer}" if pointer else "")
 
 
 def help_message(text: str) -> Message:
     """The agent's help, plus how to reach the bot from Slack."""
-    blocks = text_blocks(text, MAX_BLOCKS - 1)
+    blocks = text_blocks(text, MAX_BLOCKS - 1, budget=MESSAGE_BUDGET - 300)
     blocks.append(context("Mention me (`@autogets improve ABBR on trec6`), DM me, or use `/autogets …`. "
                           "In a run's thread: `status`, `cancel`, `approve all`."))
     return {"text": fallback(text), "blocks": blocks}
@@ -273,19 +329,34 @@ def progress_line(event: dict[str, Any] | None) -> str:
     return line[:MAX_TEXT]
 
 
+# How much of each sample a review page shows (text, source text, option text), tried in order until the page fits
+# the budget with room to close it: many or long samples are shown shorter, never dropped.
+REVIEW_LENGTHS: tuple[tuple[int, int, int], ...] = (
+    (SAMPLE_CHARS, SOURCE_CHARS, OPTION_CHARS), (300, 120, 50), (160, 60, 40), (90, 30, 24), (50, 0, 12), (24, 0, 0))
+
+
 def review_message(page: ReviewPage, thread_id: str) -> Message:
-    """A review page: samples (escaped, truncated), reject checkboxes (≤ 10 per element), the decision buttons."""
+    """A review page: samples (escaped, truncated), reject checkboxes (≤ 10 per element), the decision buttons;
+    within the budget, with :data:`CLOSING_RESERVE` left for the line that closes it."""
+    message: Message = {}
+    for lengths in REVIEW_LENGTHS:
+        message = _review_message(page, thread_id, *lengths)
+        if within_budget(message, CLOSING_RESERVE):
+            break
+    return message
+
+
+def _review_message(page: ReviewPage, thread_id: str, sample_chars: int, source_chars: int,
+                    option_chars: int) -> Message:
     samples = list(page.samples)
     per_section = max(1, math.ceil(len(samples) / 36))
-    sample_chars = max(80, SAMPLE_CHARS // per_section)
-    source_chars = max(40, SOURCE_CHARS // per_section)
+    sample_chars = min(sample_chars, max(80, SAMPLE_CHARS // per_section))
+    source_chars = min(source_chars, max(40, SOURCE_CHARS // per_section))
     blocks: list[Block] = [header(f"Review page {page.page}/{page.pages} · {page.target} on {page.dataset}"),
                            context(_totals_line(page))]
     for start in range(0, len(samples), per_section):
         chunk = samples[start: start + per_section]
-        blocks.append(section("\n\n".join(
-            f"*{s.number}.* {safe(s.text, sample_chars)}\n_from:_ {safe(s.source_text, source_chars)}"
-            for s in chunk)))
+        blocks.append(section("\n\n".join(_sample_lines(s, sample_chars, source_chars) for s in chunk)))
     value = decision_value(thread_id, page.run_id, page.page, getattr(page, "token", ""))
     if samples:
         blocks.append(context("Tick the samples to reject, then *Approve page* (the others are kept)."))
@@ -293,8 +364,7 @@ def review_message(page: ReviewPage, thread_id: str) -> Message:
         for start in range(0, len(groups), 5):
             blocks.append({"type": "actions", "block_id": f"review_rejects_block_{start // 5}", "elements": [
                 {"type": "checkboxes", "action_id": f"{REJECTS_ACTION_PREFIX}{start + i}",
-                 "options": [{"text": plain(f"#{s.number} {safe(s.text, OPTION_CHARS)}", MAX_OPTION_TEXT),
-                              "value": f"{s.number}:{s.key}"[:150]} for s in group]}
+                 "options": [_reject_option(s, option_chars) for s in group]}
                 for i, group in enumerate(groups[start: start + 5])]})
     buttons = [button(label, f"{REVIEW_ACTION_PREFIX}{action}", value, style)
                for action, label, style in REVIEW_BUTTONS
@@ -303,6 +373,16 @@ def review_message(page: ReviewPage, thread_id: str) -> Message:
     blocks.append({"type": "actions", "block_id": "review_buttons", "elements": buttons})
     text = f"Review page {page.page}/{page.pages} of {page.target} on {page.dataset}: {len(samples)} samples"
     return {"text": fallback(text), "blocks": blocks}
+
+
+def _sample_lines(sample: Any, text_chars: int, source_chars: int) -> str:
+    line = f"*{sample.number}.* {safe(sample.text, text_chars)}"
+    return line + (f"\n_from:_ {safe(sample.source_text, source_chars)}" if source_chars else "")
+
+
+def _reject_option(sample: Any, text_chars: int) -> dict[str, Any]:
+    label = f"#{sample.number} {safe(sample.text, text_chars)}" if text_chars else f"#{sample.number}"
+    return {"text": plain(label, MAX_OPTION_TEXT), "value": f"{sample.number}:{sample.key}"[:MAX_OPTION_VALUE]}
 
 
 def decision_value(thread_id: str, run_id: str | None, page: int, token: str) -> str:
@@ -349,6 +429,7 @@ def _totals_line(page: ReviewPage) -> str:
     return " · ".join(parts)
 
 
+DECISION_NUMBERS = 40   # sample numbers listed on a closed page (its line fits CLOSING_RESERVE)
 _DECISION_WORDS = {"approve_page": "Page approved", "approve_all": "Everything approved",
                    "reject_all": "Page rejected", "reject": "Samples rejected", "regenerate": "Regeneration asked",
                    "next_page": "Page skipped", "cancel": "Run cancelled"}
@@ -362,7 +443,8 @@ def decision_line(decision: ReviewDecision, user: str, rejected_numbers: Iterabl
     line = f":ballot_box_with_check: {words} by {mention(user)}"
     numbers = sorted(rejected_numbers)
     if numbers:
-        line += " · rejected " + ", ".join(f"#{n}" for n in numbers)
+        line += " · rejected " + ", ".join(f"#{n}" for n in numbers[:DECISION_NUMBERS])
+        line += f" and {len(numbers) - DECISION_NUMBERS} more" if len(numbers) > DECISION_NUMBERS else ""
     if decision.hint:
         line += f" · hint: {safe(decision.hint, 200)}"
     return line
@@ -379,7 +461,7 @@ def report_message(turn: Turn, thread_id: str) -> Message:
         f"{target} on {dataset}: finished"
     blocks: list[Block] = [header(title)]
     if turn.text:
-        blocks.append(section(safe(turn.text, MAX_TEXT)))
+        blocks.append(section(safe(turn.text, REPORT_TEXT_CHARS)))
     plan = report.get("plan") or []
     if plan:
         lines = [f"• *{safe(p.get('phase', '?'), 80)}* — {safe(p.get('why', ''), 300)}" for p in plan[:12]]
@@ -412,6 +494,9 @@ def report_message(turn: Turn, thread_id: str) -> Message:
         facts.append(f"*Model*\n`{code(str(model_id)[:100])}`")
     if facts:
         blocks.append({"type": "section", "fields": [mrkdwn(f) for f in facts[:10]]})
+    pointer = report_pointer(report)
+    if pointer:
+        blocks.append(context(f"The full report: {safe(pointer, 300)}."))
     if model_id and turn.status in ("done", "awaiting_promotion"):
         value = f"{thread_id}|{model_id}"
         note = "Promote puts it in production" + (" (a second approver is needed)."
@@ -422,6 +507,12 @@ def report_message(turn: Turn, thread_id: str) -> Message:
                    confirm_dialog("Promote?", f"Put {model_id} in production for {dataset}?", "Promote")),
             button("Discard", DISCARD_ACTION, value)]})
     return {"text": fallback(title), "blocks": blocks[:MAX_BLOCKS]}
+
+
+def report_pointer(report: dict[str, Any] | None) -> str:
+    """Where a run's whole report is, without the server's path: ``report.md in <report folder name>``."""
+    folder = PurePath(str((report or {}).get("report_dir") or "")).name
+    return f"report.md in {folder}" if folder else ""
 
 
 def safe_join(head: str, lines: Sequence[str]) -> str:

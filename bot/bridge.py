@@ -325,7 +325,7 @@ class Bridge:
             return
         if turn.status in QUIET_STATUSES:
             message = blocks.help_message(turn.text) if is_help(text) or turn.data.get("kind") == "help" \
-                else blocks.answer_message(turn.text)
+                else blocks.turn_answer_message(turn)
             self._post(where, message)
             return
         token = getattr(turn.review, "token", "") if turn.review else str(turn.data.get("token") or "")
@@ -360,7 +360,7 @@ class Bridge:
         elif turn.status == "failed":
             self._post(where, blocks.failure_message(turn.text))
         else:
-            self._post(where, blocks.answer_message(turn.text))
+            self._post(where, blocks.turn_answer_message(turn))
 
     def _upload_plots(self, where: SlackThread, files: dict[str, Any]) -> None:
         uploads = [{"file": str(path), "filename": Path(path).name, "title": PLOT_TITLES.get(name, name)}

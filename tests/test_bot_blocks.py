@@ -171,3 +171,122 @@ def test_the_report_names_m0s_classifier_and_why():
     message = blocks.report_message(_report(hostile=False), THREAD)
     texts = [e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]]
     assert any(t.startswith("M0: MiniLM + balanced ridge, chosen over TF-IDF") for t in texts)
+
+
+# -- issue 22 items 14 and 16: untrusted text is never parsed by Slack; every message fits the budget ----------------
+
+BARE = "@here look https://evil.example/x @channel @Everyone #general"
+
+
+def _texts(obj):
+    """Every text object in a payload."""
+    if isinstance(obj, list):
+        return [t for o in obj for t in _texts(o)]
+    if not isinstance(obj, dict):
+        return []
+    own = [obj] if obj.get("type") in ("plain_text", "mrkdwn") else []
+    return own + [t for v in obj.values() if isinstance(v, (dict, list)) for t in _texts(v)]
+
+
+HOSTILE_CASES = {
+    "review": lambda: blocks.review_message(ReviewPage(
+        run_id="run1", dataset=f"file {BARE}.csv", target=f"ABBR {BARE}", page=1, pages=1, token="t",
+        samples=(ReviewSample(number=1, key="k", source_id=1, source_text=BARE, text=BARE),), regenerations_left=1,
+        requester="U1", totals={"pending": 1}), THREAD),
+    "report": lambda: blocks.report_message(Turn(THREAD, "done", BARE, run_id="run1", report={
+        "dataset": BARE, "class": BARE, "plan": [{"phase": BARE, "why": BARE}], "plan_source": BARE,
+        "classifier": {"reason": BARE}, "test": {"rows": [{"class": BARE, "support": 1}]}, "model_id": "m-v1"}),
+        THREAD),
+    "answer": lambda: blocks.answer_message(f"{BARE}\n{BARE}"),
+    "progress": lambda: blocks.progress_message(request=f"improve {BARE}", user="U1",
+                                                event={"step": "plan", "phases": [BARE], "message": BARE}),
+    "slash_parent": lambda: blocks.slash_parent_message("U1", f"improve {BARE}"),
+    "failure": lambda: blocks.failure_message(BARE),
+    "queued": lambda: blocks.queued_message(BARE, 1, 1),
+    "notification": lambda: blocks.notification_message("promoted", {"dataset": BARE, "class": BARE,
+                                                                     "model_id": BARE, "actor": BARE}, None),
+    "decided": lambda: {"text": "x", "blocks": blocks.closed([], blocks.decision_line(
+        ReviewDecision("regenerate", hint=BARE), "U1"))},
+    "home": lambda: blocks.home_view([], [{"command": f"improve {BARE}", "status": BARE}], []),
+}
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("name", sorted(HOSTILE_CASES))
+def test_untrusted_text_is_verbatim_and_mentions_are_neutralised(name):
+    """Issue 22 item 14: with only ``&<>`` escaped, mrkdwn (``verbatim`` unset) auto-links URLs and may parse
+    ``@here``. Every mrkdwn object is verbatim, and a bare @here / @channel / @everyone is shown as ``＠here``."""
+    payload = HOSTILE_CASES[name]()
+    surface = "view" if payload.get("type") == "home" else "message"
+    assert problems(payload, surface=surface) == []
+    texts = _texts(payload.get("blocks"))
+    assert texts and all(t.get("verbatim") is True for t in texts if t["type"] == "mrkdwn")
+    dumped = json.dumps(payload, ensure_ascii=False)
+    for mention in ("@here", "@channel", "@Everyone"):
+        assert mention not in dumped and f"＠{mention[1:]}" in dumped
+
+
+@pytest.mark.reliability
+def test_escape_neutralises_mentions_but_not_addresses():
+    assert blocks.escape("mail a@here.com, ping @here and @channel!") == "mail a@here.com, ping ＠here and ＠channel!"
+
+
+def _long_page(n: int, chars: int = 2000) -> ReviewPage:
+    samples = tuple(ReviewSample(number=i + 1, key=f"{i:064d}", source_id=i, source_text="s " * chars,
+                                 text=f"{i} " + "w&<" * chars) for i in range(n))
+    return ReviewPage(run_id="run1", dataset="trec6", target="ABBR", page=1, pages=9, samples=samples,
+                      regenerations_left=1, requester="U1", totals={"pending": 999}, token="t" * 16)
+
+
+LONG_REPORT = {"dataset": "trec6", "class": "ABBR", "report_dir": "/srv/ws/reports/20261125-run1-trec6-ABBR",
+               "plan": [{"phase": "GA " * 40, "why": "because " * 60}] * 12, "plan_source": "x" * 400,
+               "classifier": {"reason": "r" * 5000},
+               "test": {"rows": [{"class": f"C{i}" * 8, "support": i} for i in range(300)], "class_cba_gain": 0.1,
+                        "interval": [0.0, 0.2], "support": 17, "accuracy_m0": 0.8, "accuracy_new": 0.9},
+               "budget": {"evaluations": 200, "fit_seconds": 3}, "model_id": "trec6-v3"}
+
+BUDGET_CASES = {
+    "review_25_long_texts": lambda: blocks.review_message(_long_page(25), THREAD),
+    "review_120_long_texts": lambda: blocks.review_message(_long_page(120), THREAD),
+    "review_decided_120": lambda: {"text": "Review decided", "blocks": blocks.closed(
+        blocks.review_message(_long_page(120), THREAD)["blocks"],
+        blocks.decision_line(ReviewDecision("approve_page", tuple(f"k{i}" for i in range(120)), hint="h" * 900),
+                             "U1", range(1, 121)))},
+    "answer_140k": lambda: blocks.answer_message("\n".join(f"row {i} " + "x&" * 170 for i in range(400))),
+    "answer_one_long_line": lambda: blocks.answer_message("y" * 140_000),
+    "answer_table_140k": lambda: blocks.answer_message("\n".join(f"c{i}   {i}   0.5" + " " * 300
+                                                                 for i in range(400))),
+    "help_long": lambda: blocks.help_message("h " * 70_000),
+    "report_long": lambda: blocks.report_message(Turn(THREAD, "done", "t" * 50_000, run_id="run1",
+                                                      report=LONG_REPORT), THREAD),
+    "failure_long": lambda: blocks.failure_message("f" * 50_000),
+    "progress_long": lambda: blocks.progress_message(request="r" * 50_000, user="U1", event={
+        "step": "x" * 9000, "phase": "p" * 9000, "phases": ["q" * 9000] * 9, "message": "m" * 9000}),
+}
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("name", sorted(BUDGET_CASES))
+def test_every_message_fits_the_block_text_budget(name):
+    """Issue 22 item 16: an answer carried 80–140k characters of block text and a review page of long texts
+    16–32k; Slack refuses ``msg_blocks_too_long`` at 11–13k. One budget (``blocks.MESSAGE_BUDGET``) for all."""
+    payload = BUDGET_CASES[name]()
+    assert blocks.block_text_length(payload["blocks"]) <= blocks.MESSAGE_BUDGET == 10_000
+    assert problems(payload) == []
+
+
+def test_a_cut_answer_says_how_much_is_missing_and_where_the_rest_is():
+    message = blocks.answer_message("\n".join(f"row {i} " + "x" * 300 for i in range(400)),
+                                    more="the full report is report.md in 20261125-run1")
+    last = json.dumps(message["blocks"][-1])
+    assert "characters not shown" in last and "the full report is report.md in 20261125-run1" in last
+    report = blocks.report_message(Turn(THREAD, "done", "t" * 50_000, run_id="run1", report=LONG_REPORT), THREAD)
+    assert "report.md in 20261125-run1-trec6-ABBR" in json.dumps(report) and "/srv/ws" not in json.dumps(report)
+
+
+def test_an_empty_answer_has_a_fallback_text_and_option_texts_fit_75():
+    assert blocks.answer_message("")["text"].strip() and problems(blocks.answer_message("")) == []
+    assert blocks.MAX_OPTION_TEXT == 75
+    options = [o for b in blocks.review_message(_long_page(12), THREAD)["blocks"] if b["type"] == "actions"
+               for e in b["elements"] if e["type"] == "checkboxes" for o in e["options"]]
+    assert options and all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)

@@ -449,3 +449,36 @@ def test_rate_limited_calls_are_retried(slack, tmp_path):
     slack.fail("chat.postMessage", "ratelimited")
     response = make_client(settings).chat_postMessage(channel="C1", text="hi")
     assert response["ok"] and slack.methods() == ["chat.postMessage", "chat.postMessage"]
+
+
+@pytest.mark.reliability
+def test_the_fake_slack_refuses_a_message_over_the_block_text_budget_like_slack(slack):
+    """Issue 22 item 16: Slack answers ``msg_blocks_too_long`` (at 11–13k characters in practice); so does the
+    fake, at our 10,000-character budget, so a payload over it fails a flow test."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2600, "verbatim": True}}
+    with pytest.raises(SlackApiError) as info:
+        client.chat_postMessage(channel="C1", text="long", blocks=[section] * 4)
+    assert info.value.response["error"] == "msg_blocks_too_long"
+    assert client.chat_postMessage(channel="C1", text="fits", blocks=[section] * 3)["ok"]
+
+
+@pytest.mark.reliability
+def test_a_review_page_of_long_texts_and_a_long_report_answer_reach_slack(slack, tmp_path):
+    """Issue 22 item 16: a page of 25 samples of 1,500 characters (16–32k characters of block text before) and an
+    answer carrying a 120k-character report: every message within the budget, none refused by Slack."""
+    bot = Harness(slack, bot_settings(tmp_path / "ws"),
+                  agent_options={"page_size": 25, "text_chars": 1500, "answer_chars": 120_000})
+    page = _start_run(bot)
+    assert page["blocks"][0]["type"] == "header" and "Review page 1/2" in page["blocks"][0]["text"]["text"]
+    bot.click(page, "review:approve_page", ticked=tuple(range(1, 26)))
+    bot.click(bot.posted(), "review:approve_page")                       # page 2: the run finishes
+    bot.dispatch(payloads.message("report", channel="C1", channel_type="channel", thread_ts=MENTION_TS,
+                                  ts="1699999999.000600"))
+    answer = slack.calls_to("chat.postMessage")[-1].args
+    assert "characters not shown" in str(answer["blocks"]) and "report.md in fake-run1" in str(answer["blocks"])
+    assert all(c.response.get("ok") for c in slack.calls if c.method.startswith("chat."))
+    assert bot.payload_problems() == []

@@ -1,7 +1,12 @@
 """An independent checker of Slack's Block Kit limits and of escaping, for every payload the bot sends.
 
 Written from Slack's reference (docs.slack.dev/reference/block-kit), not from ``bot.blocks``, so a wrong constant
-there does not hide a wrong payload here. :func:`problems` returns human-readable violations (empty = fine).
+there does not hide a wrong payload here. :func:`problems` returns human-readable violations (empty = fine): our
+own reading of the limits, ``slack_sdk.models``' validation of every block and view, and two rules of ours for
+untrusted text: every ``mrkdwn`` object sets ``verbatim: true`` (no auto-linked URL, channel or mention) and no bare
+``@here`` / ``@channel`` / ``@everyone`` appears. :func:`block_text_length` counts a message's block text the way
+the fake Slack enforces ``MESSAGE_BLOCK_TEXT`` (``msg_blocks_too_long``; real Slack refuses at 11–13k characters
+in practice, slackapi/bolt-js #2509, #2867).
 """
 
 from __future__ import annotations
@@ -9,12 +14,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
 LIMITS = {
     "message_blocks": 50, "view_blocks": 100, "text": 3000, "header": 150, "button_text": 75, "button_value": 2000,
     "action_id": 255, "block_id": 255, "actions_elements": 25, "context_elements": 10, "section_fields": 10,
-    "field_text": 2000, "checkbox_options": 10, "option_text": 150, "option_value": 150, "fallback_text": 40000,
+    "field_text": 2000, "checkbox_options": 10, "option_text": 75, "option_value": 150, "fallback_text": 40000,
     "confirm_title": 100, "confirm_text": 300, "confirm_button": 30,
 }
+MESSAGE_BLOCK_TEXT = 10_000   # characters of text objects in one message's blocks (our budget, below Slack's)
+_BARE_MENTION = re.compile(r"(?<![\w＠])@(here|channel|everyone)\b", re.IGNORECASE)
 # What may appear inside <…> in text the bot sends: a user mention of a Slack id, or a link to a Slack permalink.
 _ALLOWED_ANGLE = re.compile(r"^<(@[UW][A-Z0-9]+|https://[a-z.]*slack\.com/[^|>\s]+\|[^<>]*)>$")
 _ANGLE = re.compile(r"<[^<>]*>")
@@ -29,6 +40,11 @@ def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
         found.append(f"{len(blocks)} blocks > {limit}")
     if len(str(payload.get("text") or "")) > LIMITS["fallback_text"]:
         found.append("fallback text too long")
+    if "text" in payload and not str(payload.get("text") or "").strip():
+        found.append("empty fallback text")
+    if surface == "message" and block_text_length(blocks) > MESSAGE_BLOCK_TEXT:
+        found.append(f"{block_text_length(blocks)} characters of block text > {MESSAGE_BLOCK_TEXT}")
+    found += sdk_problems(payload, surface=surface)
     found += _escaping("text", str(payload.get("text") or ""))
     block_ids = [b["block_id"] for b in blocks if "block_id" in b]
     if len(block_ids) != len(set(block_ids)):
@@ -36,6 +52,29 @@ def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
     for i, block in enumerate(blocks):
         found += [f"block {i} ({block.get('type')}): {p}" for p in _block(block)]
     return found
+
+
+def block_text_length(blocks: Any) -> int:
+    """Characters of every text object (``plain_text`` / ``mrkdwn``) anywhere in ``blocks``."""
+    if isinstance(blocks, list):
+        return sum(block_text_length(b) for b in blocks)
+    if not isinstance(blocks, dict):
+        return 0
+    own = len(str(blocks.get("text"))) if blocks.get("type") in ("plain_text", "mrkdwn") else 0
+    return own + sum(block_text_length(v) for k, v in blocks.items() if isinstance(v, (dict, list)))
+
+
+def sdk_problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
+    """What ``slack_sdk.models`` refuses in the payload's blocks (or view): its own copy of Slack's limits."""
+    try:
+        if surface == "message":
+            for block in Block.parse_all(payload.get("blocks") or []):
+                block.to_dict()
+        else:
+            View(**payload).to_dict()
+    except (SlackObjectFormationError, TypeError, ValueError) as exc:
+        return [f"slack_sdk.models: {exc}"]
+    return []
 
 
 def _block(block: dict[str, Any]) -> list[str]:
@@ -108,6 +147,8 @@ def _text(obj: dict[str, Any], limit: int, *, plain_only: bool = False) -> list[
     found: list[str] = []
     if obj.get("type") not in (("plain_text",) if plain_only else ("plain_text", "mrkdwn")):
         found.append(f"text type {obj.get('type')!r}")
+    if obj.get("type") == "mrkdwn" and obj.get("verbatim") is not True:
+        found.append("mrkdwn text without verbatim: true (Slack would auto-link URLs and parse mentions)")
     text = obj.get("text")
     if not isinstance(text, str) or not text:
         return found + ["empty text"]
@@ -117,8 +158,10 @@ def _text(obj: dict[str, Any], limit: int, *, plain_only: bool = False) -> list[
 
 
 def _escaping(kind: str, text: str) -> list[str]:
-    """Every ``<``/``>`` must be an entity unless it forms an allowed token; every ``&`` must start an entity."""
-    found = [f"unescaped token {m.group(0)!r}" for m in _ANGLE.finditer(text) if not _ALLOWED_ANGLE.match(m.group(0))]
+    """Every ``<``/``>`` must be an entity unless it forms an allowed token; every ``&`` must start an entity; no
+    bare ``@here`` / ``@channel`` / ``@everyone``."""
+    found = [f"bare mention {m.group(0)!r} in {kind} text" for m in _BARE_MENTION.finditer(text)]
+    found += [f"unescaped token {m.group(0)!r}" for m in _ANGLE.finditer(text) if not _ALLOWED_ANGLE.match(m.group(0))]
     stripped = _ANGLE.sub("", text)
     if "<" in stripped or ">" in stripped:
         found.append(f"stray angle bracket in {kind} text {text[:80]!r}")

@@ -37,12 +37,13 @@ Sink = Callable[[dict], None] | None
 class FakeAgent:
     def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
                  pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False,
-                 promote_approval: bool = False):
+                 promote_approval: bool = False, text_chars: int = 0, answer_chars: int = 0):
         self.workspace = Path(workspace)
         self.notifier = notifier or NullNotifier()
         self.approvers = approvers
         self.pages, self.page_size, self.events, self.hostile = pages, page_size, events, hostile
         self.promote_approval = promote_approval
+        self.text_chars, self.answer_chars = text_chars, answer_chars   # long sample texts; a long "report" answer
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._path = self.workspace / "fake_agent.json"
@@ -83,6 +84,10 @@ class FakeAgent:
             return Turn(thread_id, "answer", text, run_id=run and run["run_id"])
         if low in (["cancel"], ["approve", "all"]):
             return Turn(thread_id, "answer", "Nothing in this thread waits for review.")
+        if low == ["report"] and self.answer_chars:   # a run's whole report as an answer
+            lines = [f"| row {i} | {'x' * 80} |" for i in range(self.answer_chars // 90)]
+            return Turn(thread_id, "answer", "\n".join(lines), run_id=run and run["run_id"],
+                        report={"report_dir": str(self.workspace / "reports" / "fake-run1")})
         if low[0] == "promote" and len(words) == 2:
             return self._promote(thread_id, conversation, words[1], user)
         if low[0] == "rollback" and len(words) == 2:
@@ -267,6 +272,7 @@ class FakeAgent:
         samples = []
         for i in range(self.page_size):
             text = HOSTILE[i % len(HOSTILE)] if self.hostile else f"what does {run['target']} {i} stand for ?"
+            text += " and more" * (self.text_chars // 9)
             samples.append(ReviewSample(number=i + 1, key=f"{self._token(run)}-{i}", source_id=100 + i,
                                         source_text=f"What does source {i} mean ?", text=text))
         totals = {"generated": 55, "kept": 50, "dropped": {"duplicate": 3, "empty": 2}, "approved": 0,

@@ -14,7 +14,9 @@ chat.postMessage / update / postEphemeral / getPermalink, files.getUploadURLExte
 (served here) + files.completeUploadExternal, views.publish, conversations.info, users.info,
 usergroups.users.list; POSTs to ``/hooks/...`` (response_url) are recorded as method ``response_url``.
 ``slack.fail(method, error)`` makes the next call of ``method`` answer ``{"ok": false, "error": error}``;
-``slack.fail(method, "ratelimited")`` answers HTTP 429 with ``Retry-After: 0``, as Slack does.
+``slack.fail(method, "ratelimited")`` answers HTTP 429 with ``Retry-After: 0``, as Slack does. Like real Slack,
+a message whose blocks hold more text than :data:`tests.fakes.block_kit.MESSAGE_BLOCK_TEXT` is refused with
+``msg_blocks_too_long`` (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.fakes.block_kit import MESSAGE_BLOCK_TEXT, block_text_length
+
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T1"
 _JSON_FIELDS = ("blocks", "view", "files", "attachments")
+_MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 
 
 @dataclass
@@ -171,6 +176,8 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel") or args.get("channel_id")
+        if method in _MESSAGE_METHODS and block_text_length(args.get("blocks") or []) > MESSAGE_BLOCK_TEXT:
+            return {"ok": False, "error": "msg_blocks_too_long"}
         if method == "auth.test":
             return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "autogets",
                     "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
