@@ -165,9 +165,12 @@ def button(text: str, action_id: str, value: str, style: str | None = None,
     return element
 
 
-def confirm_dialog(title: str, text: str, yes: str) -> dict[str, Any]:
-    return {"title": plain(safe(title, 100), 100), "text": plain(safe(text, 300), 300),
-            "confirm": plain(safe(yes, 30), 30), "deny": plain("Back", 30)}
+def confirm_dialog(title: str, text: str, yes: str, style: str | None = None) -> dict[str, Any]:
+    dialog = {"title": plain(safe(title, 100), 100), "text": plain(safe(text, 300), 300),
+              "confirm": plain(safe(yes, 30), 30), "deny": plain("Back", 30)}
+    if style:
+        dialog["style"] = style
+    return dialog
 
 
 def text_blocks(text: str, limit: int = MAX_BLOCKS, *, budget: int = MESSAGE_BUDGET, more: str = "") -> list[Block]:
@@ -366,13 +369,38 @@ def _review_message(page: ReviewPage, thread_id: str, sample_chars: int, source_
                 {"type": "checkboxes", "action_id": f"{REJECTS_ACTION_PREFIX}{start + i}",
                  "options": [_reject_option(s, option_chars) for s in group]}
                 for i, group in enumerate(groups[start: start + 5])]})
-    buttons = [button(label, f"{REVIEW_ACTION_PREFIX}{action}", value, style)
-               for action, label, style in REVIEW_BUTTONS
-               if not (action == "regenerate" and page.regenerations_left <= 0)
-               and not (action == "next_page" and page.page >= page.pages)]
-    blocks.append({"type": "actions", "block_id": "review_buttons", "elements": buttons})
+    blocks.append({"type": "actions", "block_id": "review_buttons", "elements": _review_buttons(page, value)})
     text = f"Review page {page.page}/{page.pages} of {page.target} on {page.dataset}: {len(samples)} samples"
     return {"text": fallback(text), "blocks": blocks}
+
+
+def _review_buttons(page: ReviewPage, value: str) -> list[dict[str, Any]]:
+    """The decision buttons; "Reject all" (every pending sample of the run, not only this page) and "Cancel" ask
+    first, and "Reject all" carries the number of pending samples it rejects, for the line that closes the page."""
+    pending = pending_count(page)
+    many = f"all {pending} pending samples" if pending is not None else "all pending samples"
+    special = {
+        "reject_all": (f"{value}{_PENDING_MARK}{pending}" if pending is not None else value,
+                       confirm_dialog("Reject all?", f"This rejects {many} of run {page.run_id}, not only this "
+                                      "page.", f"Reject all {pending}" if pending is not None else "Reject all",
+                                      "danger")),
+        "cancel": (value, confirm_dialog("Cancel the run?", f"Cancel run {page.run_id}? Nothing more is generated, "
+                                         "searched or registered for it.", "Cancel the run", "danger")),
+    }
+    buttons = []
+    for action, label, style in REVIEW_BUTTONS:
+        if (action == "regenerate" and page.regenerations_left <= 0) or (action == "next_page"
+                                                                        and page.page >= page.pages):
+            continue
+        own_value, confirm = special.get(action, (value, None))
+        buttons.append(button(label, f"{REVIEW_ACTION_PREFIX}{action}", own_value, style, confirm))
+    return buttons
+
+
+def pending_count(page: ReviewPage) -> int | None:
+    """The run's pending samples as the page shows them (``totals["pending"]``), if it says."""
+    pending = (page.totals or {}).get("pending")
+    return int(pending) if isinstance(pending, int) or str(pending).isdigit() else None
 
 
 def _sample_lines(sample: Any, text_chars: int, source_chars: int) -> str:
@@ -390,8 +418,19 @@ def decision_value(thread_id: str, run_id: str | None, page: int, token: str) ->
     return f"{thread_id}|{run_id or ''}|{page}|{token}"[:MAX_VALUE]
 
 
+_PENDING_MARK = "|pending="
+
+
+def pending_in_value(value: str) -> int | None:
+    """The pending samples "Reject all" said it rejects (see :func:`_review_buttons`), else None."""
+    _, mark, count = value.rpartition(_PENDING_MARK)
+    return int(count) if mark and count.isdigit() else None
+
+
 def parse_decision_value(value: str) -> tuple[str, str, str]:
-    """``(thread_id, page, token)`` from :func:`decision_value`."""
+    """``(thread_id, page, token)`` from :func:`decision_value` (a "Reject all" value's pending count aside)."""
+    if pending_in_value(value) is not None:
+        value = value.rpartition(_PENDING_MARK)[0]
     thread_id, _, rest = value.partition("|")
     _run, _, rest = rest.partition("|")
     page, _, token = rest.partition("|")
@@ -431,13 +470,17 @@ def _totals_line(page: ReviewPage) -> str:
 
 DECISION_NUMBERS = 40   # sample numbers listed on a closed page (its line fits CLOSING_RESERVE)
 _DECISION_WORDS = {"approve_page": "Page approved", "approve_all": "Everything approved",
-                   "reject_all": "Page rejected", "reject": "Samples rejected", "regenerate": "Regeneration asked",
+                   "reject_all": "All pending samples of the run rejected", "reject": "Samples rejected", "regenerate": "Regeneration asked",
                    "next_page": "Page skipped", "cancel": "Run cancelled"}
 
 
-def decision_line(decision: ReviewDecision, user: str, rejected_numbers: Iterable[int] = ()) -> str:
-    """``:ballot_box_with_check: Page approved by <@U1> · rejected #2, #5``."""
+def decision_line(decision: ReviewDecision, user: str, rejected_numbers: Iterable[int] = (),
+                  pending: int | None = None) -> str:
+    """``:ballot_box_with_check: Page approved by <@U1> · rejected #2, #5``; for "Reject all" with ``pending``
+    (the count its button carried): ``All 50 pending samples of the run rejected by <@U1>``."""
     words = _DECISION_WORDS.get(decision.action, decision.action)
+    if decision.action == "reject_all" and pending is not None:
+        words = f"All {pending} pending samples of the run rejected"
     if str(getattr(decision, "token", "")).startswith("promote:"):
         words = "Promotion approved" if decision.action.startswith("approve") else "Promotion declined"
     line = f":ballot_box_with_check: {words} by {mention(user)}"

@@ -193,8 +193,9 @@ class Bridge:
             log.warning("click on an unknown thread", extra={"thread_id": thread_id, "user": user})
             return
         rejected = rejected_from_state(state_values)
+        pending = blocks.pending_in_value(value)
         self.jobs.submit(row.conversation, self._guarded(row.where, user, lambda: self._decide(
-            row.conversation, user, action, message_ts, list(message_blocks), rejected, token)))
+            row.conversation, user, action, message_ts, list(message_blocks), rejected, token, pending)))
 
     def on_promote_click(self, *, user: str, value: str, message_ts: str,
                          message_blocks: Sequence[dict[str, Any]], discard: bool = False) -> None:
@@ -241,7 +242,8 @@ class Bridge:
         self._show(self.threads.get(where.conversation) or row, turn, user, progress, text=text)
 
     def _decide(self, conversation: str, user: str, action: str, message_ts: str,
-                message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]], token: str = "") -> None:
+                message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]], token: str = "",
+                pending: int | None = None) -> None:
         row = self.threads.get(conversation)
         if row is None or row.review_ts != message_ts:
             log.info("stale review click", extra={"conversation": conversation, "user": user, "action": action})
@@ -254,7 +256,7 @@ class Bridge:
                                   if action in ("approve_page", "reject") else (), token=token)
         numbers = [n for n, _ in rejected] if decision.ids else []
         self.threads.update(conversation, review_ts=None)
-        self._update(row, message_ts, blocks.closed(message_blocks, blocks.decision_line(decision, user, numbers)),
+        self._update(row, message_ts, blocks.closed(message_blocks, blocks.decision_line(decision, user, numbers, pending)),
                      text="Review decided")
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
         try:

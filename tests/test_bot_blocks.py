@@ -142,7 +142,9 @@ def test_buttons_and_values_carry_the_thread_run_and_page():
     buttons = message["blocks"][-1]["elements"]
     labels = [b["text"]["text"] for b in buttons]
     assert labels == ["Approve page", "Approve all", "Reject all", "Regenerate", "Cancel"]  # last page: no "Next"
-    assert {b["value"] for b in buttons} == {f"{THREAD}|run1|3|3f9a0c1d2e4b5a69"}
+    assert {b["value"] for b in buttons if b["action_id"] != "review:reject_all"} == {
+        f"{THREAD}|run1|3|3f9a0c1d2e4b5a69"}
+    assert buttons[2]["value"] == f"{THREAD}|run1|3|3f9a0c1d2e4b5a69|pending=50"   # what "Reject all" rejects
     assert blocks.parse_decision_value(buttons[0]["value"]) == (THREAD, "3", "3f9a0c1d2e4b5a69")
 
 
@@ -290,3 +292,17 @@ def test_an_empty_answer_has_a_fallback_text_and_option_texts_fit_75():
     options = [o for b in blocks.review_message(_long_page(12), THREAD)["blocks"] if b["type"] == "actions"
                for e in b["elements"] if e["type"] == "checkboxes" for o in e["options"]]
     assert options and all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)
+
+
+def test_reject_all_and_cancel_ask_for_confirmation_and_reject_all_says_it_covers_the_run():
+    """Issue 22 item 7: "Reject all" rejects every pending sample of the run (not the page), without asking."""
+    buttons = {b["action_id"]: b for b in blocks.review_message(_page(), THREAD)["blocks"][-1]["elements"]}
+    reject, cancel = buttons["review:reject_all"], buttons["review:cancel"]
+    assert "all 50 pending samples of run run1" in reject["confirm"]["text"]["text"]
+    assert reject["confirm"]["confirm"]["text"] == "Reject all 50" and reject["confirm"]["style"] == "danger"
+    assert "Cancel run run1" in cancel["confirm"]["text"]["text"] and cancel["confirm"]["style"] == "danger"
+    assert blocks.parse_decision_value(reject["value"]) == (THREAD, "1", "3f9a0c1d2e4b5a69")
+    assert blocks.pending_in_value(reject["value"]) == 50 and blocks.pending_in_value(cancel["value"]) is None
+    line = blocks.decision_line(ReviewDecision("reject_all"), "U1", pending=50)
+    assert line == ":ballot_box_with_check: All 50 pending samples of the run rejected by <@U1>"
+    assert "All pending samples of the run rejected by" in blocks.decision_line(ReviewDecision("reject_all"), "U1")

@@ -482,3 +482,15 @@ def test_a_review_page_of_long_texts_and_a_long_report_answer_reach_slack(slack,
     assert "characters not shown" in str(answer["blocks"]) and "report.md in fake-run1" in str(answer["blocks"])
     assert all(c.response.get("ok") for c in slack.calls if c.method.startswith("chat."))
     assert bot.payload_problems() == []
+
+
+def test_reject_all_says_every_pending_sample_of_the_run_was_rejected(bot, slack):
+    """Issue 22 item 7: the closed page said "Page rejected by …" though the whole run's 50 pending samples were."""
+    page = _start_run(bot)
+    slack.clear()
+    bot.click(page, "review:reject_all")
+    closed = slack.calls_to("chat.update")[0].args
+    assert "All 50 pending samples of the run rejected by <@U1>" in str(closed["blocks"][-1])
+    assert "Page rejected" not in str(closed["blocks"])
+    assert bot.agent.decisions()[0]["action"] == "reject_all"
+    assert bot.payload_problems() == []
