@@ -293,7 +293,8 @@ _OUTCOME_LINES = {"review": ":eyes: Waiting for a review: the page is below.",
                   "cancelled": ":no_entry_sign: Cancelled.",
                   "answer": ":speech_balloon: Answered below.",
                   "refused": ":no_entry: Refused.",
-                  "running": ":hourglass: Still running elsewhere."}
+                  "running": ":hourglass: Still running elsewhere.",
+                  "stopped": ":pause_button: Stopped: say resume in this thread to continue."}
 
 
 def progress_message(*, request: str, user: str, event: dict[str, Any] | None = None,

@@ -84,6 +84,16 @@ def run_dataset(text: str) -> str | None:
     return words[0] if len(words) == 1 else None
 
 
+def decision_applied(turn: Turn) -> bool:
+    """Whether a ``running`` turn answering a decision means the decision was applied and the run then stopped
+    (resumable). The agent refuses before applying anything (thread busy in another process, data set busy) with
+    a turn that carries no run state; a turn built from the stored run after the graph ran carries the run's
+    requester. An explicit ``turn.data["applied"]`` wins when the agent gives one."""
+    if "applied" in turn.data:
+        return bool(turn.data["applied"])
+    return turn.status == "running" and turn.requester is not None
+
+
 def describe(exc: Exception) -> str:
     """One clause for the user: Slack's error code, or the exception's class and first line."""
     if isinstance(exc, SlackApiError):
@@ -267,6 +277,9 @@ class Bridge:
             raise
         log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
                                           "rejected": len(decision.ids), "status": turn.status})
+        if turn.status == "running" and decision_applied(turn):  # applied, then the run stopped (resumable)
+            self._stopped(row, turn, progress)
+            return
         if turn.status in ("refused", "running"):  # not applied: put the page back as it was
             self._reopen(row, message_ts, message_blocks)
             if turn.status == "refused":
@@ -278,6 +291,14 @@ class Bridge:
             self._ephemeral(row.where, user, blocks.safe(turn.text, 2000))
             return
         self._show(self.threads.get(conversation) or row, turn, user, progress)
+
+    def _stopped(self, row: ThreadRow, turn: Turn, progress: ProgressMessage | None) -> None:
+        """The decision stays shown as applied; the stop is said apart: the progress message, and the agent's
+        sentence (what stopped it, say resume). The run stays active in the thread (resume continues it)."""
+        if progress is not None:
+            progress.finish("stopped")
+        self.threads.update(row.conversation, state="running", run_id=turn.run_id or row.run_id)
+        self._post(row.where, blocks.notice_message(f":pause_button: {blocks.safe(turn.text, 2000)}"))
 
     def _promote(self, conversation: str, user: str, model_id: str, message_ts: str,
                  message_blocks: list[dict[str, Any]], discard: bool) -> None:

@@ -494,3 +494,24 @@ def test_reject_all_says_every_pending_sample_of_the_run_was_rejected(bot, slack
     assert "Page rejected" not in str(closed["blocks"])
     assert bot.agent.decisions()[0]["action"] == "reject_all"
     assert bot.payload_problems() == []
+
+
+def test_a_decision_applied_before_the_run_stops_resumably_is_shown_applied(slack, tmp_path):
+    """Issue 22 item 11: the decision was applied, then the run stopped (resumable: the LLM went away); the bot put
+    the page back with its buttons as if nothing had been applied. It shows the decision, then the stop."""
+    bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"stop_after_decision": True})
+    page = _start_run(bot)
+    slack.clear()
+    bot.click(page, "review:approve_page", ticked=(2,))
+    updates = [c.args for c in slack.calls_to("chat.update") if c.args["ts"] == page["ts"]]
+    assert len(updates) == 1 and "Page approved by <@U1> · rejected #2" in str(updates[0]["blocks"][-1])
+    assert all(b["type"] != "actions" for b in updates[0]["blocks"])            # not reopened
+    assert not slack.calls_to("chat.postEphemeral")
+    progress = slack.calls_to("chat.update")[-1].args
+    assert progress["ts"] != page["ts"] and "Stopped" in str(progress["blocks"])
+    stop = slack.calls_to("chat.postMessage")[-1].args
+    assert stop["thread_ts"] == MENTION_TS and "The run stopped: the LLM server went away" in str(stop["blocks"])
+    row = bot.app.bridge.threads.get(f"slack:T1:C1:{MENTION_TS}")
+    assert row.review_ts is None and row.state == "running"
+    assert len(bot.agent.decisions()) == 1
+    assert bot.payload_problems() == []

@@ -37,13 +37,15 @@ Sink = Callable[[dict], None] | None
 class FakeAgent:
     def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
                  pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False,
-                 promote_approval: bool = False, text_chars: int = 0, answer_chars: int = 0):
+                 promote_approval: bool = False, text_chars: int = 0, answer_chars: int = 0,
+                 stop_after_decision: bool = False):
         self.workspace = Path(workspace)
         self.notifier = notifier or NullNotifier()
         self.approvers = approvers
         self.pages, self.page_size, self.events, self.hostile = pages, page_size, events, hostile
         self.promote_approval = promote_approval
         self.text_chars, self.answer_chars = text_chars, answer_chars   # long sample texts; a long "report" answer
+        self.stop_after_decision = stop_after_decision   # a decision is applied, then the run stops (LLM gone)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._path = self.workspace / "fake_agent.json"
@@ -166,6 +168,10 @@ class FakeAgent:
             self._save()
         if run["status"] == "cancelled":
             return Turn(thread_id, "cancelled", f"Run {run['run_id']} cancelled.", run_id=run["run_id"])
+        if self.stop_after_decision:  # like the real agent: the stored run's state, requester included
+            return Turn(thread_id, "running", "The run stopped: the LLM server went away. Say resume in this thread "
+                                              "to continue from that step.", run_id=run["run_id"],
+                        requester=run["requester"], data={"model_id": None, "command": run["command"]})
         if run["status"] == "review":
             return self._review_turn(thread_id)
         return self._finish(thread_id, user, on_event)
