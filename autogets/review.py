@@ -81,13 +81,31 @@ def review_totals(ws: Workspace, run_id: str) -> dict:
             "discarded": counts.get("discarded", 0), "pending": counts.get("pending", 0)}
 
 
+def page_count(total: int, size: int) -> int:
+    """Pages of a round of ``total`` samples: fixed for the round, whatever is decided on them."""
+    return max(1, -(-total // size))
+
+
 def review_page(ws: Workspace, run_id: str, page: int = 1, size: int = 10) -> dict:
-    """Page ``page`` (1-based, wrapping) of the latest round's undecided samples, with the totals."""
-    pending = pending_samples(ws, run_id)
-    pages = max(1, -(-len(pending) // size))
-    page = (page - 1) % pages + 1
-    chunk = pending[(page - 1) * size:page * size]
-    return {"run_id": run_id, "page": page, "pages": pages, "round": latest_round(ws, run_id),
+    """Page ``page`` (1-based) of the latest round, with the totals: the one rule for what a page is.
+
+    The round's samples, in review order, are cut into pages of ``size`` once: page numbers and the page count stay
+    fixed for the round, and a page shows its own samples that are still undecided (numbered 1, 2, … as shown), so
+    a decision never pulls the next page's samples forward. A page with nothing left undecided is passed over for
+    the next page in order that has some; after the last page comes the first (``page`` wraps too)."""
+    round_ = latest_round(ws, run_id)
+    rows = _samples(ws, run_id, "AND s.round = ?", [round_])
+    pages = page_count(len(rows), size)
+    first = (page - 1) % pages
+    chunk: list[dict] = []
+    for offset in range(pages):
+        page = (first + offset) % pages + 1
+        chunk = [r for r in rows[(page - 1) * size:page * size] if r["decision"] is None]
+        if chunk:
+            break
+    else:
+        page = first + 1
+    return {"run_id": run_id, "page": page, "pages": pages, "round": round_,
             "samples": [{"number": i + 1, "key": r["key"], "source_id": r["source_id"],
                          "source_text": r["source_text"], "text": r["text"]} for i, r in enumerate(chunk)],
             "totals": review_totals(ws, run_id)}

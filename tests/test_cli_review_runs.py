@@ -88,3 +88,16 @@ def test_a_rejected_text_trains_nothing_outside_improve_either(workspace, capsys
     texts = {s.text for s in synthesize_class(GenerationCache(Workspace(workspace).db()), make_generator("eda"),
                                               split, "ABBR", dataset="trec6", n_per_example=2).synthetic}
     assert texts and not texts & rejected
+
+
+def test_improve_review_pages_keep_their_numbers_in_the_terminal(workspace, capsys, monkeypatch):
+    """Issue 22 item 8 in the terminal: after `a` on page 1/N comes page 2/N (not "page 2/N-1", the old page 3);
+    `r 1` keeps page 2/N; `n` goes on to page 3/N."""
+    import re
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a\nr 1\nn\nq\n"))
+    assert main([*ARGS, "--review", "ask", "--workspace", str(workspace)]) == 1
+    titles = re.findall(r"page (\d+)/(\d+)", capsys.readouterr().err)
+    pages = {total for _, total in titles}
+    assert len(pages) == 1 and int(pages.pop()) >= 3
+    assert [page for page, _ in titles] == ["1", "2", "2", "3"]
