@@ -50,7 +50,8 @@ from autogets.generators import GENERATORS
 from autogets.search.objectives import CLASS_OBJECTIVES, OVERALL_OBJECTIVES
 
 __all__ = ["COMMANDS", "EXACT_ONLY", "HELP", "LLM_INTENTS", "MAX_BUDGET", "MAX_TEXT", "Catalog", "Clarify", "Intent",
-           "LLMCommand", "Request", "as_catalog", "parse_command", "parse_request", "system_prompt"]
+           "LLMCommand", "Request", "THREAD_INTENTS", "as_catalog", "parse_command", "parse_request", "system_prompt",
+           "thread_reply"]
 
 log = logging.getLogger(__name__)
 
@@ -635,6 +636,32 @@ def parse_command(text: str, catalog: Catalog | Mapping[str, Sequence[str]]) -> 
     if draft is None:
         return _free_text(cleaned, cat)
     return draft if isinstance(draft, Clarify) else _check(draft, cat)
+
+
+THREAD_INTENTS = ("cancel", "approve_all", "status")
+"""What a reply typed in the thread of a waiting run may do to it."""
+
+
+def thread_reply(text: str) -> Request | Clarify | None:
+    """A reply typed in a thread whose run waits for a person, read by the grammar alone (never the LLM).
+
+    ``cancel``, ``approve all`` or ``status`` as a :class:`Request`; a :class:`Clarify` saying what to write when
+    the reply starts with ``approve`` or ``cancel`` but is not exactly one of those (a bare ``approve`` approves
+    nothing: :data:`HELP` and SECURITY.md accept ``approve all`` only); None for any other text."""
+    if _too_long(text) is not None:
+        return None
+    cleaned = _clean(text)
+    head = _tokens(cleaned)[:1]
+    if not head or _kw(head[0]) not in ("approve", "cancel", "status"):
+        return None
+    empty = Catalog({})
+    draft = _syntax(cleaned, empty)
+    if draft is None or isinstance(draft, Clarify):
+        return draft
+    result = _check(draft, empty)
+    if isinstance(result, Request) and result.intent not in THREAD_INTENTS:
+        return None
+    return result
 
 
 class LLMCommand(BaseModel):

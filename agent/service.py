@@ -29,6 +29,7 @@ from typing import Any
 from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
 from agent.context import AgentContext
 from agent.graph import build_graph
+from agent.requests import Request, thread_reply
 from agent.state import fresh
 from autogets import faults, leases, steps
 from autogets.errors import Resumable, RunConflict
@@ -89,13 +90,15 @@ class Agent:
             word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
             waiting = self._waiting(thread_id)
             if waiting is not None:
-                if word in ("cancel", "approve all", "approve"):
-                    action = "cancel" if word == "cancel" else "approve_all"
+                reply = thread_reply(text)  # the grammar decides: "approve all", never a bare "approve"
+                if isinstance(reply, Request) and reply.intent in ("cancel", "approve_all"):
+                    action = "cancel" if reply.intent == "cancel" else "approve_all"
                     return self._decide(thread_id, waiting, ReviewDecision(action=action), user, on_event)
-                if word == "status":
+                if isinstance(reply, Request):  # status
                     return self._turn(thread_id, note="A run in this thread waits for review.")
-                return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"),
-                            text="A run in this thread waits for review: answer the page, or say cancel.")
+                said = f"{reply.message} Nothing was applied; or answer the page." if reply is not None else (
+                    "A run in this thread waits for review: answer the page, or say cancel or approve all.")
+                return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"), text=said)
             if word in RESUME_WORDS and self._stopped(thread_id):
                 return self._continue(thread_id, user, on_event)
             if word == "status" and self._stopped(thread_id):

@@ -556,3 +556,25 @@ def test_system_prompt_lists_the_catalog_and_treats_text_as_data(catalog):
 def test_request_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         req("help").intent = "promote"
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("text, expected", [
+    ("approve all", "approve_all"), ("Approve all.", "approve_all"), ("<@U123> approve all", "approve_all"),
+    ("cancel", "cancel"), ("status", "status"),
+    ("approve", "write: approve all"), ("approve!", "write: approve all"), ("@autogets approve", "write: approve all"),
+    ("approve page", "write: approve all"), ("approve everything", "write: approve all"),
+    ("cancel it", "write just: cancel"),
+    ("hello", None), ("improve ABBR on trec6", None), ("promote trec6-v1", None), ("x" * 3000, None),
+])
+def test_a_reply_in_a_waiting_thread_is_read_by_the_grammar_alone(text, expected):
+    """Issue 22 item 10: only `approve all` approves every sample; a bare `approve` says what to write."""
+    from agent.requests import thread_reply
+
+    result = thread_reply(text)
+    if expected is None:
+        assert result is None
+    elif expected.startswith("write"):
+        assert isinstance(result, Clarify) and expected in result.message
+    else:
+        assert isinstance(result, Request) and result.intent == expected

@@ -82,3 +82,29 @@ def test_approving_every_page_in_turn_shows_each_page_once_in_order(agent, tmp_p
                             user="alice")
     assert seen == [(i + 1, len(pages), keys) for i, keys in enumerate(pages)]
     assert turn.status in ("done", "no_gain")
+
+
+def decided(ws: Path) -> int:
+    return Workspace(ws).db().execute("SELECT count(*) FROM reviews").fetchone()[0]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("text, word", [("approve", "approve all"), ("Approve!", "approve all"),
+                                        ("@autogets approve", "approve all"), ("approve page", "approve all"),
+                                        ("approve it", "approve all"), ("cancel now", "cancel")])
+def test_a_bare_approve_in_a_waiting_thread_approves_nothing_and_says_what_to_write(agent, tmp_path, text, word):
+    """Item 10: the grammar and SECURITY.md accept `approve all` only; a bare `approve` approved everything."""
+    turn = agent.ask("t:bare", "improve ABBR on trec6", user="alice")
+    reply = agent.ask("t:bare", text, user="alice")
+    assert reply.status == "answer" and reply.run_id == turn.run_id, reply.text
+    assert decided(tmp_path / "ws") == 0
+    assert f"write: {word}" in reply.text or f"write just: {word}" in reply.text
+    still = agent.review(turn.thread_id, ReviewDecision(action="next_page", token=turn.review.token), user="alice")
+    assert still.status == "review", "the page still waited, unchanged"
+
+
+@pytest.mark.reliability
+def test_approve_all_typed_in_a_waiting_thread_still_approves_everything(agent, tmp_path):
+    agent.ask("t:all", "improve ABBR on trec6", user="alice")
+    done = agent.ask("t:all", "Approve all.", user="alice")
+    assert done.status in ("done", "no_gain"), done.text
