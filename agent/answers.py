@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from agent.context import AgentContext
+from agent.datafiles import data_file
 from agent.requests import HELP
 from agent.state import AgentState
 from autogets import steps
@@ -40,7 +41,8 @@ def diagnose_text(req: dict, ctx: AgentContext) -> str:
     from autogets.data import load_dataset
     from autogets.diagnose import diagnose
 
-    ds = load_dataset(req.get("dataset"), path=req.get("data_path"))
+    path = data_file(req["data_path"], ctx.data_folders) if req.get("data_path") else None
+    ds = load_dataset(req.get("dataset"), path=path)
     d = diagnose(ds, seed=ctx.seed, classifier=ctx.classifier)
     lines = [f"{ds.name}: M0 test accuracy {d.test.accuracy:.3f} (validation {d.validation.accuracy:.3f}).",
              f"M0: {d.classifier_reason}.",

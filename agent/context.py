@@ -4,7 +4,8 @@ Built once by a front-end from :class:`autogets.config.Settings` plus the agent'
 ``AUTOGETS_APPROVERS`` (comma-separated user ids, or a user-group id, who may review, promote and roll back
 besides the requester), ``AUTOGETS_PROMOTE_APPROVAL=1`` (promotion to production needs a second approval),
 ``AUTOGETS_REVIEW_PAGE_SIZE``, ``AUTOGETS_BUDGET``, ``AUTOGETS_GENERATOR``, ``AUTOGETS_EXECUTOR`` (where candidate
-evaluations run: ``local`` processes, ``serial`` or ``ray``, which joins ``RAY_ADDRESS`` if set).
+evaluations run: ``local`` processes, ``serial`` or ``ray``, which joins ``RAY_ADDRESS`` if set),
+``AUTOGETS_DATA_DIRS`` (the folders chat users' data files may come from, :mod:`agent.datafiles`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.api import Notifier, NullNotifier
+from agent.datafiles import DataFolders, data_dirs_from_env
 from autogets.config import LLMSettings, Settings, load_settings
 from autogets.errors import ConfigError
 
@@ -37,6 +39,8 @@ class AgentContext:
     runs_per_dataset: int = 1           # runs of one data set computing at once (more are refused, naming the run)
     llm: LLMSettings = field(default_factory=LLMSettings)
     progress_interval: float = 0.5      # seconds between progress events of one step (throttle)
+    # folders chat users' data files may come from (AUTOGETS_DATA_DIRS); none: the bundled data sets only
+    data_dirs: tuple[Path, ...] = ()
     notifier: Notifier = field(default_factory=NullNotifier, repr=False, compare=False)
 
     @classmethod
@@ -59,8 +63,13 @@ class AgentContext:
                    classifier=settings.classifier,
                    promote_approval=env.get("AUTOGETS_PROMOTE_APPROVAL", "") in ("1", "true", "yes"),
                    page_size=page_size, budget=budget, generator=env.get("AUTOGETS_GENERATOR", "embedded"),
-                   executor=executor)
+                   executor=executor, data_dirs=data_dirs_from_env(env))
         return replace(base, **overrides)
+
+    @property
+    def data_folders(self) -> DataFolders:
+        """Where a chat user's data files may come from: :attr:`data_dirs`, never the workspace."""
+        return DataFolders.of(self.data_dirs, self.workspace)
 
     def may_act(self, user: str, requester: str | None) -> bool:
         """Review, promote and roll back: the requester, or a listed approver."""

@@ -19,6 +19,7 @@ from langgraph.types import interrupt
 
 from agent import answers
 from agent.context import AgentContext
+from agent.datafiles import DataFileRefused, data_file
 from agent.progress import writer
 from agent.requests import Catalog, Clarify, parse_request
 from agent.state import AgentState
@@ -68,7 +69,8 @@ def guarded(node: Node) -> Node:
 
 def parse(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Map the text to a command (deterministic grammar; free text through the LLM when one is configured)."""
-    result = parse_request(state["text"], Catalog.bundled(registered=_registered(_ws(runtime))),
+    result = parse_request(state["text"], Catalog.bundled(data=runtime.context.data_folders,
+                                                          registered=_registered(_ws(runtime))),
                            runtime.context.llm)
     if isinstance(result, Clarify):
         return {"intent": "clarify", "status": "answer", "command": "",
@@ -102,9 +104,15 @@ def answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
 
 @guarded
 def start(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Record the run (validates the data set and class)."""
+    """Record the run (validates the data set and class; a data file only if chat users may name it)."""
     ctx, req = runtime.context, state["request"]
-    spec = steps.RunSpec(dataset=req.get("dataset"), data_path=req.get("data_path"), target=req.get("target"),
+    data_path = req.get("data_path")
+    if data_path and not state.get("run_id"):
+        try:
+            data_path = str(data_file(data_path, ctx.data_folders))
+        except DataFileRefused as exc:  # a request that did not come through the parser: refused, not failed
+            return {"status": "answer", "message": f"Not started: {exc}."}
+    spec = steps.RunSpec(dataset=req.get("dataset"), data_path=data_path, target=req.get("target"),
                          objective=req.get("objective", "cba"), goal=req.get("goal"),
                          budget=int(req.get("budget") or ctx.budget), generator=req.get("generator") or ctx.generator,
                          n_per_example=ctx.n_per_example, max_sources=ctx.max_sources, seed=ctx.seed,

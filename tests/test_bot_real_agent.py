@@ -23,7 +23,8 @@ class RealAgentHarness(Harness):
         context = AgentContext(workspace=Path(self.settings.workspace), generator="eda", budget=20, n_per_example=2,
                                max_sources=20, executor="serial", page_size=10, progress_interval=0.0,
                                approvers=self.settings.approvers,
-                               notifier=SlackNotifier.from_settings(self.client, self.settings))
+                               notifier=SlackNotifier.from_settings(self.client, self.settings),
+                               **self.agent_options)
         self.agent = Agent(context)
         self.app = create_app(self.settings, client=self.client, agent=self.agent)
 

@@ -34,7 +34,8 @@ DEPLOYMENT_NEEDS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"
                     "AUTOGETS_APPROVERS", "AUTOGETS_HOME", "AUTOGETS_LLM_BASE_URL", "AUTOGETS_LLM_MODEL",
                     "AUTOGETS_LLM_API_KEY", "AUTOGETS_EXECUTOR", "RAY_ADDRESS"}
 # Commented lines of .env.example show the default, except these, which show an example.
-ENV_EXAMPLES = {"AUTOGETS_CONFIG", "RAY_ADDRESS", "AUTOGETS_LLM_BASE_URL", "RAY_AUTH_MODE", "AUTOGETS_EMBED_BASE_URL"}
+ENV_EXAMPLES = {"AUTOGETS_CONFIG", "RAY_ADDRESS", "AUTOGETS_LLM_BASE_URL", "RAY_AUTH_MODE", "AUTOGETS_EMBED_BASE_URL",
+                "AUTOGETS_DATA_DIRS"}
 # Named in the deploy files but read by Ray itself, not by our code: Ray's token authentication, which the KubeRay
 # cluster of ray-cluster.yaml requires of its clients (the bot).
 READ_BY_RAY = {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN"}
@@ -390,6 +391,50 @@ def ray_docs() -> dict[str, dict]:
     return {d["kind"]: d for d in docs}
 
 
+def claims() -> dict[str, dict]:
+    """The PersistentVolumeClaims of ray-cluster.yaml by name."""
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "ray-cluster.yaml").read_text()) if d]
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "PersistentVolumeClaim"}
+
+
+def _outside_the_workspace(folders: list[str], workspace: str = "/data") -> bool:
+    return all(Path(f).is_absolute() and not Path(f).is_relative_to(workspace)
+               and not Path(workspace).is_relative_to(f) for f in folders)
+
+
+def test_chat_data_files_come_from_a_separate_read_only_volume():
+    """Issue 22 item 13: the image, compose and Kubernetes set AUTOGETS_DATA_DIRS to a folder apart from the
+    workspace (/data), on its own volume, mounted read-only; the agent would refuse files in /data anyway."""
+    from agent.datafiles import DATA_DIRS_VAR
+
+    assert DATA_DIRS_VAR == "AUTOGETS_DATA_DIRS" and DATA_DIRS_VAR in CODE_READS
+    image = re.search(rf"^\s*{DATA_DIRS_VAR}=(\S+?)(?: \\)?$", dockerfile(), re.M).group(1)
+    folders = image.split(":")
+    assert folders and _outside_the_workspace(folders)
+    assert re.search(r"mkdir /data \\?\s*&& chown autogets:autogets /data\b", dockerfile())
+    assert not re.search(r"chown \S+ /datasets", dockerfile()), "the image's data folder is not the user's"
+
+    spec = compose()
+    bot = spec["services"]["bot"]
+    assert bot["environment"][DATA_DIRS_VAR] == image
+    mounts = {v.split(":")[1]: v.split(":") for v in bot["volumes"]}
+    for folder in folders:
+        source, _, mode = mounts[folder]
+        assert mode == "ro" and source != "workspace" and source in spec["volumes"]
+
+    deployment = ray_docs()["Deployment"]["spec"]["template"]["spec"]
+    container = deployment["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env[DATA_DIRS_VAR] == image
+    volumes = {v["name"]: v for v in deployment["volumes"]}
+    for folder in folders:
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == folder]
+        assert mount.get("readOnly") is True
+        claim = volumes[mount["name"]]["persistentVolumeClaim"]
+        assert claim.get("readOnly") is True and claim["claimName"] in claims()
+        assert claim["claimName"] != "autogets-data"
+
+
 def test_ray_cluster_uses_the_project_image_and_its_ray_version():
     docs = ray_docs()
     assert set(docs) == {"RayCluster", "PersistentVolumeClaim", "Deployment"}
@@ -429,10 +474,10 @@ def test_the_bot_deployment_joins_the_cluster_and_probes_the_health_route():
     assert cluster["spec"]["authOptions"] == {"mode": "token"} and env["RAY_AUTH_MODE"] == "token"
     assert env["RAY_AUTH_TOKEN"] == {"secretKeyRef": {"name": name, "key": "auth_token"}}
     assert env["AUTOGETS_HOME"] == "/data"
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/data"}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/data", env["AUTOGETS_DATA_DIRS"]}
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
     claim = deployment["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
-    assert claim == docs["PersistentVolumeClaim"]["metadata"]["name"]
+    assert claim == "autogets-data" and claim in claims()
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     port = health_port(["bot", *container["args"]] if container["args"][0] != "bot" else container["args"])
     probe = container["readinessProbe"]["httpGet"]

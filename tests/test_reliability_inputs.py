@@ -123,9 +123,9 @@ def test_the_default_size_limit_is_documented_and_generous():
 @pytest.mark.parametrize("case", ["unbalanced quotes", "not parquet", "huge csv line"])
 def test_a_chat_request_naming_a_bad_file_is_answered_not_started(tmp_path, monkeypatch, case):
     name, content, expected = BAD_FILES[case]
-    monkeypatch.chdir(tmp_path)
     _write(tmp_path, name, content)
-    agent = Agent(AgentContext(workspace=tmp_path / "ws", generator="eda", executor="serial"))
+    agent = Agent(AgentContext(workspace=tmp_path / "ws", generator="eda", executor="serial",
+                               data_dirs=(tmp_path,)))   # the data folder of chat requests (AUTOGETS_DATA_DIRS)
     turn = agent.ask("t:bad", f"improve a on {name}", user="alice")
     assert turn.status == "answer" and turn.run_id is None and expected in turn.text
     assert str(tmp_path) not in turn.text                         # no server paths in chat

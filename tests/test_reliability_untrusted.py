@@ -84,13 +84,12 @@ def _run(agent: Agent, conversation: str, text: str) -> tuple[str, object]:
 
 
 def test_data_set_texts_that_read_like_commands_change_nothing_but_the_data(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)                       # the data folder of chat requests
     _write(tmp_path / "clean.csv", hostile=False)
     _write(tmp_path / "hostile.csv", hostile=True)
     ws = tmp_path / "ws"
     registry = _production_history(ws)
     events_before = registry.events()
-    agent, notifier = _agent(ws)
+    agent, notifier = _agent(ws, data_dirs=(tmp_path,))   # the data folder of chat requests (AUTOGETS_DATA_DIRS)
 
     clean_run, _ = _run(agent, "t:clean", "improve a on clean.csv")
     hostile_run, shown = _run(agent, "t:hostile", "improve a on hostile.csv")
@@ -132,10 +131,9 @@ def test_generated_texts_that_read_like_commands_are_reviewed_as_data(tmp_path, 
 
 
 def test_in_slack_the_texts_are_escaped_truncated_and_never_ping_or_act(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
     _write(tmp_path / "hostile.csv", hostile=True)
     with fake_slack() as slack:
-        bot = RealAgentHarness(slack, bot_settings(tmp_path / "ws"))
+        bot = RealAgentHarness(slack, bot_settings(tmp_path / "ws"), agent_options={"data_dirs": (tmp_path,)})
         registry = _production_history(tmp_path / "ws")
         bot.mention("improve a on hostile.csv")
         page, pages = bot.posted(), []
