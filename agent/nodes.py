@@ -242,7 +242,8 @@ def notify(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
 
 
 def approve_promotion(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Second approval before production (``AUTOGETS_PROMOTE_APPROVAL=1``): wait for an approver."""
+    """Second approval before production (``AUTOGETS_PROMOTE_APPROVAL=1``): wait for an approver. Safe to run again
+    after a crash: a version already in production is not promoted twice."""
     from autogets.registry import Registry
 
     model_id = state["model_id"]
@@ -252,7 +253,11 @@ def approve_promotion(state: AgentState, runtime: Runtime[AgentContext]) -> dict
     user = decision.get("user", "")
     if decision.get("action") != "approve":
         return {"status": "answer", "message": f"{model_id} stays a candidate ({user} declined)."}
-    v = Registry(_ws(runtime)).promote(model_id, actor=user)
+    registry = Registry(_ws(runtime))
+    v = registry.get(model_id)
+    if v.status == "production":  # re-run after a crash that followed the promotion: done already, not an error
+        return {"status": "answer", "message": f"{v.id} is now in production for {v.dataset} (approved by {user})."}
+    v = registry.promote(model_id, actor=user)
     runtime.context.notifier.notify("promoted", {"model_id": v.id, "dataset": v.dataset, "actor": user,
                                                  "requested_by": state["user"], "gain": v.summary.get("test_cba_gain"),
                                                  "interval": v.summary.get("interval"),

@@ -144,9 +144,13 @@ def approve_all(ws: Workspace, run_id: str, *, actor: str, reject: Sequence[str]
     return decide(ws, run_id, keys, "approved", actor=actor)
 
 
-def discard_pending(ws: Workspace, run_id: str, *, actor: str) -> None:
+def discard_pending(ws: Workspace, run_id: str, *, actor: str, before_round: int | None = None) -> None:
+    """Set aside (``discarded``) the undecided samples of the rounds before ``before_round`` (None: of every round).
+    A regeneration passes its own round, so running it again after a crash never discards the round it stored."""
     dataset = run_identity(ws, run_id)
-    keys = [r["key"] for r in _samples(ws, run_id, "AND r.decision IS NULL")]
+    where, args = ("AND r.decision IS NULL", []) if before_round is None else (
+        "AND r.decision IS NULL AND s.round < ?", [before_round])
+    keys = [r["key"] for r in _samples(ws, run_id, where, args)]
     ws.db()["reviews"].insert_all([{"run_id": run_id, **dataset.columns(), "key": k, "text_key": "",
                                     "decision": "discarded", "actor": actor, "at": now_iso()} for k in keys],
                                   ignore=True)

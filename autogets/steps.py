@@ -178,7 +178,7 @@ def generate_step(ws: Workspace, run_id: str, generator: Generator, *, round: in
     db = ws.db()
     with db.conn:
         if round:
-            discard_pending(ws, run_id, actor="regenerate")
+            discard_pending(ws, run_id, actor="regenerate", before_round=round)  # safe to run again
         db["run_samples"].insert_all([
             {"run_id": run_id, "key": key, "round": round, "position": i, "source_id": s.source_id,
              "sample_index": s.sample_index, "label": s.label, "text": s.text, "source_text": sources[s.source_id],

@@ -108,3 +108,74 @@ def test_approve_all_typed_in_a_waiting_thread_still_approves_everything(agent, 
     agent.ask("t:all", "improve ABBR on trec6", user="alice")
     done = agent.ask("t:all", "Approve all.", user="alice")
     assert done.status in ("done", "no_gain"), done.text
+
+
+class Killed(BaseException):
+    """Stands for a kill: nothing after it runs."""
+
+
+@pytest.mark.reliability
+def test_a_regeneration_killed_before_its_result_was_saved_keeps_its_round_on_resume(agent, tmp_path, monkeypatch):
+    """Item 12: a kill between storing the regenerated round's samples and saving the step's result discarded the
+    new round on resume (the re-run set aside every undecided sample, the new round's too)."""
+    from autogets import steps
+    from autogets.config import Settings
+    from autogets.generators import make_generator
+
+    turn = agent.ask("t:regen-kill", "improve ABBR on trec6", user="alice")
+    ws, run_id = Workspace(tmp_path / "ws"), turn.run_id
+    gen = make_generator("eda", Settings(workspace=tmp_path / "ws", seed=42), dataset="trec6")
+    real = steps.put_step
+
+    def killed(ws_, run, step, data):
+        if step == "generate:1":
+            raise Killed
+        return real(ws_, run, step, data)
+
+    monkeypatch.setattr(steps, "put_step", killed)
+    with pytest.raises(Killed):
+        steps.generate_step(ws, run_id, gen, round=1, hint="shorter")
+    monkeypatch.setattr(steps, "put_step", real)
+    steps.generate_step(ws, run_id, gen, round=1, hint="shorter")      # the resumed step
+    page = steps.review_page(ws, run_id, 1, 10)
+    assert page["round"] == 1 and page["samples"], "the regenerated round waits for review"
+    assert page["totals"]["pending"] == steps.pending_count(ws, run_id) > 0
+    undecided_round_0 = ws.db().execute(
+        "SELECT count(*) FROM run_samples s LEFT JOIN reviews r ON r.run_id = s.run_id AND r.key = s.key "
+        "WHERE s.run_id = ? AND s.round = 0 AND r.decision IS NULL", [run_id]).fetchone()[0]
+    assert undecided_round_0 == 0, "round 0's undecided samples are set aside"
+
+
+@pytest.mark.reliability
+def test_a_promotion_killed_after_it_was_applied_finishes_on_resume(tmp_path):
+    """Item 12: the promotion node re-run after a crash (the version already promoted, no checkpoint) raised
+    "already in production" and the thread was stuck; now it finishes, promoting once."""
+    from sklearn.dummy import DummyClassifier
+
+    from autogets.registry import Registry
+
+    notifier = ListNotifier()
+    a = make_agent(tmp_path / "ws", approvers=frozenset({"carol"}), promote_approval=True, notifier=notifier)
+    registry = Registry(Workspace(tmp_path / "ws"))
+    model_id = registry.register(DummyClassifier().fit(["a", "b"], ["ABBR", "NUM"]), dataset="trec6", recipe={},
+                                 metrics_validation={}, metrics_test={}, actor="alice").id
+    ask = a.ask("t:promo-kill", f"promote {model_id}", user="alice")
+    assert ask.status == "awaiting_promotion"
+    real = notifier.notify
+
+    def killed(kind, payload):
+        if kind == "promoted":
+            raise Killed
+        real(kind, payload)
+
+    notifier.notify = killed
+    with pytest.raises(Killed):
+        a.review(ask.thread_id, ReviewDecision(action="approve_all"), user="carol")
+    assert registry.production("trec6").id == model_id        # applied before the kill
+    notifier.notify = real
+    again = a.resume(ask.thread_id)          # the page still waits (the node had no checkpoint): decided again
+    assert again.status == "awaiting_promotion", again.text
+    done = a.review(ask.thread_id, ReviewDecision(action="approve_all"), user="carol")
+    assert done.status == "answer" and f"{model_id} is now in production" in done.text, done.text
+    assert [e["action"] for e in registry.events()].count("promote") == 1
+    a.close()
