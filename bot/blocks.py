@@ -391,11 +391,19 @@ def _review_buttons(page: ReviewPage, value: str) -> list[dict[str, Any]]:
     buttons = []
     for action, label, style in REVIEW_BUTTONS:
         if (action == "regenerate" and page.regenerations_left <= 0) or (action == "next_page"
-                                                                        and page.page >= page.pages):
+                                                                        and not _others_wait(page, pending)):
             continue
         own_value, confirm = special.get(action, (value, None))
         buttons.append(button(label, f"{REVIEW_ACTION_PREFIX}{action}", own_value, style, confirm))
     return buttons
+
+
+def _others_wait(page: ReviewPage, pending: int | None) -> bool:
+    """Whether samples outside this page still wait: "Next page" goes to them (after the last page, back to the
+    first page that waits; autogets.review.review_page)."""
+    if pending is None:
+        return page.page < page.pages
+    return pending > len(page.samples)
 
 
 def pending_count(page: ReviewPage) -> int | None:
@@ -471,8 +479,8 @@ def _totals_line(page: ReviewPage) -> str:
 
 DECISION_NUMBERS = 40   # sample numbers listed on a closed page (its line fits CLOSING_RESERVE)
 _DECISION_WORDS = {"approve_page": "Page approved", "approve_all": "Everything approved",
-                   "reject_all": "All pending samples of the run rejected", "reject": "Samples rejected", "regenerate": "Regeneration asked",
-                   "next_page": "Page skipped", "cancel": "Run cancelled"}
+                   "reject_all": "All pending samples of the run rejected", "reject": "Samples rejected",
+                   "regenerate": "Regeneration asked", "next_page": "Page skipped", "cancel": "Run cancelled"}
 
 
 def decision_line(decision: ReviewDecision, user: str, rejected_numbers: Iterable[int] = (),

@@ -266,8 +266,8 @@ class Bridge:
                                   if action in ("approve_page", "reject") else (), token=token)
         numbers = [n for n, _ in rejected] if decision.ids else []
         self.threads.update(conversation, review_ts=None)
-        self._update(row, message_ts, blocks.closed(message_blocks, blocks.decision_line(decision, user, numbers, pending)),
-                     text="Review decided")
+        line = blocks.decision_line(decision, user, numbers, pending)
+        self._update(row, message_ts, blocks.closed(message_blocks, line), text="Review decided")
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
         try:
             turn = self.agent.review(row.thread_id, decision, user=user,

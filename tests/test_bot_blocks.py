@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,7 +142,8 @@ def test_buttons_and_values_carry_the_thread_run_and_page():
     message = blocks.review_message(_page(page=3, pages=3), THREAD)
     buttons = message["blocks"][-1]["elements"]
     labels = [b["text"]["text"] for b in buttons]
-    assert labels == ["Approve page", "Approve all", "Reject all", "Regenerate", "Cancel"]  # last page: no "Next"
+    # the last page, but 46 of the 50 pending samples are on other pages: "Next page" goes back to them
+    assert labels == ["Approve page", "Approve all", "Reject all", "Regenerate", "Next page", "Cancel"]
     assert {b["value"] for b in buttons if b["action_id"] != "review:reject_all"} == {
         f"{THREAD}|run1|3|3f9a0c1d2e4b5a69"}
     assert buttons[2]["value"] == f"{THREAD}|run1|3|3f9a0c1d2e4b5a69|pending=50"   # what "Reject all" rejects
@@ -306,3 +308,18 @@ def test_reject_all_and_cancel_ask_for_confirmation_and_reject_all_says_it_cover
     line = blocks.decision_line(ReviewDecision("reject_all"), "U1", pending=50)
     assert line == ":ballot_box_with_check: All 50 pending samples of the run rejected by <@U1>"
     assert "All pending samples of the run rejected by" in blocks.decision_line(ReviewDecision("reject_all"), "U1")
+
+
+def test_next_page_is_offered_while_samples_of_other_pages_wait():
+    """Page numbers are fixed for a round and "next" after the last page goes back to the first page that still
+    waits (autogets.review.review_page): the last page offers "Next page" while other pages wait, and no page offers
+    it once only its own samples are left."""
+    def actions(page: ReviewPage) -> set[str]:
+        return {b["action_id"] for b in blocks.review_message(page, THREAD)["blocks"][-1]["elements"]}
+
+    last = _page(page=3, pages=3)
+    assert "review:next_page" in actions(last)  # 50 pending, 4 on this page
+    only = replace(last, totals={**last.totals, "pending": len(last.samples)})
+    assert "review:next_page" not in actions(only)
+    assert "review:next_page" not in actions(replace(_page(page=1, pages=3), totals={**last.totals,
+                                                                                    "pending": 4}))
