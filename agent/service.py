@@ -163,7 +163,7 @@ class Agent:
     def _busy(self, thread_id: str) -> Turn:
         holder = leases.FileLock(leases.lock_path(Workspace(self.workspace), "thread", thread_id)).holder()
         who = holder.describe() if holder else "another process"
-        return Turn(thread_id=thread_id, status="running",
+        return Turn(thread_id=thread_id, status="running", data={"applied": False},
                     text=f"This thread is being worked on by {who}; nothing was applied. Try again when it finishes.")
 
     def _stopped(self, thread_id: str) -> bool:
@@ -186,7 +186,7 @@ class Agent:
             leases.claim_existing(Workspace(self.workspace), run_id, limit=self.ctx.runs_per_dataset)
         except RunConflict as exc:
             log.warning("data set busy", extra={"thread_id": thread_id, "run_id": run_id, "reason": str(exc)})
-            return Turn(thread_id=thread_id, status="running", run_id=run_id,
+            return Turn(thread_id=thread_id, status="running", run_id=run_id, data={"applied": False},
                         text=f"Not applied: {exc}.")
         return None
 
