@@ -24,6 +24,7 @@ def _results(out_dir, name):
     return json.loads(json_path.read_text()), md_path.read_text()
 
 
+@pytest.mark.slow  # 3–6 min (the embedded LLM writes texts for two classes); the EDA-only bench tests below stay
 def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
     """The CI harness: one seed, budget 20, the two smallest classes, both generators (embedded LLM and EDA)."""
     out_dir = tmp_path / "results"
