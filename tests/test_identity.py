@@ -19,6 +19,7 @@ import sqlite_utils
 
 from autogets.cli import main
 from autogets.data import load_dataset
+from tests.cli_checks import one_line_error
 from tests.conftest import tiny_rows
 from tests.workers import search_result
 
@@ -37,16 +38,6 @@ def improve(data: Path, ws: Path, *more: str, cls: str = "ABBR") -> subprocess.C
     return cli("improve", "--data", data, "--class", cls, "--generator", "eda", "--budget", "6", "--executor",
                "serial", "--workspace", ws, "--fitness", "validation", "--accept", "no_drop", "--promote", "--json",
                *more)
-
-
-def one_line_error(result: subprocess.CompletedProcess | tuple[int, str], *needles: str) -> str:
-    """The single ``autogets: error:`` line of a failed command (exit code 2, no traceback), containing the needles."""
-    code, stderr = (result.returncode, result.stderr) if isinstance(result, subprocess.CompletedProcess) else result
-    lines = stderr.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("autogets: error: "), (code, stderr)
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def write_rows(path: Path, frame: pd.DataFrame) -> Path:

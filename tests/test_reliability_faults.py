@@ -20,6 +20,7 @@ import pytest
 from autogets.cli import main
 from autogets.registry import Registry
 from autogets.workspace import Workspace
+from tests.cli_checks import one_line_error
 
 pytestmark = pytest.mark.reliability
 
@@ -51,16 +52,6 @@ def cli(*args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] =
     """`python -m autogets ARGS` in a new process (``prefix``: e.g. setpriv to drop capabilities)."""
     return subprocess.run([*prefix, sys.executable, "-m", "autogets", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
-
-
-def one_line_error(result: subprocess.CompletedProcess | tuple[int, str], *needles: str) -> str:
-    """The single ``autogets: error:`` line of a failed command (exit code 2), which contains every needle."""
-    code, stderr = (result.returncode, result.stderr) if isinstance(result, subprocess.CompletedProcess) else result
-    lines = stderr.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("autogets: error: "), (code, stderr)
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def run_main(capsys, *args: str) -> tuple[int, str, str]:
