@@ -195,7 +195,8 @@ class RayExecutor(_Closing):
 
     The state goes to the object store once per ``start`` (``ray.put``); every task gets its reference and a chunk
     of items. Ray re-runs a task whose worker or node died up to ``max_retries`` times; a task whose function raises
-    (deterministic: the same inputs would fail again) is not re-run but reported as ``ExecutorError``.
+    (deterministic: the same inputs would fail again) is not re-run but reported as ``ExecutorError``. The process
+    joins Ray once and stays connected until it exits: closing an executor ends its search, not Ray.
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None, max_retries: int = 3):
@@ -206,23 +207,13 @@ class RayExecutor(_Closing):
         self.address = address
         self.workers = workers or os.cpu_count() or 1
         self.max_retries = max_retries
-        self._started_ray = False
         self._state_ref = None
         self._task = ray.remote(max_retries=max_retries, retry_exceptions=False)(_run_chunk)
 
     def start(self, state: Any) -> None:
         import ray
 
-        if not ray.is_initialized():
-            try:
-                if self.address:
-                    ray.init(address=self.address, log_to_driver=False)
-                else:
-                    ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ExecutorError(f"cannot start or reach Ray at {self.address or 'a new local instance'}: "
-                                    f"{exc}") from None
-            self._started_ray = True
+        _join_ray(self.address, self.workers)
         self.workers = max(1, int(ray.cluster_resources().get("CPU", self.workers)))
         self._state_ref = ray.put(state)
 
@@ -240,12 +231,32 @@ class RayExecutor(_Closing):
         return [result for part in parts for result in part]
 
     def close(self) -> None:
+        """Drop this search's state; Ray itself stays up for the process's other searches (see :func:`_join_ray`)."""
         self._state_ref = None
-        if self._started_ray:
-            import ray
 
-            ray.shutdown()
-            self._started_ray = False
+
+_ray_guard = threading.Lock()
+
+
+def _join_ray(address: str | None, workers: int) -> None:
+    """Connect this process to Ray once; every executor of the process shares that connection. Ray's lifetime is the
+    process's: a search that ends must not shut Ray down under another run's search (issue 22 item 2), so a Ray this
+    process started is shut down at exit."""
+    import atexit
+
+    import ray
+
+    with _ray_guard:
+        if ray.is_initialized():
+            return
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ExecutorError(f"cannot start or reach Ray at {address or 'a new local instance'}: {exc}") from None
+        atexit.register(ray.shutdown)
 
 
 @contextmanager

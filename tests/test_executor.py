@@ -132,3 +132,26 @@ def test_search_bench_on_ray_beside_local(local_ray, workspace, tmp_path, capsys
     assert rows["ray"]["evaluations"] == rows["local"]["evaluations"] == 12
     assert rows["ray"]["sw_one_pair"]["windows_evaluated"] == rows["local"]["sw_one_pair"]["windows_evaluated"]
     assert rows["ray"]["estimate"]["overhead_seconds_per_evaluation"] >= 0
+
+
+def _plus(state: int, item: int) -> int:
+    return state + item
+
+
+def test_one_ray_search_ending_does_not_stop_another_searchs_ray():
+    """Issue 22 item 2: the first RayExecutor of a process owned ``ray.shutdown()``, so a run finishing its search
+    killed another run's search in the same bot process. Ray's lifetime is the process's."""
+    pytest.importorskip("ray")
+    from autogets.executor import RayExecutor
+
+    first, second = RayExecutor(workers=1), RayExecutor(workers=1)
+    first.start(10)
+    second.start(20)
+    assert first.map(_plus, [1, 2]) == [11, 12]
+    first.close()
+    assert second.map(_plus, [1, 2]) == [21, 22]   # failed: "a Ray object whose owner is unknown"
+    second.close()
+    third = RayExecutor(workers=1)                  # a later search joins the same Ray
+    third.start(30)
+    assert third.map(_plus, [1]) == [31]
+    third.close()
