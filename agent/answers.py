@@ -20,7 +20,7 @@ from autogets.workspace import Workspace
 
 
 def answer(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
-    req, ws = state.get("request", {}), Workspace(ctx.workspace)
+    req, ws = state.get("request", {}), ctx.ws
     intent = state["intent"]
     if intent == "help":
         return {"status": "answer", "message": HELP}

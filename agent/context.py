@@ -18,6 +18,7 @@ from agent.api import Notifier, NullNotifier
 from agent.datafiles import DataFolders, data_dirs_from_env
 from autogets.config import LLMSettings, Settings, load_settings
 from autogets.errors import ConfigError
+from autogets.workspace import Workspace
 
 EXECUTORS = ("local", "serial", "ray")
 
@@ -42,6 +43,12 @@ class AgentContext:
     # folders chat users' data files may come from (AUTOGETS_DATA_DIRS); none: the bundled data sets only
     data_dirs: tuple[Path, ...] = ()
     notifier: Notifier = field(default_factory=NullNotifier, repr=False, compare=False)
+    # the workspace, opened once with the context and shared by every node and call (one connection per thread)
+    ws: Workspace = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.ws is None or Path(self.ws.root) != Path(self.workspace):  # replace(workspace=…) gets its own
+            object.__setattr__(self, "ws", Workspace(self.workspace))
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, env: dict[str, str] | None = None,

@@ -33,7 +33,7 @@ Node = Callable[[AgentState, Runtime[AgentContext]], dict[str, Any]]
 
 
 def _ws(runtime: Runtime[AgentContext]) -> Workspace:
-    return Workspace(runtime.context.workspace)
+    return runtime.context.ws
 
 
 def guarded(node: Node) -> Node:

@@ -33,7 +33,7 @@ from agent.requests import Request, thread_reply
 from agent.state import fresh
 from autogets import faults, leases, steps
 from autogets.errors import Resumable, RunConflict
-from autogets.workspace import Workspace, connect_read_only, now_iso
+from autogets.workspace import connect_read_only, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class Agent:
     def __init__(self, context: AgentContext):
         self.ctx = context
         self.workspace = Path(context.workspace)
+        self.ws = context.ws  # one Workspace for every call and node (nodes get it through the runtime context)
         self.workspace.mkdir(parents=True, exist_ok=True)
         faults.remember(self.workspace)
         from autogets.embeddings import store_for, use_store
@@ -73,6 +74,7 @@ class Agent:
 
     def close(self) -> None:
         self._conn.close()
+        self.ws.close()
 
     @staticmethod
     def thread_for(conversation: str) -> str:
@@ -132,14 +134,17 @@ class Agent:
 
     def pending_reviews(self) -> list[ReviewPage]:
         pages = []
-        for (thread_id,) in self._conn.execute("SELECT thread_id FROM agent_threads").fetchall():
+        with self.saver.lock:
+            ids = [r[0] for r in self._conn.execute("SELECT thread_id FROM agent_threads").fetchall()]
+        for thread_id in ids:
             waiting = self._waiting(thread_id)
             if waiting is not None and waiting.get("kind") == "review":
                 pages.append(_page(waiting))
         return pages
 
     def threads(self) -> list[dict[str, Any]]:
-        return _thread_rows(self._conn)
+        with self.saver.lock:
+            return _thread_rows(self._conn)
 
     # --- internals ----------------------------------------------------------------------------------------------
 
@@ -150,7 +155,7 @@ class Agent:
         with self._locks_guard:
             local = self._locks.setdefault(thread_id, threading.Lock())
         with local:
-            shared = leases.FileLock(leases.lock_path(Workspace(self.workspace), "thread", thread_id))
+            shared = leases.FileLock(leases.lock_path(self.ws, "thread", thread_id))
             if not shared.acquire(wait=self.lock_wait):
                 log.warning("thread busy in another process", extra={"thread_id": thread_id})
                 yield False
@@ -161,7 +166,7 @@ class Agent:
                 shared.release()
 
     def _busy(self, thread_id: str) -> Turn:
-        holder = leases.FileLock(leases.lock_path(Workspace(self.workspace), "thread", thread_id)).holder()
+        holder = leases.FileLock(leases.lock_path(self.ws, "thread", thread_id)).holder()
         who = holder.describe() if holder else "another process"
         return Turn(thread_id=thread_id, status="running", data={"applied": False},
                     text=f"This thread is being worked on by {who}; nothing was applied. Try again when it finishes.")
@@ -183,7 +188,7 @@ class Agent:
         if not run_id:
             return None
         try:
-            leases.claim_existing(Workspace(self.workspace), run_id, limit=self.ctx.runs_per_dataset)
+            leases.claim_existing(self.ws, run_id, limit=self.ctx.runs_per_dataset)
         except RunConflict as exc:
             log.warning("data set busy", extra={"thread_id": thread_id, "run_id": run_id, "reason": str(exc)})
             return Turn(thread_id=thread_id, status="running", run_id=run_id, data={"applied": False},
@@ -228,7 +233,7 @@ class Agent:
         Whatever run the thread drives is released when the graph stops (at a review page, or at the end)."""
         if (refused := self._claim(thread_id, run_id)) is not None:
             return refused
-        config, ws = self._config(thread_id), Workspace(self.workspace)
+        config, ws = self._config(thread_id), self.ws
         note = ""
         try:
             for mode, chunk in self.graph.stream(graph_input, config, context=self.ctx,
@@ -268,7 +273,7 @@ class Agent:
                 text = values.get("message", "")
             report = None
             if run_id and status in ("done", "no_gain"):
-                report = steps.step_result(Workspace(self.workspace), run_id, "report")
+                report = steps.step_result(self.ws, run_id, "report")
                 if report is not None:
                     report = {k: v for k, v in report.items() if k != "recipe"}
                     report["model_id"] = values.get("model_id")
@@ -279,7 +284,7 @@ class Agent:
 
     def _remember(self, thread_id: str, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
-        with self._conn:
+        with self.saver.lock, self._conn:  # the saver's connection: never commit (or roll back) its write half-way
             self._conn.execute("INSERT OR IGNORE INTO agent_threads (thread_id, updated_at) VALUES (?, ?)",
                                [thread_id, now_iso()])
             sets = ", ".join(f"{k} = ?" for k in fields)
