@@ -94,8 +94,8 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
     try:
         if intent == "promote":
             version = registry.get(req["version"])
-            if not ctx.may_act(user, version.created_by):
-                return refusal(user, f"promote {version.id}")
+            if not ctx.policy.allows(user, "promote", version.created_by):
+                return refusal(ctx.policy.refusal(user, "promote", version.id))
             if ctx.promote_approval:
                 return {"status": "awaiting_promotion", "model_id": version.id,
                         "message": f"{version.id} waits for a second approval before production."}
@@ -108,8 +108,8 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
         current = registry.production(dataset)
         if current is None:
             return {"status": "answer", "message": f"No production model for {req['dataset']} to roll back."}
-        if not ctx.may_act(user, current.created_by):
-            return refusal(user, f"roll back {req['dataset']}")
+        if not ctx.policy.allows(user, "roll back", current.created_by):
+            return refusal(ctx.policy.refusal(user, "roll back", req["dataset"]))
         v = registry.rollback(dataset, actor=user)
         ctx.notifier.notify("rolled_back", {"model_id": v.id, "dataset": v.dataset, "actor": user,
                                             "previous": current.id, "conversation": conversation})
@@ -119,11 +119,8 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
         return {"status": "answer", "message": str(exc)}
 
 
-def refusal(user: str, what: str) -> dict[str, Any]:
-    import logging
-
-    logging.getLogger("agent.permissions").warning("refused", extra={"user": user, "action": what})
-    return {"status": "refused", "message": f"Only the requester or an approver (AUTOGETS_APPROVERS) may {what}."}
+def refusal(sentence: str) -> dict[str, Any]:
+    return {"status": "refused", "message": sentence}
 
 
 def page_token(run_id: str, page: dict) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from agent.api import Notifier, NullNotifier
 from agent.datafiles import DataFolders, data_dirs_from_env
+from agent.policy import Policy
 from autogets.config import LLMSettings, Settings, load_settings
 from autogets.errors import ConfigError
 from autogets.workspace import Workspace
@@ -78,6 +79,7 @@ class AgentContext:
         """Where a chat user's data files may come from: :attr:`data_dirs`, never the workspace."""
         return DataFolders.of(self.data_dirs, self.workspace)
 
-    def may_act(self, user: str, requester: str | None) -> bool:
-        """Review, promote and roll back: the requester, or a listed approver."""
-        return user == requester or user in self.approvers
+    @property
+    def policy(self) -> Policy:
+        """Who may review, resume, promote and roll back (:mod:`agent.policy`)."""
+        return Policy(self.approvers)

@@ -1,8 +1,9 @@
 """The agent's graph: wiring only (react-agent's ``graph.py``). ``build_graph(checkpointer)`` compiles it; nothing
 is compiled at import.
 
-    parse_request → answer (help, diagnose, status, models, promote, rollback) [→ approve_promotion]
-                  → start → diagnose → plan → generate → review ⟲ → search → report → register → notify
+    parse_request → answer (help, diagnose, status, models, promote, rollback) [→ approve_promotion ⟲]
+                  → start → diagnose → plan → generate → show_review → review ⟲ → search → report → register
+                  → notify
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def route_request(state: AgentState) -> Literal["answer", "start", "__end__"]:
 
 
 def route_answer(state: AgentState) -> Literal["approve_promotion", "__end__"]:
+    """To the second approval (and back to it while a decision is refused), else the end."""
     return "approve_promotion" if state.get("status") == "awaiting_promotion" else END
 
 
@@ -42,10 +44,14 @@ def route_run(state: AgentState) -> Literal["next", "__end__"]:
     raise ValueError(f"impossible run status {status!r}")
 
 
-def route_review(state: AgentState) -> Literal["review", "generate", "search", "__end__"]:
+def route_review(state: AgentState) -> Literal["show_review", "review", "generate", "search", "__end__"]:
+    """After a decision (or after ``show_review`` picked a page): wait on the same page again (``review``: a refused
+    or rejected-in-part page), show the next one (``show``), a new round, the search, or the end."""
     nxt = state.get("review_next", "review")
     if state.get("status") in ("failed", "cancelled") or nxt == "end":
         return END
+    if nxt == "show":
+        return "show_review"
     if nxt in ("review", "generate", "search"):
         return nxt  # type: ignore[return-value]
     raise ValueError(f"impossible review outcome {nxt!r}")
@@ -57,16 +63,18 @@ def build_graph(checkpointer: Any = None):
     g.add_node("parse_request", nodes.parse)
     g.add_node("answer", nodes.answer)
     g.add_node("approve_promotion", nodes.approve_promotion)
-    for name in ("start", "diagnose", "plan", "generate", "review", "search", "report", "register", "notify"):
+    for name in ("start", "diagnose", "plan", "generate", "show_review", "review", "search", "report", "register",
+                 "notify"):
         g.add_node(name, getattr(nodes, name))
     g.add_edge(START, "parse_request")
     g.add_conditional_edges("parse_request", route_request, ["answer", "start", END])
     g.add_conditional_edges("answer", route_answer, ["approve_promotion", END])
-    g.add_edge("approve_promotion", END)
-    for a, b in (("start", "diagnose"), ("diagnose", "plan"), ("plan", "generate"), ("generate", "review"),
+    g.add_conditional_edges("approve_promotion", route_answer, ["approve_promotion", END])
+    for a, b in (("start", "diagnose"), ("diagnose", "plan"), ("plan", "generate"), ("generate", "show_review"),
                  ("search", "report"), ("report", "register"), ("register", "notify")):
         g.add_conditional_edges(a, route_run, {"next": b, END: END})
-    g.add_conditional_edges("review", route_review, ["review", "generate", "search", END])
+    g.add_conditional_edges("show_review", route_review, ["review", "search", END])
+    g.add_conditional_edges("review", route_review, ["show_review", "review", "generate", "search", END])
     g.add_edge("notify", END)
     return g.compile(checkpointer=checkpointer)
 

@@ -41,6 +41,8 @@ def guarded(node: Node) -> Node:
 
     @functools.wraps(node)
     def wrapper(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        if state.get("run_id") and (stopped := _cancelled(state, runtime)) is not None:
+            return stopped
         try:
             return node(state, runtime)
         except Resumable:  # no checkpoint for this node: the thread stays resumable from it (agent.service)
@@ -65,6 +67,24 @@ def guarded(node: Node) -> Node:
         return {"status": "failed", "error": reason, "message": f"The run failed: {reason}"}
 
     return wrapper
+
+
+def _cancelled(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any] | None:
+    """End the run here if someone asked it to stop while a step computed (:func:`autogets.runs.request_cancel`)."""
+    ws, run_id = _ws(runtime), state["run_id"]
+    actor = steps.cancel_requested(ws, run_id)
+    if actor is None:
+        return None
+    return _cancel(state, runtime, actor)
+
+
+def _cancel(state: AgentState, runtime: Runtime[AgentContext], actor: str) -> dict[str, Any]:
+    run_id = state["run_id"]
+    steps.cancel_run(_ws(runtime), run_id)
+    runtime.context.notifier.notify("cancelled", {"run_id": run_id, "actor": actor,
+                                                  "conversation": state.get("conversation")})
+    return {"status": "cancelled", "review_next": "end",
+            "message": f"Run {run_id} cancelled by {actor}; nothing was trained or registered."}
 
 
 def parse(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -119,7 +139,8 @@ def start(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
                          classifier=ctx.classifier, requester=state["user"])
     ws = _ws(runtime)
     try:
-        run_id = state.get("run_id") or steps.create_run(ws, spec, max_active=ctx.runs_per_dataset)
+        run_id = state.get("run_id") or steps.create_run(ws, spec, run_id=state.get("new_run_id"),
+                                                         max_active=ctx.runs_per_dataset)
     except RunConflict as exc:  # refused, not failed: no run was recorded
         return {"status": "answer", "message": f"Not started: {exc}."}
     ctx.notifier.notify("run_started", {"run_id": run_id, "dataset": steps.run_row(ws, run_id)["dataset"],
@@ -161,38 +182,51 @@ def generate(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any
     return {"page": 1}
 
 
-def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Show a page of samples and wait for a person (``interrupt``); apply the decision on resume."""
+def show_review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Pick the page to show and tell the team once (the ``review`` node after it re-runs on every resume, so it
+    must not notify); a run asked to stop meanwhile ends here."""
     ctx, ws, run_id = runtime.context, _ws(runtime), state["run_id"]
+    if (actor := steps.cancel_requested(ws, run_id)) is not None:
+        return _cancel(state, runtime, actor)
     if steps.pending_count(ws, run_id) == 0:
-        return {"page": 1, "review_next": "search"}
+        return {"page": 1, "page_keys": [], "review_next": "search"}
     page = steps.review_page(ws, run_id, state.get("page", 1), ctx.page_size)
-    rounds_left = steps.MAX_REGENERATIONS - state.get("round", 0)
-    payload = answers.review_payload(ws, run_id, page, rounds_left, state["user"])
     ctx.notifier.notify("review_needed", {"run_id": run_id, "conversation": state["conversation"],
                                           "page": page["page"], "pending": page["totals"]["pending"]})
+    return {"page": page["page"], "page_keys": [s["key"] for s in page["samples"]], "review_next": "review"}
+
+
+def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Wait for a person's decision on the page ``show_review`` picked (``interrupt``); apply it on resume, to the
+    samples the person saw: the decision names them (``keys``), and they must be that page's."""
+    ctx, ws, run_id = runtime.context, _ws(runtime), state["run_id"]
+    page = steps.review_page(ws, run_id, state.get("page", 1), ctx.page_size)
+    shown = list(state.get("page_keys") or [s["key"] for s in page["samples"]])
+    rounds_left = steps.MAX_REGENERATIONS - state.get("round", 0)
+    payload = answers.review_payload(ws, run_id, page, rounds_left, state["user"])
     decision = interrupt(payload)
     # ---- side effects only after the interrupt returned ----
-    action = decision.get("action", "")
+    action, user = decision.get("action", ""), decision.get("user") or ""
+    if not ctx.policy.allows(user, "review", state["user"]):   # every front-end gets the same rule
+        return {"message": ctx.policy.refusal(user, "review", f"run {run_id}"), "review_next": "review"}
+    keys = list(decision.get("keys") or shown)
+    if action not in ("cancel", "regenerate", "approve_all", "reject_all") and (
+            keys != shown or not set(decision.get("ids", ())) <= set(keys)):
+        return {"message": "That decision names samples other than the page's; nothing was applied.",
+                "review_next": "review"}
     try:
-        nxt = steps.apply_review(ws, run_id, action=action, ids=decision.get("ids", ()),
-                                 page_keys=[s["key"] for s in page["samples"]],
-                                 actor=decision.get("user") or state["user"])
+        nxt = steps.apply_review(ws, run_id, action=action, ids=decision.get("ids", ()), page_keys=keys, actor=user)
     except ValueError as exc:
         return {"message": str(exc), "review_next": "review"}
     if nxt == "cancel":
-        steps.cancel_run(ws, run_id)
-        ctx.notifier.notify("cancelled", {"run_id": run_id, "actor": decision.get("user"),
-                                          "conversation": state["conversation"]})
-        return {"status": "cancelled", "review_next": "end",
-                "message": f"Run {run_id} cancelled by {decision.get('user')}; nothing was trained or registered."}
+        return _cancel(state, runtime, user)
     if nxt == "regenerate":
         if rounds_left <= 0:
             return {"message": f"No regenerations left (at most {steps.MAX_REGENERATIONS}).", "review_next": "review"}
         return {"round": state.get("round", 0) + 1, "hint": str(decision.get("hint", ""))[:60], "page": 1,
                 "message": "", "review_next": "generate"}
     if nxt == "next_page":
-        return {"page": page["page"] + 1, "message": "", "review_next": "review"}
+        return {"page": state.get("page", 1) + 1, "message": "", "review_next": "show"}
     return {"message": "", "review_next": "search" if nxt == "search" else "review"}
 
 
@@ -251,6 +285,9 @@ def approve_promotion(state: AgentState, runtime: Runtime[AgentContext]) -> dict
                           "description": f"Promote {model_id} to production? A second approver must agree.",
                           "token": f"promote:{model_id}"})
     user = decision.get("user", "")
+    if not runtime.context.policy.allows(user, "approve promotion", state["user"]):
+        return {"status": "awaiting_promotion",
+                "message": runtime.context.policy.refusal(user, "approve promotion", model_id)}
     if decision.get("action") != "approve":
         return {"status": "answer", "message": f"{model_id} stays a candidate ({user} declined)."}
     registry = Registry(_ws(runtime))

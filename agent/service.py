@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agent import answers
 from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
 from agent.context import AgentContext
 from agent.graph import build_graph
@@ -86,9 +87,11 @@ class Agent:
         """Handle a message: a command starts a run or gets an answer; inside a thread that waits for review,
         "cancel", "approve all" and "status" act on that run."""
         thread_id = self.thread_for(conversation)
-        with self._exclusive(thread_id) as mine:
+        quick = thread_reply(text)
+        quick = quick.intent if isinstance(quick, Request) and quick.intent in ("status", "cancel") else None
+        with self._exclusive(thread_id, wait=quick is None) as mine:
             if not mine:
-                return self._busy(thread_id)
+                return self._while_computing(thread_id, quick, user) if quick else self._busy(thread_id)
             word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
             waiting = self._waiting(thread_id)
             if waiting is not None:
@@ -149,14 +152,17 @@ class Agent:
     # --- internals ----------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _exclusive(self, thread_id: str) -> Iterator[bool]:
-        """Hold the thread: this process's lock (waiting), then the cross-process one (up to :attr:`lock_wait`
-        seconds). Yields whether the thread is ours; False if another process kept it."""
+    def _exclusive(self, thread_id: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the thread: this process's lock (waiting, if ``wait``), then the cross-process one (up to
+        :attr:`lock_wait` seconds, if ``wait``). Yields whether the thread is ours; False if another caller kept it."""
         with self._locks_guard:
             local = self._locks.setdefault(thread_id, threading.Lock())
-        with local:
+        if not local.acquire(blocking=wait):
+            yield False
+            return
+        try:
             shared = leases.FileLock(leases.lock_path(self.ws, "thread", thread_id))
-            if not shared.acquire(wait=self.lock_wait):
+            if not shared.acquire(wait=self.lock_wait if wait else 0.0):
                 log.warning("thread busy in another process", extra={"thread_id": thread_id})
                 yield False
                 return
@@ -164,6 +170,32 @@ class Agent:
                 yield True
             finally:
                 shared.release()
+        finally:
+            local.release()
+
+    def _while_computing(self, thread_id: str, intent: str, user: str) -> Turn:
+        """``status`` or ``cancel`` typed while the thread's run computes (this process or another): answered at
+        once, never queued behind the run. Status comes from the stored run; cancel is recorded for the run, which
+        stops before its next step (:func:`autogets.runs.request_cancel`)."""
+        values = self.graph.get_state(self._config(thread_id)).values or {}
+        run_id, requester = values.get("run_id"), values.get("user")
+        if intent == "status":
+            return Turn(thread_id=thread_id, status="running", run_id=run_id, requester=requester,
+                        data={"applied": False},
+                        text=f"Working on it. {answers.status_text(self.ws, run_id)}" if run_id else
+                        "Working on the request in this thread.")
+        if not run_id:
+            return Turn(thread_id=thread_id, status="running", data={"applied": False},
+                        text="Nothing to cancel yet: the request in this thread has not started a run.")
+        if not self.ctx.policy.allows(user, "review", requester):
+            return Turn(thread_id=thread_id, status="refused", run_id=run_id, data={"applied": False},
+                        text=self.ctx.policy.refusal(user, "review", "this run"))
+        steps.request_cancel(self.ws, run_id, actor=user)
+        log.info("cancel requested", extra={"thread_id": thread_id, "run_id": run_id, "user": user})
+        return Turn(thread_id=thread_id, status="running", run_id=run_id, requester=requester,
+                    data={"applied": True},
+                    text=f"Cancel requested by {user}: run {run_id} stops before its next step; nothing will be "
+                         f"trained or registered (a run already in its last step still finishes).")
 
     def _busy(self, thread_id: str) -> Turn:
         holder = leases.FileLock(leases.lock_path(self.ws, "thread", thread_id)).holder()
@@ -177,10 +209,9 @@ class Agent:
     def _continue(self, thread_id: str, user: str | None, on_event: EventSink | None) -> Turn:
         """Resume a thread that stopped between nodes (a crash, a :class:`Resumable` step)."""
         values = self.graph.get_state(self._config(thread_id)).values or {}
-        if user is not None and not self.ctx.may_act(user, values.get("user")):
-            log.warning("refused", extra={"user": user, "thread_id": thread_id, "action": "resume"})
+        if user is not None and not self.ctx.policy.allows(user, "resume", values.get("user")):
             return Turn(thread_id=thread_id, status="refused", run_id=values.get("run_id"),
-                        text="Only the requester or an approver (AUTOGETS_APPROVERS) may resume this run.")
+                        text=self.ctx.policy.refusal(user, "resume", "this run"))
         return self._stream(thread_id, None, on_event, run_id=values.get("run_id"))
 
     def _claim(self, thread_id: str, run_id: str | None) -> Turn | None:
@@ -208,19 +239,15 @@ class Agent:
             return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"),
                         text="That page was already decided; the current page is shown below.",
                         review=_page(waiting) if waiting.get("kind") == "review" else None)
-        if waiting.get("kind") == "promotion":
-            allowed = user in self.ctx.approvers and user != waiting.get("requester")
-        else:
-            allowed = self.ctx.may_act(user, waiting.get("requester"))
-        if not allowed:
-            log.warning("refused", extra={"user": user, "thread_id": thread_id, "action": decision.action})
-            who = "an approver other than the requester" if waiting.get("kind") == "promotion" else (
-                "the requester or an approver (AUTOGETS_APPROVERS)")
+        act = "approve promotion" if waiting.get("kind") == "promotion" else "review"
+        if not self.ctx.policy.allows(user, act, waiting.get("requester")):  # the node checks again
             return Turn(thread_id=thread_id, status="refused", run_id=waiting.get("run_id"),
-                        text=f"Only {who} may decide this.")
+                        text=self.ctx.policy.refusal(user, act, waiting.get("model_id") or "this run"))
         from langgraph.types import Command
 
         resume = {**decision.to_dict(), "user": user}
+        if waiting.get("kind") == "review":  # the samples this decision is about: the page the person saw
+            resume["keys"] = [sample["key"] for sample in waiting.get("samples", [])]
         if waiting.get("kind") == "promotion":
             resume["action"] = "approve" if decision.action in ("approve_all", "approve_page") else "reject"
         run_id = waiting.get("run_id") if waiting.get("kind") == "review" else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from autogets.workspace import new_run_id
+
 
 class AgentState(TypedDict, total=False):
     text: str                 # the request as typed
@@ -16,7 +18,9 @@ class AgentState(TypedDict, total=False):
     round: int                # generation round (0, then one per regeneration)
     hint: str                 # the regeneration hint
     page: int                 # review page shown (1-based)
-    review_next: str          # where the review node sends the run: review | generate | search | end
+    page_keys: list[str]      # the samples that page showed (a decision applies to these and no others)
+    new_run_id: str           # the id a run started by this request gets (a start re-run records no second run)
+    review_next: str          # where the review nodes send the run: review | show | generate | search | end
     status: str               # agent.api.TurnStatus
     message: str              # the answer to show
     model_id: str | None
@@ -26,5 +30,5 @@ class AgentState(TypedDict, total=False):
 def fresh(text: str, user: str, conversation: str) -> AgentState:
     """The input of a new request: every field reset, so a thread can carry one request after another."""
     return AgentState(text=text, user=user, conversation=conversation, command="", intent="", request={},
-                      run_id=None, round=0, hint="", page=1, review_next="review", status="running", message="",
-                      model_id=None, error=None)
+                      run_id=None, new_run_id=new_run_id(), round=0, hint="", page=1, page_keys=[],
+                      review_next="review", status="running", message="", model_id=None, error=None)

@@ -181,6 +181,19 @@ def cancel_run(ws: Workspace, run_id: str) -> None:
     set_status(ws, run_id, "cancelled")
 
 
+def request_cancel(ws: Workspace, run_id: str, *, actor: str) -> None:
+    """Ask a run that is computing to stop: it checks :func:`cancel_requested` between its steps (and before a review
+    page) and cancels itself there, so a person's "cancel" is answered at once and never waits for the step."""
+    if get_step(ws, run_id, "cancel") is None:
+        put_step(ws, run_id, "cancel", {"actor": actor, "at": now_iso()})
+
+
+def cancel_requested(ws: Workspace, run_id: str) -> str | None:
+    """Who asked the run to stop (:func:`request_cancel`), or None."""
+    data = get_step(ws, run_id, "cancel")
+    return data["actor"] if data else None
+
+
 
 
 def shown_status(ws: Workspace, row: dict) -> str:

@@ -52,6 +52,7 @@ from autogets.review import (
 from autogets.runs import (
     RunSpec,
     RunStateError,
+    cancel_requested,
     cancel_run,
     classifier_of,
     create_run,
@@ -59,6 +60,7 @@ from autogets.runs import (
     get_step,
     need_step,
     put_step,
+    request_cancel,
     run_identity,
     run_row,
     run_split,
@@ -69,10 +71,10 @@ from autogets.runs import (
 from autogets.workspace import Workspace, json_default, write_json_atomic
 
 __all__ = ["FEW_TEST_EXAMPLES", "MAX_REGENERATIONS", "REVIEW_ACTIONS", "RunSpec", "RunStateError", "apply_review",
-           "approve_all", "approved_synthetic", "cancel_run", "classifier_of", "create_run", "decide",
-           "diagnose_step", "fail_run", "generate_step", "latest_round", "metrics_of", "pending_count", "plan_step",
-           "register_step", "report_step", "review_page", "review_totals", "run_row", "sample_key", "search_step",
-           "spec_of", "step_result"]
+           "approve_all", "approved_synthetic", "cancel_requested", "cancel_run", "classifier_of", "create_run",
+           "decide", "diagnose_step", "fail_run", "generate_step", "latest_round", "metrics_of", "pending_count",
+           "plan_step", "register_step", "report_step", "request_cancel", "review_page", "review_totals", "run_row",
+           "sample_key", "search_step", "spec_of", "step_result"]
 
 
 def diagnose_step(ws: Workspace, run_id: str) -> dict:

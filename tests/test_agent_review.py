@@ -179,3 +179,41 @@ def test_a_promotion_killed_after_it_was_applied_finishes_on_resume(tmp_path):
     assert done.status == "answer" and f"{model_id} is now in production" in done.text, done.text
     assert [e["action"] for e in registry.events()].count("promote") == 1
     a.close()
+
+
+def keys_decided(ws: Path, run_id: str, decision: str) -> set[str]:
+    return {r[0] for r in Workspace(ws).db().execute(
+        "SELECT key FROM reviews WHERE run_id = ? AND decision = ?", [run_id, decision]).fetchall()}
+
+
+def test_a_decision_applies_to_the_samples_shown_not_a_page_recomputed_on_resume(tmp_path):
+    """Item 9: the review node recomputed its page on resume and applied the decision to that page's keys. A
+    process with another page size resuming the thread approved samples nobody saw. The decision now names the
+    keys that were shown, and the team is told about a page once, not on every resume."""
+    notifier = ListNotifier()
+    a = make_agent(tmp_path / "ws", page_size=10, notifier=notifier)
+    turn = a.ask("t:keys", "improve ABBR on trec6", user="alice")
+    assert turn.status == "review", turn.text
+    seen = shown(turn)
+    a.close()
+    b = make_agent(tmp_path / "ws", page_size=4, notifier=notifier)   # restarted with another page size
+    after = b.review(turn.thread_id, ReviewDecision(action="approve_page", token=turn.review.token), user="alice")
+    assert keys_decided(tmp_path / "ws", turn.run_id, "approved") == set(seen), after.text
+    needed = [p["page"] for kind, p in notifier.sent if kind == "review_needed"]
+    assert needed[0] == 1 and len(needed) == 2, needed     # page 1 once (not again on resume), then the next page
+    b.close()
+
+
+def test_the_review_node_checks_who_decides_whatever_front_end_resumes_it(agent, tmp_path):
+    """Structure: a front-end that resumes the graph itself (a LangGraph server, ``Command(resume=…)``) got its
+    decision applied for any user; the node now checks the decision's user against the one policy."""
+    from langgraph.types import Command
+
+    turn = agent.ask("t:node-policy", "improve ABBR on trec6", user="alice")
+    pending = set(round_pages(tmp_path / "ws", turn.run_id)[0])
+    config = {"configurable": {"thread_id": turn.thread_id}}
+    agent.graph.invoke(Command(resume={"action": "approve_all", "user": "mallory"}), config, context=agent.ctx)
+    assert keys_decided(tmp_path / "ws", turn.run_id, "approved") == set()
+    again = agent.resume(turn.thread_id)
+    assert again.status == "review" and "Only the requester or an approver" in again.text, again.text
+    assert set(shown(again)) == pending

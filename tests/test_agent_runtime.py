@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from agent.api import ListNotifier
 from agent.context import AgentContext
 from agent.service import Agent
 from autogets.workspace import Workspace
 
 
-class Killed(Exception):
+class Killed(BaseException):
     """Stands for the process dying at that point."""
 
 
@@ -58,3 +60,74 @@ def test_agent_threads_writes_wait_for_the_checkpoint_savers_lock(tmp_path):
     assert done.wait(10)
     writer.join()
     a.close()
+
+
+def _in_thread(fn, timeout: float):
+    """``fn()`` in a thread; its result, or None if it did not return within ``timeout`` seconds."""
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return out[0] if out else None
+
+
+def test_status_and_cancel_are_answered_at_once_while_a_run_computes(tmp_path):
+    """Item 1: ``status`` or ``cancel`` typed in a thread whose run computed waited on the thread lock until the run
+    paused (a bot worker blocked per reply); a cancel typed early was applied later to whatever page then waited.
+    Now both answer at once; the cancel stops the run before its next step."""
+    notifier = ListNotifier()
+    a = make_agent(tmp_path / "ws", notifier=notifier)
+    inside, gate = threading.Event(), threading.Event()
+
+    def on_event(event: dict) -> None:
+        if event.get("step") == "diagnose" and not inside.is_set():   # the run computes; the thread lock is held
+            inside.set()
+            gate.wait(120)
+
+    run: list = []
+    runner = threading.Thread(target=lambda: run.append(a.ask("t:busy", "improve ABBR on trec6", user="alice",
+                                                              on_event=on_event)), daemon=True)
+    runner.start()
+    try:
+        assert inside.wait(120)
+        status = _in_thread(lambda: a.ask("t:busy", "status", user="bob"), timeout=5)
+        assert status is not None, "status waited for the run"
+        assert status.status == "running" and status.run_id and status.run_id in status.text, status.text
+        refused = _in_thread(lambda: a.ask("t:busy", "cancel", user="bob"), timeout=5)
+        assert refused is not None and refused.status == "refused", refused
+        cancel = _in_thread(lambda: a.ask("t:busy", "cancel", user="alice"), timeout=5)
+        assert cancel is not None, "cancel waited for the run"
+        assert cancel.data["applied"] and "Cancel requested by alice" in cancel.text, cancel.text
+    finally:
+        gate.set()
+    runner.join(120)
+    final = run[0]
+    assert final.status == "cancelled" and final.review is None, final.text
+    assert Workspace(tmp_path / "ws").db().execute("SELECT status FROM runs").fetchall() == [("cancelled",)]
+    kinds = [kind for kind, _ in notifier.sent]
+    assert "cancelled" in kinds and "review_needed" not in kinds
+    a.close()
+
+
+def test_a_start_killed_before_its_checkpoint_records_one_run(tmp_path):
+    """Item 12: ``start`` killed after it recorded the run but before its checkpoint made a second run row when the
+    thread was resumed. The run id now comes with the request, so the re-run finds its run."""
+    notifier = ListNotifier()
+    a = make_agent(tmp_path / "ws", notifier=notifier)
+    real = notifier.notify
+
+    def killed(kind, payload):
+        if kind == "run_started":
+            raise Killed
+        real(kind, payload)
+
+    notifier.notify = killed
+    with pytest.raises(Killed):
+        a.ask("t:start", "improve ABBR on trec6", user="alice")
+    a.close()
+    notifier.notify = real
+    b = make_agent(tmp_path / "ws", notifier=notifier)        # a new process resumes the thread
+    turn = b.resume(b.thread_for("t:start"))
+    assert turn.status == "review", turn.text
+    assert Workspace(tmp_path / "ws").db().execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+    b.close()
