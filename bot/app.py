@@ -17,6 +17,7 @@ from bot.jobs import JobRunner
 from bot.listeners import register_listeners
 from bot.listeners.common import CONTEXT_KEY
 from bot.notify import SlackNotifier
+from bot.restart import readmit_queued
 from bot.settings import BotSettings
 from bot.threads import ThreadStore
 
@@ -37,6 +38,7 @@ def create_app(settings: BotSettings, client: WebClient | None = None, agent: Ag
                     threads=ThreadStore(settings.workspace), jobs=jobs, approvers=settings.approvers,
                     workspace=settings.workspace, progress_seconds=settings.progress_seconds)
     bridge.restore()
+    readmit_queued(bridge)
     app = BotApp(bridge=bridge, name="autogets", client=client, token_verification_enabled=False,
                  signing_secret=settings.signing_secret or "",
                  request_verification_enabled=bool(settings.signing_secret),

@@ -278,6 +278,12 @@ def queued_message(dataset: str, position: int, running: int) -> Message:
                           f"is queued at position {position}; it starts here when its turn comes.")
 
 
+def requeued_message(request: str) -> Message:
+    """Said in a thread whose request was waiting in the queue when the bot restarted (issue 22 item 4)."""
+    return notice_message(f":arrows_counterclockwise: Restarted: your queued request `{code(request[:300])}` is "
+                          "asked again, in its place in the queue.")
+
+
 def slash_parent_message(user: str, text: str) -> Message:
     line = f"{mention(user)} asked: `/autogets {code(text[:500])}`"
     return {"text": line, "blocks": [section(line)]}

@@ -14,9 +14,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from agent.api import ProgressEvent, ReviewDecision, ReviewPage, Turn
 from bot import blocks
+from bot.deliveries import Deliveries
 from bot.jobs import JobRunner
 from bot.progress import ProgressMessage, slack_error
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow, ThreadStore
@@ -125,25 +124,21 @@ def rejected_from_state(state_values: dict[str, Any]) -> list[tuple[int, str]]:
 class Bridge:
     def __init__(self, *, agent: AgentLike, client: WebClient, threads: ThreadStore, jobs: JobRunner,
                  approvers: frozenset[str] = frozenset(), workspace: Path | None = None,
-                 progress_seconds: float = 1.5):
+                 progress_seconds: float = 1.5, deliveries: Deliveries | None = None):
         self.agent, self.client, self.threads, self.jobs = agent, client, threads, jobs
         self.approvers = approvers
         self.workspace = workspace
         self.progress_seconds = progress_seconds
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._seen_lock = threading.Lock()
+        self.deliveries = deliveries or Deliveries(threads.path)
 
-    def first_delivery(self, event_id: str | None, keep: int = 2000) -> bool:
-        """False for an event Slack delivers again (a retry after a slow or lost ack): it was handled once."""
-        if not event_id:
+    def first_delivery(self, key: str | None) -> bool:
+        """False for a request delivered again (Slack's retry after a slow or lost ack, also to a restarted bot; a
+        replayed slash command): it was handled once. ``key``: :func:`bot.deliveries.event_key` or
+        :func:`~bot.deliveries.command_key`."""
+        if self.deliveries.first(key):
             return True
-        with self._seen_lock:
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = None
-            while len(self._seen) > keep:
-                self._seen.popitem(last=False)
-            return True
+        log.info("delivered again: not handled", extra={"kind": (key or "").partition(":")[0]})
+        return False
 
     def restore(self) -> None:
         """After a restart: runs left running are marked interrupted; runs waiting for review hold their data set."""

@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from autogets.errors import ConfigError
 from bot.app import BotApp, create_app, make_client
+from bot.lease import serving
 from bot.settings import MANIFEST, BotSettings
 
 log = logging.getLogger("bot.run")
@@ -65,7 +66,14 @@ def prepare(settings: BotSettings) -> tuple[BotSettings, WebClient]:
 def serve_socket_mode(settings: BotSettings, *, health: tuple[str, int] | None = None,
                       on_ready: Callable[[str], None] | None = None) -> None:
     """Connect to Slack over a WebSocket and serve until stopped. With ``health=(host, port)``, also serve
-    ``GET /healthz`` there (``on_ready`` gets its URL; port 0 = a free one): 200 while connected, 503 otherwise."""
+    ``GET /healthz`` there (``on_ready`` gets its URL; port 0 = a free one): 200 while connected, 503 otherwise.
+    Both modes first take the workspace's bot lease (:mod:`bot.lease`): one bot per workspace."""
+    with serving(settings.workspace):
+        _serve_socket_mode(settings, health=health, on_ready=on_ready)
+
+
+def _serve_socket_mode(settings: BotSettings, *, health: tuple[str, int] | None,
+                       on_ready: Callable[[str], None] | None) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     settings, client = prepare(settings)
@@ -90,6 +98,12 @@ def serve_socket_mode(settings: BotSettings, *, health: tuple[str, int] | None =
 
 
 def serve_http(settings: BotSettings, *, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Serve Slack's requests over HTTP on ``host:port`` until stopped (``on_ready`` gets the URL)."""
+    with serving(settings.workspace):
+        _serve_http(settings, host=host, port=port, on_ready=on_ready)
+
+
+def _serve_http(settings: BotSettings, *, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     settings, client = prepare(settings)
     app = create_app(settings, client=client)
     server = http_server(app, host, port)

@@ -53,11 +53,18 @@ class ThreadRow:
     review_token: str | None = None   # the agent's token of that page (a promotion request has one too)
     report_ts: str | None = None      # the report message whose Promote/Discard buttons are still live
     model_id: str | None = None
+    queued_at: str | None = None      # when it joined its data set's queue (set by the store; None unless queued)
     updated_at: str = ""
 
     @property
     def where(self) -> SlackThread:
         return SlackThread(self.team, self.channel, self.thread_ts)
+
+
+def _precise_now() -> str:
+    """UTC to the microsecond, ordered like ``updated_at`` (two requests queued in one second keep their order)."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1_000_000):06d}Z"
 
 
 _COLUMNS: dict[str, Any] = {f.name: (int if f.name == "review_page" else str) for f in fields(ThreadRow)}
@@ -79,6 +86,9 @@ class ThreadStore:
             db = sqlite_utils.Database(conn)
             with conn:
                 db[TABLE].create(_COLUMNS, pk="conversation", if_not_exists=True)
+                missing = {name: kind for name, kind in _COLUMNS.items() if name not in db[TABLE].columns_dict}
+                for name, kind in missing.items():   # a bot.db from an older version
+                    db[TABLE].add_column(name, kind)
                 db[TABLE].create_index(["thread_id"], if_not_exists=True)
                 db[TABLE].create_index(["dataset", "state"], if_not_exists=True)
             self._db = db
@@ -91,7 +101,10 @@ class ThreadStore:
         return self._one("thread_id = ?", thread_id)
 
     def save(self, row: ThreadRow) -> ThreadRow:
-        row = replace(row, updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        """Store ``row``. The store keeps the queue order: a row entering ``queued`` gets ``queued_at`` now, keeps
+        it while it stays queued (saved again, asked again) and loses it when it leaves the queue."""
+        row = replace(row, updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      queued_at=(row.queued_at or _precise_now()) if row.state == "queued" else None)
         with self._lock:
             table = self._table()
             with table.db.conn:
@@ -114,6 +127,14 @@ class ThreadStore:
         """Runs holding a data set: running, or waiting for a review."""
         where = "state IN (?, ?)" + (" AND dataset = ?" if dataset else "")
         return self._many(where, *ACTIVE_STATES, *([dataset] if dataset else []))
+
+    def queued(self) -> list[ThreadRow]:
+        """Requests waiting for their data set, in the order they were queued (rows queued by an older version,
+        without ``queued_at``, by when they were last saved)."""
+        with self._lock:
+            rows = self._table().rows_where("state = ?", ["queued"],
+                                            order_by="COALESCE(queued_at, updated_at), rowid")
+            return [ThreadRow(**r) for r in rows]
 
     def mark_interrupted(self) -> list[ThreadRow]:
         """At start-up: runs left ``running`` by a previous process can no longer report here."""

@@ -19,6 +19,7 @@ from tests.fakes.slack_server import BOT_USER, TEAM
 
 SECRET = "8f742231b10e8888abcd99a1b2c3d4e5"
 _EVENT_IDS = itertools.count(1)
+_TRIGGER_IDS = itertools.count(111)
 
 
 def signed_headers(body: str, secret: str = SECRET, timestamp: int | None = None,
@@ -68,11 +69,14 @@ def url_verification(challenge: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvF
     return json.dumps({"token": "legacy-verification-token", "challenge": challenge, "type": "url_verification"})
 
 
-def slash_command(text: str, *, user: str = "U1", channel: str = "C1", response_url: str = "") -> str:
-    return urlencode({"token": "legacy-verification-token", "team_id": TEAM, "team_domain": "fake",
-                      "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "someone",
-                      "command": "/autogets", "text": text, "api_app_id": "A1", "response_url": response_url,
-                      "trigger_id": "111.222.xxx"})
+def slash_command(text: str, *, user: str = "U1", channel: str = "C1", response_url: str = "",
+                  trigger_id: str | None = None) -> str:
+    """A slash command form; each gets its own ``trigger_id`` as from Slack (``trigger_id=""`` leaves it out)."""
+    form = {"token": "legacy-verification-token", "team_id": TEAM, "team_domain": "fake",
+            "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "someone",
+            "command": "/autogets", "text": text, "api_app_id": "A1", "response_url": response_url,
+            "trigger_id": f"{next(_TRIGGER_IDS)}.222.xxx" if trigger_id is None else trigger_id}
+    return urlencode({k: v for k, v in form.items() if k != "trigger_id" or v})
 
 
 def block_actions(*, user: str, channel: str, message: dict[str, Any], action_id: str,

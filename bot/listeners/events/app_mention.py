@@ -5,6 +5,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from bot.bridge import clean_text
+from bot.deliveries import event_key
 from bot.listeners.common import bridge_of, tell_failure
 from bot.threads import SlackThread
 
@@ -13,7 +14,7 @@ def app_mention_callback(ack: Ack, body: dict[str, Any], event: dict[str, Any], 
     """``@autogets improve ABBR on trec6`` in a channel: the run lives in that message's thread. A retried
     delivery of the same event is ignored."""
     ack()
-    if not bridge_of(context).first_delivery(body.get("event_id")):
+    if not bridge_of(context).first_delivery(event_key(body)):
         return
     try:
         where = SlackThread(context.team_id or event.get("team", ""), event["channel"],

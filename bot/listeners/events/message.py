@@ -5,6 +5,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from bot.bridge import clean_text, mentions
+from bot.deliveries import event_key
 from bot.listeners.common import bridge_of, tell_failure
 from bot.surface import message_channel_types
 from bot.threads import SlackThread
@@ -25,7 +26,7 @@ def message_callback(ack: Ack, body: dict[str, Any], event: dict[str, Any], cont
     raw = event.get("text", "")
     if channel_type != "im" and (not event.get("thread_ts") or mentions(raw, context.bot_user_id)):
         return
-    if not bridge_of(context).first_delivery(body.get("event_id")):
+    if not bridge_of(context).first_delivery(event_key(body)):
         return
     try:
         where = SlackThread(context.team_id or event.get("team", ""), event["channel"],

@@ -1,0 +1,53 @@
+"""Start-up of a bot process on a workspace a previous process served (issue 22 item 4).
+
+:meth:`bot.bridge.Bridge.restore` marks the runs left ``running`` interrupted and lets the runs waiting for a review
+hold their data set again. The job runner's queue lived in the previous process's memory, so the requests it held
+(rows left ``queued``) are then asked again here, in the order they were queued (:meth:`ThreadStore.queued`), through
+the same entry point as a typed request (:meth:`Bridge.on_text`, the one authority on admission): each starts now if
+its data set is free, else it is queued again and its thread is told its position. Each thread first hears that
+the bot restarted and picked its request up.
+
+Only one bot process serves a workspace (:mod:`bot.lease`), so the rows read here are this process's to take.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks
+from bot.bridge import Bridge
+from bot.progress import slack_error
+from bot.threads import ThreadRow
+
+log = logging.getLogger("bot.restart")
+
+
+def readmit_queued(bridge: Bridge) -> list[ThreadRow]:
+    """Ask again every request left queued by the previous process, oldest first; returns their rows."""
+    rows = bridge.threads.queued()
+    for row in rows:
+        readmit(bridge, row)
+    return rows
+
+
+def readmit(bridge: Bridge, row: ThreadRow) -> None:
+    """One queued request: say so in its thread, then hand it to the bridge as if it were typed again."""
+    if not row.request or not row.requester:   # nothing to ask again: the row no longer waits
+        bridge.threads.update(row.conversation, state="idle")
+        log.warning("queued row without a request dropped", extra={"conversation": row.conversation})
+        return
+    log.info("queued request asked again after a restart", extra={"conversation": row.conversation,
+                                                                  "dataset": row.dataset, "user": row.requester})
+    _tell(bridge, row)
+    bridge.on_text(row.where, row.request, row.requester)
+
+
+def _tell(bridge: Bridge, row: ThreadRow) -> None:
+    try:
+        bridge.client.chat_postMessage(channel=row.channel, thread_ts=row.thread_ts, unfurl_links=False,
+                                       **blocks.requeued_message(row.request or ""))
+    except (SlackApiError, OSError) as exc:   # the request is asked again all the same
+        log.warning("restart notice not posted", extra={"conversation": row.conversation,
+                                                        "slack_error": slack_error(exc)})

@@ -1,0 +1,208 @@
+"""Issue 22 item 4: one bot process per workspace, and queued requests survive a restart.
+
+A second ``autogets bot`` on a workspace that a live bot serves used to run ``restore()`` and mark the live bot's
+running rows interrupted (their data-set slots were never freed); now it says who holds the workspace and exits 2,
+touching nothing. Requests still queued when a bot stopped used to be lost; now the next bot asks them again, in
+the order they were queued, and says so in their threads.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from autogets.cli import main
+from autogets.leases import FileLock, lock_path
+from autogets.workspace import Workspace
+from bot.threads import ThreadRow, ThreadStore
+from tests.bot_harness import BOT_TOKEN, Harness, bot_settings
+from tests.fakes import slack_payloads as payloads
+from tests.fakes.slack_server import fake_slack
+
+pytestmark = pytest.mark.reliability
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def slack():
+    with fake_slack() as fake:
+        yield fake
+
+
+def _bot_env(slack, workspace: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": BOT_TOKEN,
+           "SLACK_SIGNING_SECRET": payloads.SECRET, "SLACK_API_URL": slack.api_url,
+           "AUTOGETS_HOME": str(workspace), "AUTOGETS_NOTIFY_CHANNEL": "CNOTIFY"}
+    for name in ("SLACK_APP_TOKEN", "AUTOGETS_LLM_BASE_URL", "AUTOGETS_APPROVERS", "AUTOGETS_EXECUTOR"):
+        env.pop(name, None)
+    return env
+
+
+def _spawn(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "autogets", "bot", "--http", "--port", "0"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(timeout=10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _healthz(port: int) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/healthz")
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def _row(store: ThreadStore, ts: str, **changes) -> ThreadRow:
+    return store.save(ThreadRow(conversation=f"slack:T1:C1:{ts}", thread_id=f"thread-{ts}", team="T1", channel="C1",
+                                thread_ts=ts, requester="U1", dataset="trec6", **changes))
+
+
+def _rows(workspace: Path) -> list[dict]:
+    db = sqlite_utils.Database(workspace / "bot.db")
+    try:
+        return list(db["slack_threads"].rows_where(order_by="conversation"))
+    finally:
+        db.close()
+
+
+def test_a_second_bot_process_on_the_workspace_exits_2_naming_the_first_and_touches_nothing(slack, tmp_path):
+    workspace = tmp_path / "ws"
+    env = _bot_env(slack, workspace)
+    first = _spawn(env)
+    try:
+        line = first.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, (line, first.poll())
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        store = ThreadStore(workspace)     # the first bot's run in progress, and a request waiting behind it
+        _row(store, "1699999990.000100", state="running", run_id="run1", request="improve ABBR on trec6")
+        _row(store, "1699999991.000100", state="queued", request="improve HUM on trec6")
+        before = _rows(workspace)
+        slack.clear()
+
+        second = _spawn(env)
+        try:
+            out = second.stdout.readline()     # the old code served: "listening on …"; now it exits at once
+            assert _rows(workspace) == before, "the second bot changed the first bot's rows"
+            assert out == "", f"the second bot serves the same workspace: {out!r}"
+            assert second.wait(timeout=20) == 2
+            err = second.stderr.read()
+        finally:
+            _stop(second)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert f"process {first.pid}, since " in lines[0] and str(workspace) in lines[0], lines[0]
+        assert BOT_TOKEN not in err
+
+        assert _rows(workspace) == before                            # no row marked interrupted, nothing re-queued
+        assert slack.methods() == []                                 # the second bot never spoke to Slack
+        assert _healthz(port) == 200 and first.poll() is None        # the first bot serves on
+    finally:
+        _stop(first)
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+def test_socket_mode_refuses_a_workspace_another_bot_holds_before_contacting_slack(slack, tmp_path, monkeypatch,
+                                                                                   capsys, restore_logging):
+    workspace = tmp_path / "ws"
+    for name, value in {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-A1-1-test",
+                        "SLACK_API_URL": slack.api_url, "AUTOGETS_HOME": str(workspace)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    holder = FileLock(lock_path(Workspace(workspace), "bot", "workspace"))
+    assert holder.acquire()
+    try:
+        assert main(["bot"]) == 2
+    finally:
+        holder.release()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"process {os.getpid()}, since " in err
+    assert slack.methods() == []
+
+
+# -- queued requests survive a restart -----------------------------------------------------------------------------
+
+@pytest.fixture
+def bot(slack, tmp_path):
+    return Harness(slack, bot_settings(tmp_path / "ws", queue_limit=3))
+
+
+def _in_thread(slack, ts: str) -> list[str]:
+    return [str(c.args.get("text")) for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]
+
+
+def _asked(bot) -> list[str]:
+    return [c[1]["text"] for c in bot.agent.calls if c[0] == "ask"]
+
+
+def test_requests_queued_before_a_restart_are_queued_again_in_order_and_told(bot, slack):
+    page_a = (bot.mention("improve ABBR on trec6", ts="1699999990.000100"), bot.posted())[1]
+    bot.mention("help", ts="1699999992.000100")                        # this thread's row is older …
+    bot.mention("improve HUM on trec6", ts="1699999991.000100")        # … but this request was queued first
+    bot.mention("improve LOC on trec6", ts="1699999992.000100")
+    assert "queued at position 2" in _in_thread(slack, "1699999992.000100")[-1]
+
+    bot.restart()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    for ts, position in (("1699999991.000100", 1), ("1699999992.000100", 2)):
+        said = _in_thread(slack, ts)
+        assert "Restarted" in said[-2] and "queued at position" not in said[-2], said
+        assert f"queued at position {position}" in said[-1], said
+    assert bot.app.bridge.jobs.waiting("trec6") == ["slack:T1:C1:1699999991.000100", "slack:T1:C1:1699999992.000100"]
+
+    slack.clear()
+    bot.click(page_a, "review:approve_all")                             # run A ends: HUM (queued first) starts
+    assert _asked(bot)[-1] == "improve HUM on trec6"
+    assert "Working on" in _in_thread(slack, "1699999991.000100")[0]
+    assert bot.payload_problems() == []
+
+
+def test_a_request_queued_behind_a_run_the_restart_interrupted_runs_at_once(bot, slack):
+    bot.mention("improve ABBR on trec6", ts="1699999990.000100")
+    bot.mention("improve HUM on trec6", ts="1699999991.000100")
+    store = bot.app.bridge.threads
+    store.update("slack:T1:C1:1699999990.000100", state="running")    # the process died during run A
+    slack.clear()
+
+    bot.restart()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    said = _in_thread(slack, "1699999991.000100")
+    assert "Restarted" in said[0] and "Working on" in said[1], said
+    assert _asked(bot) == ["improve HUM on trec6"]
+    assert bot.app.bridge.threads.get("slack:T1:C1:1699999990.000100").state == "interrupted"
+    assert bot.app.bridge.threads.get("slack:T1:C1:1699999991.000100").state == "review"
+
+
+def test_the_queue_order_is_the_order_requests_were_queued_in(tmp_path):
+    store = ThreadStore(tmp_path)
+    late = _row(store, "1.000200", state="idle")                 # an older row, queued later
+    _row(store, "1.000100", state="queued", request="improve HUM on trec6")
+    store.save(replace(late, state="queued", request="improve LOC on trec6"))
+    store.update("slack:T1:C1:1.000100", request="improve HUM on trec6")   # saved again while queued: keeps its place
+    assert [r.thread_ts for r in store.queued()] == ["1.000100", "1.000200"]
+    store.update("slack:T1:C1:1.000100", state="running")
+    assert store.get("slack:T1:C1:1.000100").queued_at is None
+    assert [r.thread_ts for r in ThreadStore(tmp_path).queued()] == ["1.000200"]
