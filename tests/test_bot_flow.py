@@ -157,7 +157,7 @@ def test_second_run_on_the_same_data_set_is_queued_then_started(bot, slack):
     assert "1 run(s) going and 1 waiting" in slack.calls_to("chat.postMessage")[0].args["text"]
 
     slack.clear()
-    bot.mention("improve ABBR on sms_spam", ts="1699999993.000100")   # another data set is not held up
+    bot.mention("improve spam on sms_spam", ts="1699999993.000100")   # another data set is not held up
     assert slack.methods()[-1] == "chat.postMessage" and "Review page" in slack.calls_to("chat.postMessage")[-1].args[
         "text"]
 
@@ -217,7 +217,7 @@ def test_direct_message_and_replies_in_a_runs_thread(bot, slack):
     assert slack.calls_to("chat.postMessage")[0].args["thread_ts"] == "1699999980.000100"
 
     run_thread = "1699999970.000100"
-    bot.mention("improve ABBR on sms_spam", ts=run_thread)
+    bot.mention("improve spam on sms_spam", ts=run_thread)
     slack.clear()
     bot.dispatch(payloads.message("status", channel="C1", channel_type="channel", ts="1699999971.000100",
                                   thread_ts=run_thread))
@@ -322,7 +322,8 @@ def test_rollback_by_a_non_approver_is_refused_ephemerally(bot, slack):
 @pytest.mark.reliability
 def test_hostile_texts_from_the_data_are_escaped_in_every_message(slack, tmp_path):
     bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"hostile": True, "page_size": 4})
-    page = _start_run(bot, text="improve ABBR on trec6 <!channel>")
+    bot.mention("improve ABBR on trec6 <!channel>", ts="1699999998.000100")   # not a command: answered, quoted
+    page = _start_run(bot)
     bot.click(page, "review:approve_all")
     sent = str([c.args for c in slack.calls if c.method.startswith("chat.")])
     for raw in ("<!channel>", "<@U1> there", "<http://evil.example|here>", "&<>"):
