@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.bridge import clean_text, rejected_from_state, run_dataset
+from bot.bridge import clean_text, rejected_from_state
 from bot.jobs import JobRunner
 from bot.progress import ProgressMessage
 from bot.threads import SlackThread, ThreadRow, ThreadStore
@@ -137,14 +137,6 @@ def test_thread_rows_survive_a_new_store(tmp_path):
     assert (tmp_path / "bot.db").exists()
 
 
-@pytest.mark.parametrize(("text", "dataset"), [
-    ("improve ABBR on trec6", "trec6"), ("improve trec6", "trec6"), ("Improve LOC on sms_spam budget 300", "sms_spam"),
-    ("improve ABBR", "ABBR"),  # the grammar reads one word as a data set; the agent answers "unknown data set"
-    ("improve ABBR HUM", None), ("diagnose trec6", None), ("status", None), ("improve", None)])
-def test_run_dataset_reads_only_the_data_set_of_an_improve_request(text, dataset):
-    assert run_dataset(text) == dataset
-
-
 def test_clean_text_removes_the_bot_mention_and_unescapes():
     assert clean_text("<@UBOT> improve  ABBR on trec6 &amp; &lt;x&gt; <@U2>", "UBOT") == \
         "improve ABBR on trec6 & <x> <@U2>"
@@ -155,3 +147,18 @@ def test_rejected_samples_read_from_the_checkbox_state():
         {"value": "2:key-b"}, {"value": "1:key-a"}]}, "other": {"selected_options": [{"value": "9:x"}]}},
         "b1": {"review_rejects_1": {"type": "checkboxes", "selected_options": [{"value": "11:key-k"}]}}}
     assert rejected_from_state(state) == [(1, "key-a"), (2, "key-b"), (11, "key-k")]
+
+
+def test_the_queued_notice_runs_before_the_queued_run_starts_however_soon_the_slot_frees():
+    runner = JobRunner(runs_per_dataset=1, queue_limit=1)
+    seen, gate = [], threading.Event()
+    runner.admit("trec6", "a", lambda _: None)
+
+    def queued(admission):
+        gate.wait(5)
+        seen.append(f"queued {admission.position}")
+
+    assert runner.admit("trec6", "b", lambda _: seen.append("start"), on_queued=queued).status == "queued"
+    runner.release("trec6", "a")                   # the slot frees before the notice has run
+    gate.set()
+    assert runner.wait_idle(5) and seen == ["queued 1", "start"]
