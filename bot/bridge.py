@@ -6,8 +6,9 @@ thread row records the requester, and the agent is asked the canonical command. 
 the :class:`bot.jobs.JobRunner` and returns at once; a job that fails answers the user in the thread with one
 sentence.
 
-One run, one thread: the request's thread gets one progress message (updated in place), then the review pages,
-then the report with its plots. A click is checked against the thread's row (is this page still waiting? is the
+One run, one thread: the request's thread gets one progress message (updated in place off the run's thread,
+:mod:`bot.progress`; settled before anything else is posted), then the review pages, then the report with its
+plots. A click is checked against the thread's row (is this page still waiting? is the
 user the requester or an approver?) before the agent hears of it; the agent checks the same rules again.
 """
 
@@ -71,6 +72,12 @@ def clean_text(text: str, bot_user_id: str | None) -> str:
 
 def mentions(text: str, user_id: str | None) -> bool:
     return bool(user_id) and any(m.group(1) == user_id for m in _MENTION.finditer(text or ""))
+
+
+def _settle(progress: ProgressMessage | None) -> None:
+    """After the agent returned: its last progress state is sent before the bot posts anything else."""
+    if progress is not None:
+        progress.flush()
 
 
 def decision_applied(turn: Turn) -> bool:
@@ -241,6 +248,7 @@ class Bridge:
                             progress_ts=posted["ts"], review_ts=None, report_ts=None)
             progress = self._progress(row)
             turn = self.agent.ask(conversation, run.command, user=user, on_event=progress.update)
+            progress.flush()
         except Exception:  # the run never got going: free the data set, then the guard tells the user
             if progress is not None:
                 progress.finish("failed")
@@ -257,8 +265,11 @@ class Bridge:
         """Ask the agent ``text`` (``shown``: what the user typed, if the agent is asked a canonical command)."""
         row = self.threads.get(where.conversation) or self._row(where)
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
-        turn = self.agent.ask(where.conversation, text, user=user,
-                              on_event=progress.update if progress else None)
+        try:
+            turn = self.agent.ask(where.conversation, text, user=user,
+                                  on_event=progress.update if progress else None)
+        finally:
+            _settle(progress)
         if turn.requester and row.requester is None:  # a run the agent reports: its requester may decide on it
             row = self.threads.update(where.conversation, requester=turn.requester)
         self._show(self.threads.get(where.conversation) or row, turn, user, progress,
@@ -286,8 +297,10 @@ class Bridge:
             turn = self.agent.review(row.thread_id, decision, user=user,
                                      on_event=progress.update if progress else None)
         except Exception:
+            _settle(progress)
             self._reopen(row, message_ts, message_blocks)
             raise
+        _settle(progress)
         log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
                                           "rejected": len(decision.ids), "status": turn.status})
         if turn.status == "running" and decision_applied(turn):  # applied, then the run stopped (resumable)
