@@ -8,8 +8,8 @@ sentence.
 
 One run, one thread: the request's thread gets one progress message (updated in place off the run's thread,
 :mod:`bot.progress`; settled before anything else is posted), then the review pages, then the report with its
-plots. A click is checked against the thread's row (is this page still waiting? is the
-user the requester or an approver?) before the agent hears of it; the agent checks the same rules again.
+plots. A click is checked against the thread's row (is this page still waiting? is the user the requester or an
+approver?) before the agent hears of it; the agent checks the same rules again.
 """
 
 from __future__ import annotations
