@@ -12,6 +12,8 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from agent.context import AgentContext
+from bot.admission import parser_for
 from bot.bridge import AgentLike, Bridge
 from bot.jobs import JobRunner
 from bot.listeners import register_listeners
@@ -34,7 +36,8 @@ class BotApp(App):
 def create_app(settings: BotSettings, client: WebClient | None = None, agent: AgentLike | None = None) -> BotApp:
     client = client or make_client(settings)
     jobs = JobRunner(runs_per_dataset=settings.runs_per_dataset, queue_limit=settings.queue_limit)
-    bridge = Bridge(agent=agent or build_agent(settings, client), client=client,
+    agent = agent or build_agent(settings, client)
+    bridge = Bridge(agent=agent, client=client, parse=parser_for(agent_context(agent, settings)),
                     threads=ThreadStore(settings.workspace), jobs=jobs, approvers=settings.approvers,
                     workspace=settings.workspace, progress_seconds=settings.progress_seconds)
     bridge.restore()
@@ -61,6 +64,13 @@ def make_client(settings: BotSettings) -> WebClient:
     client = WebClient(token=settings.bot_token, base_url=settings.api_url)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     return client
+
+
+def agent_context(agent: AgentLike, settings: BotSettings) -> AgentContext:
+    """The agent's own context (:class:`agent.service.Agent` keeps it as ``ctx``), so the bot reads requests with
+    the agent's catalog and LLM; an agent without one (a test double): the context the settings give."""
+    context = getattr(agent, "ctx", None)
+    return context if isinstance(context, AgentContext) else AgentContext.from_settings(settings.core)
 
 
 def build_agent(settings: BotSettings, client: WebClient) -> AgentLike:

@@ -1,12 +1,15 @@
 """Slack ↔ agent: what a listener hands over after its ack, and how a :class:`agent.api.Turn` is shown.
 
-The bridge holds no method logic. It reads only which data set an ``improve`` request names (to queue runs per
-data set); the agent parses every command. Each entry point submits a job to the :class:`bot.jobs.JobRunner`
-and returns at once; a job that fails answers the user in the thread with one sentence.
+The bridge holds no method logic and no grammar: a message outside a run's thread is read by the agent's own parser
+(:mod:`bot.admission`); a request that starts a run is queued per data set under the data set that parse names, its
+thread row records the requester, and the agent is asked the canonical command. Each entry point submits a job to
+the :class:`bot.jobs.JobRunner` and returns at once; a job that fails answers the user in the thread with one
+sentence.
 
-One run, one thread: the request's thread gets one progress message (updated in place), then the review pages,
-then the report with its plots. A click is checked against the thread's row (is this page still waiting? is the
-user the requester or an approver?) before the agent hears of it; the agent checks the same rules again.
+One run, one thread: the request's thread gets one progress message (updated in place off the run's thread,
+:mod:`bot.progress`; settled before anything else is posted), then the review pages, then the report with its
+plots. A click is checked against the thread's row (is this page still waiting? is the user the requester or an
+approver?) before the agent hears of it; the agent checks the same rules again.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from agent.api import ProgressEvent, ReviewDecision, ReviewPage, Turn
+from agent.policy import Policy
 from bot import blocks
+from bot.admission import Parser, RunRequest, agent_command, run_request
 from bot.deliveries import Deliveries
-from bot.jobs import JobRunner
+from bot.jobs import Admission, JobRunner
 from bot.progress import ProgressMessage, slack_error
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow, ThreadStore
 
@@ -56,7 +61,6 @@ class AgentLike(Protocol):
 # -- pure helpers --------------------------------------------------------------------------------------------------
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_IMPROVE = re.compile(r"^\s*improve\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def clean_text(text: str, bot_user_id: str | None) -> str:
@@ -70,17 +74,10 @@ def mentions(text: str, user_id: str | None) -> bool:
     return bool(user_id) and any(m.group(1) == user_id for m in _MENTION.finditer(text or ""))
 
 
-def run_dataset(text: str) -> str | None:
-    """The data set an ``improve`` request names (``improve ABBR on trec6`` → ``trec6``; ``improve trec6`` →
-    ``trec6``), else None. Only used to queue runs per data set; the agent parses the command."""
-    match = _IMPROVE.match(text)
-    if not match:
-        return None
-    words = match["rest"].split()
-    lowered = [w.lower() for w in words]
-    if "on" in lowered and lowered.index("on") + 1 < len(words):
-        return words[lowered.index("on") + 1]
-    return words[0] if len(words) == 1 else None
+def _settle(progress: ProgressMessage | None) -> None:
+    """After the agent returned: its last progress state is sent before the bot posts anything else."""
+    if progress is not None:
+        progress.flush()
 
 
 def decision_applied(turn: Turn) -> bool:
@@ -123,9 +120,10 @@ def rejected_from_state(state_values: dict[str, Any]) -> list[tuple[int, str]]:
 
 class Bridge:
     def __init__(self, *, agent: AgentLike, client: WebClient, threads: ThreadStore, jobs: JobRunner,
-                 approvers: frozenset[str] = frozenset(), workspace: Path | None = None,
+                 parse: Parser, approvers: frozenset[str] = frozenset(), workspace: Path | None = None,
                  progress_seconds: float = 1.5, deliveries: Deliveries | None = None):
         self.agent, self.client, self.threads, self.jobs = agent, client, threads, jobs
+        self.parse = parse          # the agent's parser (bot.admission.parser_for): which messages start a run
         self.approvers = approvers
         self.workspace = workspace
         self.progress_seconds = progress_seconds
@@ -151,27 +149,20 @@ class Bridge:
     # -- entry points (called by listeners after ack) ------------------------------------------------------------
 
     def on_text(self, where: SlackThread, text: str, user: str, *, known_threads_only: bool = False) -> bool:
-        """A request typed in Slack (mention, DM, slash command, reply in a run's thread). False if ignored."""
+        """A request typed in Slack (mention, DM, slash command, reply in a run's thread). False if ignored.
+
+        A reply in a thread whose run is active goes to the agent as typed (status, cancel, approve all, resume);
+        any other message is read by the agent's parser first (:meth:`_route`), off the listener."""
         conversation = where.conversation
         row = self.threads.get(conversation)
         if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
-        dataset = run_dataset(text)
-        if dataset is None or (row is not None and row.state in ACTIVE_STATES):
+        if row is not None and row.state in ACTIVE_STATES:
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
                              self._guarded(where, user, lambda: self._converse(where, text, user)))
-            return True
-        admission = self.jobs.admit(dataset, conversation, lambda _: self._guarded(
-            where, user, lambda: self._start_run(where, text, user, dataset))(), label=text)
-        log.info("run request", extra={"conversation": conversation, "dataset": dataset, "user": user,
-                                       "admission": admission.status, "position": admission.position})
-        if admission.status == "queued":
-            self._row(where, requester=user, dataset=dataset, state="queued", request=text)
-            self.jobs.submit(conversation, self._guarded(where, user, lambda: self._post(
-                where, blocks.queued_message(dataset, admission.position, admission.running))))
-        elif admission.status == "refused":
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}", self._guarded(where, user, lambda: self._post(
-                where, blocks.notice_message(f":no_entry: {blocks.safe(admission.reason, 500)}."))))
+        else:
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
+                             self._guarded(where, user, lambda: self._route(where, text, user)))
         return True
 
     def on_slash(self, *, team: str, channel: str, user: str, text: str,
@@ -217,8 +208,34 @@ class Bridge:
 
     # -- jobs ----------------------------------------------------------------------------------------------------
 
-    def _start_run(self, where: SlackThread, text: str, user: str, dataset: str) -> None:
+    def _route(self, where: SlackThread, text: str, user: str) -> None:
+        """A message outside an active run: a run request is admitted to its data set's queue; anything else is
+        the agent's to answer."""
+        parsed = self.parse(text)
+        run = run_request(parsed)
+        if run is None:
+            self._converse(where, agent_command(parsed, text), user, shown=text)
+            return
+        self._admit(where, text, user, run)
+
+    def _admit(self, where: SlackThread, text: str, user: str, run: RunRequest) -> None:
+        """Start ``run`` now, queue it (row and "queued" message before the run can start), or refuse it."""
         conversation = where.conversation
+
+        def queued(admission: Admission) -> None:
+            self._row(where, requester=user, dataset=run.key, state="queued", request=text)
+            self._post(where, blocks.queued_message(run.key, admission.position, admission.running))
+
+        admission = self.jobs.admit(run.key, conversation, lambda _: self._guarded(
+            where, user, lambda: self._start_run(where, text, user, run))(), label=text,
+            on_queued=lambda admission: self._guarded(where, user, lambda: queued(admission))())
+        log.info("run request", extra={"conversation": conversation, "dataset": run.key, "user": user,
+                                       "admission": admission.status, "position": admission.position})
+        if admission.status == "refused":
+            self._post(where, blocks.notice_message(f":no_entry: {blocks.safe(admission.reason, 500)}."))
+
+    def _start_run(self, where: SlackThread, text: str, user: str, run: RunRequest) -> None:
+        conversation, dataset = where.conversation, run.key
         progress: ProgressMessage | None = None
         try:
             posted = self.client.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts,
@@ -226,7 +243,8 @@ class Bridge:
             row = self._row(where, requester=user, dataset=dataset, state="running", request=text,
                             progress_ts=posted["ts"], review_ts=None, report_ts=None)
             progress = self._progress(row)
-            turn = self.agent.ask(conversation, text, user=user, on_event=progress.update)
+            turn = self.agent.ask(conversation, run.command, user=user, on_event=progress.update)
+            progress.flush()
         except Exception:  # the run never got going: free the data set, then the guard tells the user
             if progress is not None:
                 progress.finish("failed")
@@ -239,12 +257,19 @@ class Bridge:
             self.jobs.release(dataset, conversation)
         self._show(self.threads.get(conversation) or row, turn, user, progress, text=text)
 
-    def _converse(self, where: SlackThread, text: str, user: str) -> None:
+    def _converse(self, where: SlackThread, text: str, user: str, *, shown: str | None = None) -> None:
+        """Ask the agent ``text`` (``shown``: what the user typed, if the agent is asked a canonical command)."""
         row = self.threads.get(where.conversation) or self._row(where)
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
-        turn = self.agent.ask(where.conversation, text, user=user,
-                              on_event=progress.update if progress else None)
-        self._show(self.threads.get(where.conversation) or row, turn, user, progress, text=text)
+        try:
+            turn = self.agent.ask(where.conversation, text, user=user,
+                                  on_event=progress.update if progress else None)
+        finally:
+            _settle(progress)
+        if turn.requester and row.requester is None:  # a run the agent reports: its requester may decide on it
+            row = self.threads.update(where.conversation, requester=turn.requester)
+        self._show(self.threads.get(where.conversation) or row, turn, user, progress,
+                   text=text if shown is None else shown)
 
     def _decide(self, conversation: str, user: str, action: str, message_ts: str,
                 message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]], token: str = "",
@@ -268,8 +293,10 @@ class Bridge:
             turn = self.agent.review(row.thread_id, decision, user=user,
                                      on_event=progress.update if progress else None)
         except Exception:
+            _settle(progress)
             self._reopen(row, message_ts, message_blocks)
             raise
+        _settle(progress)
         log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
                                           "rejected": len(decision.ids), "status": turn.status})
         if turn.status == "running" and decision_applied(turn):  # applied, then the run stopped (resumable)
@@ -432,7 +459,8 @@ class Bridge:
             log.warning("ephemeral failed", extra={"user": user, "slack_error": slack_error(exc)})
 
     def _may_decide(self, user: str, row: ThreadRow) -> bool:
-        return user == row.requester or user in self.approvers
+        """Checked here only to answer a click at once; the agent's review node checks it again."""
+        return Policy(self.approvers).allows(user, "review", row.requester)
 
     def _refuse(self, row: ThreadRow, user: str, action: str, reason: str = "") -> None:
         log.warning("refused", extra={"conversation": row.conversation, "user": user, "action": action[:80],

@@ -3,8 +3,9 @@
 * :meth:`JobRunner.submit` runs a job on a worker thread; jobs with the same key run one after the other (two
   clicks on one review page are decided in order, so the second sees the first's result).
 * :meth:`JobRunner.admit` gates runs per data set: at most ``runs_per_dataset`` at a time; a further request waits
-  in a FIFO queue (its position is returned, to tell the user) or is refused with the reason when the queue is
-  full. :meth:`JobRunner.release` ends a run and starts the next one waiting.
+  in a FIFO queue (its position is returned, to tell the user; ``on_queued`` runs as the owner's job before the
+  run can start) or is refused with the reason when the queue is full. :meth:`JobRunner.release` ends a run and
+  starts the next one waiting.
 * The runner also provides Bolt's listener executor, so :meth:`wait_idle` knows when every listener and every job
   has finished (tests, and a clean shutdown).
 """
@@ -92,14 +93,18 @@ class JobRunner:
 
     # -- data set gate -------------------------------------------------------------------------------------------
 
-    def admit(self, dataset: str, owner: str, start: Callable[[str], None], *, label: str = "") -> Admission:
-        """Start ``start(owner)`` now if ``dataset`` has a free slot, else queue it or refuse with the reason."""
+    def admit(self, dataset: str, owner: str, start: Callable[[str], None], *, label: str = "",
+              on_queued: Callable[[Admission], None] | None = None) -> Admission:
+        """Start ``start(owner)`` now if ``dataset`` has a free slot, else queue it or refuse with the reason.
+        When queued, ``on_queued(admission)`` is submitted as ``owner``'s job before the lock is let go, so it runs
+        before the queued run's start (same key, submission order) however soon the slot frees."""
         with self._cond:
             active = self._active.setdefault(dataset, set())
             waiting = self._waiting.setdefault(dataset, deque())
             queued = [o for o, _, _ in waiting]
             if owner in queued:  # asked again while waiting: same place in the queue
-                return Admission("queued", position=queued.index(owner) + 1, running=len(active))
+                return self._queued(owner, Admission("queued", position=queued.index(owner) + 1,
+                                                     running=len(active)), on_queued)
             if owner in active:  # the same conversation asks again: the agent answers (e.g. "a run is going")
                 run_now = True
             elif len(active) < self.runs_per_dataset and not waiting:
@@ -107,7 +112,8 @@ class JobRunner:
                 run_now = True
             elif len(waiting) < self.queue_limit:
                 waiting.append((owner, label, lambda: start(owner)))
-                return Admission("queued", position=len(waiting), running=len(active))
+                return self._queued(owner, Admission("queued", position=len(waiting), running=len(active)),
+                                    on_queued)
             else:
                 return Admission("refused", running=len(active), reason=(
                     f"{dataset} already has {len(active)} run(s) going and {len(waiting)} waiting, the most this "
@@ -115,6 +121,13 @@ class JobRunner:
         if run_now:
             self.submit(owner, lambda: start(owner))
         return Admission("started", running=len(active))
+
+    def _queued(self, owner: str, admission: Admission,
+                on_queued: Callable[[Admission], None] | None) -> Admission:
+        """Submit ``on_queued`` as ``owner``'s job (called with the lock held)."""
+        if on_queued is not None:
+            self.submit(owner, lambda: on_queued(admission))
+        return admission
 
     def hold(self, dataset: str, owner: str) -> None:
         """Count ``owner`` as a run of ``dataset`` (runs found waiting for review after a restart)."""

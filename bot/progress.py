@@ -1,7 +1,12 @@
-"""The one progress message of a run, updated in place with ``chat.update``.
+"""The one progress message of a run, updated in place with ``chat.update`` — never on the run's thread.
 
-At most one update per ``interval`` seconds per message: an event arriving sooner is kept and sent by a trailing
-timer (or by :meth:`ProgressMessage.finish`), so the last state is always what the message shows.
+The run's ``on_event`` (:meth:`ProgressMessage.update`) only stores the newest state in the message's slot and
+returns: a sender thread of the message (started when there is something to send, gone when the slot is empty)
+sends the newest state, dropping the ones it superseded, at most once per ``interval`` seconds. A slow or
+rate-limited ``chat.update`` (the client waits out Slack's ``Retry-After``) therefore delays only the progress
+message, never the run (issue 22 item 5). :meth:`ProgressMessage.flush` sends what is stored now and waits for it;
+:meth:`ProgressMessage.finish` sends the final state the same way, and nothing after it — so a message the bot posts
+next in the thread (review page, report) comes after the last progress update.
 """
 
 from __future__ import annotations
@@ -9,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -19,61 +23,97 @@ from bot import blocks
 
 log = logging.getLogger("bot.progress")
 
+FLUSH_WAIT = 120.0
+"""Seconds :meth:`ProgressMessage.flush` waits at most for the sender (a send is bounded by the client's timeout
+and its rate-limit retries; this only guards against a sender that never returns)."""
+
 
 class ProgressMessage:
     def __init__(self, client: WebClient, channel: str, ts: str, *, request: str, user: str,
-                 interval: float = 1.5, clock: Callable[[], float] = time.monotonic,
-                 timer: Callable[[float, Callable[[], None]], Any] | None = None):
+                 interval: float = 1.5):
         self.client, self.channel, self.ts = client, channel, ts
         self.request, self.user = request, user
         self.interval = interval
-        self._clock = clock
-        self._timer_factory = timer or _daemon_timer
-        self._lock = threading.Lock()
-        self._last_sent = clock()        # the message was just posted
-        self._pending: dict[str, Any] | None = None
-        self._timer: Any = None
+        self._cond = threading.Condition()
+        self._last_sent = time.monotonic()   # the message was just posted
+        self._slot: dict[str, Any] | None = None   # the newest state not yet sent (progress_message kwargs)
+        self._now = False                    # send the slot without waiting for the interval (flush, finish)
+        self._sender_on = False              # a sender thread is running (or starting)
+        self._in_flight = False              # the sender is calling chat.update
         self._finished = False
 
     def update(self, event: dict[str, Any]) -> None:
-        """An agent progress event (called from the job's thread)."""
-        with self._lock:
+        """An agent progress event (called on the run's thread): stored, never sent here."""
+        with self._cond:
             if self._finished:
                 return
-            wait = self.interval - (self._clock() - self._last_sent)
-            if wait <= 0:
-                self._pending = None
-                self._send(blocks.progress_message(request=self.request, user=self.user, event=event))
-                return
-            self._pending = event
-            if self._timer is None:
-                self._timer = self._timer_factory(wait, self._flush)
+            self._slot = {"event": event}
+            self._wake()
 
-    def _flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            if self._finished or self._pending is None:
-                return
-            event, self._pending = self._pending, None
-            self._send(blocks.progress_message(request=self.request, user=self.user, event=event))
+    def flush(self, timeout: float = FLUSH_WAIT) -> bool:
+        """Send the stored state now, and wait until nothing is stored or being sent (False on timeout)."""
+        with self._cond:
+            if self._slot is not None:
+                self._now = True
+                self._wake()
+            return self._cond.wait_for(self._idle, timeout)
 
-    def finish(self, outcome: str) -> None:
-        """The final state (the turn's status): always sent, and nothing after it."""
-        with self._lock:
-            self._finished = True
-            if self._timer is not None and hasattr(self._timer, "cancel"):
-                self._timer.cancel()
-            self._timer = None
-            self._pending = None
-            self._send(blocks.progress_message(request=self.request, user=self.user, outcome=outcome))
+    def finish(self, outcome: str, timeout: float = FLUSH_WAIT) -> bool:
+        """The final state (the turn's status): always sent, nothing after it; returns once it was sent."""
+        with self._cond:
+            if not self._finished:
+                self._finished = True
+                self._slot = {"outcome": outcome}
+                self._now = True
+                self._wake()
+        if not self.flush(timeout):
+            log.warning("progress not sent in time", extra={"channel": self.channel, "ts": self.ts})
+            return False
+        return True
+
+    # -- the sender ----------------------------------------------------------------------------------------------
+
+    def _idle(self) -> bool:
+        return self._slot is None and not self._in_flight
+
+    def _wake(self) -> None:
+        """With the lock held: tell the running sender, or start one."""
+        if self._sender_on:
+            self._cond.notify_all()
+            return
+        self._sender_on = True
+        threading.Thread(target=self._send_loop, name=f"progress-{self.ts}", daemon=True).start()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._slot is None:
+                        self._sender_on = False
+                        self._cond.notify_all()
+                        return
+                    wait = 0.0 if self._now else self.interval - (time.monotonic() - self._last_sent)
+                    if wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                state, self._slot, self._now = self._slot, None, False
+                self._in_flight = True
+            try:
+                self._send(blocks.progress_message(request=self.request, user=self.user, **state))
+            finally:
+                with self._cond:
+                    self._in_flight = False
+                    self._last_sent = time.monotonic()
+                    self._cond.notify_all()
 
     def _send(self, message: dict[str, Any]) -> None:
-        self._last_sent = self._clock()
         try:
             self.client.chat_update(channel=self.channel, ts=self.ts, **message)
         except (SlackApiError, OSError) as exc:  # progress is best effort; the result is posted separately
             log.warning("progress update failed", extra={"channel": self.channel, "ts": self.ts,
                                                          "slack_error": slack_error(exc)})
+        except Exception:  # never let the sender die with the slot's waiters still waiting
+            log.exception("progress update failed", extra={"channel": self.channel, "ts": self.ts})
 
 
 def slack_error(exc: Exception) -> str:
@@ -81,10 +121,3 @@ def slack_error(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or "slack_api_error")
     return type(exc).__name__
-
-
-def _daemon_timer(delay: float, fn: Callable[[], None]) -> threading.Timer:
-    timer = threading.Timer(delay, fn)
-    timer.daemon = True
-    timer.start()
-    return timer

@@ -6,7 +6,7 @@ and job has finished, so a test reads the Web API calls in the order the bot mad
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from autogets.config import Settings
-from bot.app import BotApp, create_app
+from bot.app import BotApp, create_app, make_client
 from bot.notify import SlackNotifier
 from bot.settings import BotSettings
 from tests.fakes import slack_payloads as payloads
@@ -46,8 +46,9 @@ class Harness:
         self.restart()
 
     def restart(self) -> None:
-        """A new process, as far as the bot can tell: new client, agent and app on the same workspace."""
-        self.client = WebClient(token=self.settings.bot_token, base_url=self.slack.api_url)
+        """A new process, as far as the bot can tell: new client (the bot's own, with its rate-limit retries),
+        agent and app on the same workspace."""
+        self.client = make_client(replace(self.settings, api_url=self.slack.api_url))
         self.agent = FakeAgent(self.settings.workspace, notifier=SlackNotifier.from_settings(self.client,
                                                                                              self.settings),
                                approvers=self.settings.approvers, **self.agent_options)

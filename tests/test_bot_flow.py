@@ -31,20 +31,30 @@ def _start_run(bot, text="improve ABBR on trec6", **kwargs):
     return bot.posted()
 
 
+def _progress_apart(slack, progress_ts: str, *, include_uploads: bool = False) -> tuple[list[str], list[str]]:
+    """(the Web API methods called, the progress message's updates left out; the texts of those updates). How
+    many progress events are coalesced depends on timing (issue 22 item 5); the last one is the final state."""
+    calls = [c for c in slack.calls if include_uploads or c.method != "upload"]
+    progress = [c for c in calls if c.method == "chat.update" and c.args["ts"] == progress_ts]
+    return [c.method for c in calls if c not in progress], [str(c.args["blocks"]) for c in progress]
+
+
 def test_mention_to_report_exact_sequence_of_web_api_calls(bot, slack):
     response = bot.mention("improve ABBR on trec6")
     assert response.status == 200
-    assert slack.methods() == ["auth.test",
-                               "chat.postMessage",                 # the one progress message
-                               "chat.update",                      # "understood: improve ABBR on trec6"
-                               "chat.update", "chat.update", "chat.update",   # three generation events
-                               "chat.update",                      # final state: waiting for review
-                               "chat.postMessage"]                 # review page 1
     progress, page1 = slack.calls_to("chat.postMessage")
+    methods, updates = _progress_apart(slack, progress.response["ts"])
+    assert slack.methods()[-1] == "chat.postMessage"                # review page 1, after every progress update
+    assert methods == ["auth.test",
+                       "chat.postMessage",                 # the one progress message (updated in between)
+                       "chat.postMessage"]                 # review page 1
+    assert 1 <= len(updates) <= 5                          # understood, three generation events: newest kept
+    assert "Waiting for a review" in updates[-1]           # final state: waiting for review
     assert progress.args["thread_ts"] == MENTION_TS and page1.args["thread_ts"] == MENTION_TS
     assert {c.args["ts"] for c in slack.calls_to("chat.update")} == {progress.response["ts"]}
-    assert "Understood: `improve ABBR on trec6`" in str(slack.calls_to("chat.update")[0].args["blocks"])
-    assert "Generating synthetic texts: 30/30" in str(slack.calls_to("chat.update")[3].args["blocks"])
+    if len(updates) == 5:                                  # nothing was coalesced on this machine
+        assert "Understood: `improve ABBR on trec6`" in updates[0]
+        assert "Generating synthetic texts: 30/30" in updates[3]
     assert bot.agent.calls[0] == ("ask", {"conversation": f"slack:T1:C1:{MENTION_TS}",
                                           "text": "improve ABBR on trec6", "user": "U1"})
 
@@ -64,11 +74,14 @@ def test_mention_to_report_exact_sequence_of_web_api_calls(bot, slack):
     page = bot.posted()
     slack.clear()
     bot.click(page, "review:approve_page")
-    assert slack.methods(include_uploads=True) == [
+    methods, updates = _progress_apart(slack, progress.response["ts"], include_uploads=True)
+    assert 1 <= len(updates) <= 4 and "Waiting for a review" not in updates[-1]   # search progress, then final
+    order = [c.method if c.method != "chat.postMessage" or c.args["channel"] == "CNOTIFY" else "thread"
+             for c in slack.calls if c.method != "upload"]
+    assert order.index("thread") > max(i for i, m in enumerate(order) if m == "chat.update")   # report last
+    assert methods == [
         "chat.update",                                            # page 2 closed
-        "chat.update", "chat.update", "chat.update",              # search progress
         "chat.getPermalink", "chat.postMessage",                  # team notification: model registered
-        "chat.update",                                            # progress: finished
         "chat.postMessage",                                       # the report
         "files.getUploadURLExternal", "files.getUploadURLExternal", "files.getUploadURLExternal",
         "upload", "upload", "upload", "files.completeUploadExternal"]    # three PNGs into the thread
@@ -157,7 +170,7 @@ def test_second_run_on_the_same_data_set_is_queued_then_started(bot, slack):
     assert "1 run(s) going and 1 waiting" in slack.calls_to("chat.postMessage")[0].args["text"]
 
     slack.clear()
-    bot.mention("improve ABBR on sms_spam", ts="1699999993.000100")   # another data set is not held up
+    bot.mention("improve spam on sms_spam", ts="1699999993.000100")   # another data set is not held up
     assert slack.methods()[-1] == "chat.postMessage" and "Review page" in slack.calls_to("chat.postMessage")[-1].args[
         "text"]
 
@@ -217,7 +230,7 @@ def test_direct_message_and_replies_in_a_runs_thread(bot, slack):
     assert slack.calls_to("chat.postMessage")[0].args["thread_ts"] == "1699999980.000100"
 
     run_thread = "1699999970.000100"
-    bot.mention("improve ABBR on sms_spam", ts=run_thread)
+    bot.mention("improve spam on sms_spam", ts=run_thread)
     slack.clear()
     bot.dispatch(payloads.message("status", channel="C1", channel_type="channel", ts="1699999971.000100",
                                   thread_ts=run_thread))
@@ -322,7 +335,8 @@ def test_rollback_by_a_non_approver_is_refused_ephemerally(bot, slack):
 @pytest.mark.reliability
 def test_hostile_texts_from_the_data_are_escaped_in_every_message(slack, tmp_path):
     bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"hostile": True, "page_size": 4})
-    page = _start_run(bot, text="improve ABBR on trec6 <!channel>")
+    bot.mention("improve ABBR on trec6 <!channel>", ts="1699999998.000100")   # not a command: answered, quoted
+    page = _start_run(bot)
     bot.click(page, "review:approve_all")
     sent = str([c.args for c in slack.calls if c.method.startswith("chat.")])
     for raw in ("<!channel>", "<@U1> there", "<http://evil.example|here>", "&<>"):

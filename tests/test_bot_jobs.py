@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.bridge import clean_text, rejected_from_state, run_dataset
+from bot.bridge import clean_text, rejected_from_state
 from bot.jobs import JobRunner
 from bot.progress import ProgressMessage
 from bot.threads import SlackThread, ThreadRow, ThreadStore
@@ -75,49 +75,35 @@ class _Client:
         self.updates = []
 
     def chat_update(self, **kwargs):
-        self.updates.append(kwargs)
-
-
-class _Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
-def _progress(interval=1.5):
-    client, clock, timers = _Client(), _Clock(), []
-    progress = ProgressMessage(client, "C1", "1.1", request="improve ABBR on trec6", user="U1",
-                               interval=interval, clock=clock,
-                               timer=lambda delay, fn: timers.append((clock.now + delay, fn)) or object())
-    return progress, client, clock, timers
+        self.updates.append((time.monotonic(), kwargs))
 
 
 def _shown(update):
-    return str(update["blocks"][1]["elements"][0]["text"])
+    return str(update[1]["blocks"][1]["elements"][0]["text"])
 
 
 def test_progress_updates_at_most_once_per_interval_and_the_last_state_is_shown():
-    progress, client, clock, timers = _progress()
-    for i in range(10):                         # ten events in 0.9 s: all within the first interval
-        clock.now = 0.1 * i
+    client = _Client()
+    progress = ProgressMessage(client, "C1", "1.1", request="improve ABBR on trec6", user="U1", interval=0.3)
+    posted = time.monotonic()
+    for i in range(10):                         # ten events within the first interval: one trailing update
         progress.update({"step": "generate", "done": i + 1, "total": 10})
-    assert client.updates == [] and len(timers) == 1 and timers[0][0] == pytest.approx(1.5)
-    clock.now = 1.5
-    timers.pop()[1]()                           # the trailing update fires: the latest event
+        time.sleep(0.01)
+    assert client.updates == []
+    time.sleep(0.5)
     assert len(client.updates) == 1 and "10/10" in _shown(client.updates[0])
-    clock.now = 3.2
+    assert client.updates[0][0] - posted >= 0.3 - 0.01
     progress.update({"step": "search", "done": 1, "total": 200})
-    assert len(client.updates) == 2             # more than 1.5 s later: sent at once
-    clock.now = 3.3
+    time.sleep(0.4)
+    assert len(client.updates) == 2             # more than an interval later: sent at once
     progress.update({"step": "search", "done": 2, "total": 200})
-    progress.finish("review")                   # the final state is always sent, and nothing after it
+    progress.finish("review")                   # the final state is always sent (now), and nothing after it
     assert len(client.updates) == 3 and "Waiting for a review" in _shown(client.updates[-1])
     progress.update({"step": "search", "done": 3, "total": 200})
+    progress.flush()
     assert len(client.updates) == 3
-    times = [0.0, 1.5, 3.2]
-    assert all(b - a >= 1.5 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    times = [t for t, _ in client.updates[:2]]
+    assert all(b - a >= 0.3 - 0.01 for a, b in zip(times, times[1:], strict=False))
 
 
 def test_thread_rows_survive_a_new_store(tmp_path):
@@ -137,14 +123,6 @@ def test_thread_rows_survive_a_new_store(tmp_path):
     assert (tmp_path / "bot.db").exists()
 
 
-@pytest.mark.parametrize(("text", "dataset"), [
-    ("improve ABBR on trec6", "trec6"), ("improve trec6", "trec6"), ("Improve LOC on sms_spam budget 300", "sms_spam"),
-    ("improve ABBR", "ABBR"),  # the grammar reads one word as a data set; the agent answers "unknown data set"
-    ("improve ABBR HUM", None), ("diagnose trec6", None), ("status", None), ("improve", None)])
-def test_run_dataset_reads_only_the_data_set_of_an_improve_request(text, dataset):
-    assert run_dataset(text) == dataset
-
-
 def test_clean_text_removes_the_bot_mention_and_unescapes():
     assert clean_text("<@UBOT> improve  ABBR on trec6 &amp; &lt;x&gt; <@U2>", "UBOT") == \
         "improve ABBR on trec6 & <x> <@U2>"
@@ -155,3 +133,18 @@ def test_rejected_samples_read_from_the_checkbox_state():
         {"value": "2:key-b"}, {"value": "1:key-a"}]}, "other": {"selected_options": [{"value": "9:x"}]}},
         "b1": {"review_rejects_1": {"type": "checkboxes", "selected_options": [{"value": "11:key-k"}]}}}
     assert rejected_from_state(state) == [(1, "key-a"), (2, "key-b"), (11, "key-k")]
+
+
+def test_the_queued_notice_runs_before_the_queued_run_starts_however_soon_the_slot_frees():
+    runner = JobRunner(runs_per_dataset=1, queue_limit=1)
+    seen, gate = [], threading.Event()
+    runner.admit("trec6", "a", lambda _: None)
+
+    def queued(admission):
+        gate.wait(5)
+        seen.append(f"queued {admission.position}")
+
+    assert runner.admit("trec6", "b", lambda _: seen.append("start"), on_queued=queued).status == "queued"
+    runner.release("trec6", "a")                   # the slot frees before the notice has run
+    gate.set()
+    assert runner.wait_idle(5) and seen == ["queued 1", "start"]

@@ -8,7 +8,9 @@ shows the same page again; with ``promote_approval`` a ``promote`` waits for an 
 (``awaiting_promotion``, decided with ``review``). Its state is a JSON file in the workspace, so a new FakeAgent on
 the same workspace continues where the last one stopped (like the real agent's checkpoints).
 
-``improve CLASS on DATASET`` emits ``events`` progress events and returns page 1 of ``pages`` review pages of
+``improve …`` is read by the agent's own grammar (:func:`agent.requests.parse_command`, bundled data sets) and
+emits ``events`` progress events (``event_pause`` seconds apart; each ``on_event`` call's duration is kept in
+``event_seconds``) and returns page 1 of ``pages`` review pages of
 ``page_size`` samples; approving the last page (or ``approve all``) finishes the run with a report, three PNGs and
 a ``model_registered`` notification. ``explode`` raises, to test the bot's error path.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.api import NullNotifier, ReviewDecision, ReviewPage, ReviewSample, Turn
+from agent.requests import Catalog, Clarify, parse_command
 
 HELP = ("Commands: improve CLASS on DATASET [objective recall] [budget N] [generator eda] · improve DATASET · "
         "diagnose DATASET · status [run] · models DATASET · promote MODEL · rollback DATASET · help. "
@@ -32,13 +35,14 @@ HOSTILE = ("<!channel> ping everyone", "hi <@U1> there", "click <http://evil.exa
 DATASETS = ("trec6", "sms_spam")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 Sink = Callable[[dict], None] | None
+_CATALOG = Catalog.bundled()
 
 
 class FakeAgent:
     def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
                  pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False,
                  promote_approval: bool = False, text_chars: int = 0, answer_chars: int = 0,
-                 stop_after_decision: bool = False):
+                 stop_after_decision: bool = False, event_pause: float = 0.0):
         self.workspace = Path(workspace)
         self.notifier = notifier or NullNotifier()
         self.approvers = approvers
@@ -46,6 +50,8 @@ class FakeAgent:
         self.promote_approval = promote_approval
         self.text_chars, self.answer_chars = text_chars, answer_chars   # long sample texts; a long "report" answer
         self.stop_after_decision = stop_after_decision   # a decision is applied, then the run stops (LLM gone)
+        self.event_pause = event_pause                  # seconds between two progress events (a slower run)
+        self.event_seconds: list[float] = []            # how long each on_event call took (the run waited)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._path = self.workspace / "fake_agent.json"
@@ -60,6 +66,7 @@ class FakeAgent:
     def ask(self, conversation: str, text: str, *, user: str, on_event: Sink = None) -> Turn:
         thread_id = self.thread_for(conversation)
         self.calls.append(("ask", {"conversation": conversation, "text": text, "user": user}))
+        on_event = self._timed(on_event)
         words = text.strip().split()
         low = [w.lower() for w in words]
         run = self._thread(thread_id)
@@ -79,7 +86,7 @@ class FakeAgent:
         if low[0] == "explode":
             raise RuntimeError("the fake agent exploded")
         if low[0] == "improve":
-            return self._improve(conversation, thread_id, words, user, on_event)
+            return self._improve(conversation, thread_id, text, user, on_event)
         if low == ["status"]:
             text = f"Run {run['run_id']} ({run['target']} on {run['dataset']}): {run['status']}" if run else \
                 "No run in this thread."
@@ -98,6 +105,7 @@ class FakeAgent:
 
     def review(self, thread_id: str, decision: ReviewDecision, *, user: str, on_event: Sink = None) -> Turn:
         self.calls.append(("review", {"thread_id": thread_id, "decision": decision.to_dict(), "user": user}))
+        on_event = self._timed(on_event)
         return self._decide(thread_id, decision, user, on_event)
 
     def pending_reviews(self) -> list[ReviewPage]:
@@ -113,16 +121,14 @@ class FakeAgent:
 
     # -- behaviour -----------------------------------------------------------------------------------------------
 
-    def _improve(self, conversation: str, thread_id: str, words: list[str], user: str, on_event: Sink) -> Turn:
-        low = [w.lower() for w in words]
-        if "on" in low and low.index("on") + 1 < len(words):
-            target, dataset = words[1], words[low.index("on") + 1]
-        elif len(words) == 2:
-            target, dataset = "ABBR", words[1]
-        else:
-            return Turn(thread_id, "answer", "Which data set? e.g. improve ABBR on trec6")
+    def _improve(self, conversation: str, thread_id: str, text: str, user: str, on_event: Sink) -> Turn:
+        request = parse_command(text, _CATALOG)   # like the real agent: the grammar, then the catalog check
+        if isinstance(request, Clarify):
+            return Turn(thread_id, "answer", f"I did not understand {text!r}: {request.message}")
+        target, dataset = request.target or "ABBR", request.dataset or ""   # no target: "the weakest class"
         if dataset not in DATASETS:
             return Turn(thread_id, "answer", f"Unknown data set {dataset!r}; bundled: {', '.join(DATASETS)}.")
+        words = request.command(full=False).split()
         with self._lock:
             run_id = f"run{len(self._state['threads']) + 1}"
             self._state["threads"][thread_id] = {
@@ -134,6 +140,7 @@ class FakeAgent:
             self._save()
         self.notifier.notify("run_started", self._payload(thread_id, actor=user))
         for i in range(self.events):
+            time.sleep(self.event_pause)
             if on_event:
                 on_event({"step": "generate", "done": (i + 1) * 10, "total": self.events * 10})
         self.notifier.notify("review_needed", self._payload(thread_id, actor=user))
@@ -179,6 +186,7 @@ class FakeAgent:
     def _finish(self, thread_id: str, user: str, on_event: Sink) -> Turn:
         run = self._thread(thread_id)
         for i in range(self.events):
+            time.sleep(self.event_pause)
             if on_event:
                 on_event({"step": "search", "phase": "1/1 SW", "done": (i + 1) * 5, "total": self.events * 5,
                           "best_gain": 0.01 * (i + 1)})
@@ -264,6 +272,20 @@ class FakeAgent:
         return Turn(thread_id, "answer", f"Rolled back {dataset}.")
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _timed(self, on_event: Sink) -> Sink:
+        """``on_event``, keeping how long each call held up the run."""
+        if on_event is None:
+            return None
+        sink = on_event
+
+        def timed(event: dict) -> None:
+            started = time.monotonic()
+            try:
+                sink(event)
+            finally:
+                self.event_seconds.append(time.monotonic() - started)
+        return timed
 
     def _review_turn(self, thread_id: str) -> Turn:
         page = self._page(self._thread(thread_id))

@@ -14,8 +14,9 @@ chat.postMessage / update / postEphemeral / getPermalink, files.getUploadURLExte
 (served here) + files.completeUploadExternal, views.publish, conversations.info, users.info,
 usergroups.users.list; POSTs to ``/hooks/...`` (response_url) are recorded as method ``response_url``.
 ``slack.fail(method, error)`` makes the next call of ``method`` answer ``{"ok": false, "error": error}``;
-``slack.fail(method, "ratelimited")`` answers HTTP 429 with ``Retry-After: 0``, as Slack does. Like real Slack,
-a message whose blocks hold more text than :data:`tests.fakes.block_kit.MESSAGE_BLOCK_TEXT` is refused with
+``slack.fail(method, "ratelimited")`` answers HTTP 429 with ``Retry-After: 0`` as Slack does (``retry_after=2``:
+``Retry-After: 2``). Like real Slack, a message whose blocks hold more text than
+:data:`tests.fakes.block_kit.MESSAGE_BLOCK_TEXT` is refused with
 ``msg_blocks_too_long`` (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``).
 """
 
@@ -57,7 +58,7 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._files = itertools.count(1)
-        self._failures: dict[str, list[str]] = {}
+        self._failures: dict[str, list[tuple[str, int]]] = {}
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -84,9 +85,10 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
 
-    def fail(self, method: str, error: str = "internal_error") -> None:
+    def fail(self, method: str, error: str = "internal_error", *, retry_after: int = 0) -> None:
+        """The next call of ``method`` fails with ``error`` (``ratelimited``: HTTP 429 with ``Retry-After``)."""
         with self._lock:
-            self._failures.setdefault(method, []).append(error)
+            self._failures.setdefault(method, []).append((error, retry_after))
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         deadline = time.monotonic() + timeout
@@ -147,11 +149,11 @@ class FakeSlack:
         args.update({k: v[0] for k, v in parse_qs(h.path.partition("?")[2]).items()})
         with self._lock:
             failures = self._failures.get(method)
-            error = failures.pop(0) if failures else None
+            error, retry_after = failures.pop(0) if failures else (None, 0)
         if error == "ratelimited":
             self._record(Call(method, args, authorized, {"ok": False, "error": error}))
             h.send_response(429)
-            h.send_header("Retry-After", "0")
+            h.send_header("Retry-After", str(retry_after))
             h.send_header("Content-Type", "application/json")
             data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
             h.send_header("Content-Length", str(len(data)))
