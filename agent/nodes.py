@@ -208,7 +208,8 @@ def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     # ---- side effects only after the interrupt returned ----
     action, user = decision.get("action", ""), decision.get("user") or ""
     if not ctx.policy.allows(user, "review", state["user"]):   # every front-end gets the same rule
-        return {"message": ctx.policy.refusal(user, "review", f"run {run_id}"), "review_next": "review"}
+        return {"message": ctx.policy.refusal(user, "review", f"run {run_id}", action=action,
+                                              conversation=state.get("conversation")), "review_next": "review"}
     keys = list(decision.get("keys") or shown)
     if action not in ("cancel", "regenerate", "approve_all", "reject_all") and (
             keys != shown or not set(decision.get("ids", ())) <= set(keys)):

@@ -31,9 +31,11 @@ class Policy:
             return user in self.approvers and user != owner
         return user == owner or user in self.approvers
 
-    def refusal(self, user: str | None, act: Act, what: str = "") -> str:
-        """The one sentence a refused user reads (and the log line, without secrets)."""
-        log.warning("refused", extra={"user": user, "action": act, "what": what})
+    def refusal(self, user: str | None, act: Act, what: str = "", *, action: str | None = None,
+                **where: str | None) -> str:
+        """The one sentence a refused user reads; logged (``agent.permissions``) with the user, the action (the
+        decision's, e.g. ``approve_all``, else ``act what``) and ``where`` it happened (e.g. ``thread_id``)."""
+        log.warning("refused", extra={"user": user, "action": action or f"{act} {what}".strip(), **where})
         who = ("an approver other than the requester" if act == "approve promotion"
                else "the requester or an approver (AUTOGETS_APPROVERS)")
         verb = "approve the promotion of" if act == "approve promotion" else act

@@ -189,7 +189,8 @@ class Agent:
                         text="Nothing to cancel yet: the request in this thread has not started a run.")
         if not self.ctx.policy.allows(user, "review", requester):
             return Turn(thread_id=thread_id, status="refused", run_id=run_id, data={"applied": False},
-                        text=self.ctx.policy.refusal(user, "review", "this run"))
+                        text=self.ctx.policy.refusal(user, "review", "this run", action="cancel",
+                                                     thread_id=thread_id))
         steps.request_cancel(self.ws, run_id, actor=user)
         log.info("cancel requested", extra={"thread_id": thread_id, "run_id": run_id, "user": user})
         return Turn(thread_id=thread_id, status="running", run_id=run_id, requester=requester,
@@ -211,7 +212,8 @@ class Agent:
         values = self.graph.get_state(self._config(thread_id)).values or {}
         if user is not None and not self.ctx.policy.allows(user, "resume", values.get("user")):
             return Turn(thread_id=thread_id, status="refused", run_id=values.get("run_id"),
-                        text=self.ctx.policy.refusal(user, "resume", "this run"))
+                        text=self.ctx.policy.refusal(user, "resume", "this run", action="resume",
+                                                     thread_id=thread_id))
         return self._stream(thread_id, None, on_event, run_id=values.get("run_id"))
 
     def _claim(self, thread_id: str, run_id: str | None) -> Turn | None:
@@ -242,7 +244,8 @@ class Agent:
         act = "approve promotion" if waiting.get("kind") == "promotion" else "review"
         if not self.ctx.policy.allows(user, act, waiting.get("requester")):  # the node checks again
             return Turn(thread_id=thread_id, status="refused", run_id=waiting.get("run_id"),
-                        text=self.ctx.policy.refusal(user, act, waiting.get("model_id") or "this run"))
+                        text=self.ctx.policy.refusal(user, act, waiting.get("model_id") or "this run",
+                                                     action=decision.action, thread_id=thread_id))
         from langgraph.types import Command
 
         resume = {**decision.to_dict(), "user": user}
