@@ -94,6 +94,13 @@ def _check(d: _Draft, catalog: Catalog, *, depth: int = 0) -> Request | Clarify:
     def fail(message: str, changes: Iterable[dict[str, Any]] = ()) -> Clarify:
         return Clarify(message, _suggest(d, catalog, changes, depth) if depth < 2 else ())
 
+    def one_of(field: str, value: str, options: Sequence[str]) -> str | Clarify:
+        """``value`` as the option it names in any case, or a Clarify listing the options (objective, generator)."""
+        if value.casefold() in options:
+            return value.casefold()
+        return fail(f"Unknown {field} {value[:40]!r}; {field}s: {', '.join(options)}.",
+                    [{field: o} for o in _close(value, options, 0.5)] or [{field: None}])
+
     if d.intent in ("help", "cancel", "approve_all"):
         return Request(d.intent)  # type: ignore[arg-type]
     if d.intent == "status":
@@ -164,12 +171,9 @@ def _check(d: _Draft, catalog: Catalog, *, depth: int = 0) -> Request | Clarify:
                             [{"goal": d.goal.replace(part, f"{metric}:{c}", 1)} for c in close] + [{"goal": None}])
             parts.append(f"{metric.casefold()}:{name}")
         goal = ",".join(dict.fromkeys(parts))
-    objective = DEFAULT_OBJECTIVE
-    if d.objective is not None:
-        if d.objective.casefold() not in OBJECTIVES:
-            return fail(f"Unknown objective {d.objective[:40]!r}; objectives: {', '.join(OBJECTIVES)}.",
-                        [{"objective": o} for o in _close(d.objective, OBJECTIVES, 0.5)] or [{"objective": None}])
-        objective = d.objective.casefold()
+    objective = DEFAULT_OBJECTIVE if d.objective is None else one_of("objective", d.objective, OBJECTIVES)
+    if isinstance(objective, Clarify):
+        return objective
     budget = None
     if d.budget is not None:
         raw = str(d.budget).replace(",", "").replace("_", "")
@@ -178,12 +182,9 @@ def _check(d: _Draft, catalog: Catalog, *, depth: int = 0) -> Request | Clarify:
             return fail(f"The budget must be a whole number from 1 to {MAX_BUDGET}.",
                         ([{"budget": MAX_BUDGET}] if n is not None and n > MAX_BUDGET else []) + [{"budget": None}])
         budget = n
-    generator = None
-    if d.generator is not None:
-        if d.generator.casefold() not in GENERATORS:
-            return fail(f"Unknown generator {d.generator[:40]!r}; generators: {', '.join(GENERATORS)}.",
-                        [{"generator": g} for g in _close(d.generator, GENERATORS, 0.5)] or [{"generator": None}])
-        generator = d.generator.casefold()
+    generator = None if d.generator is None else one_of("generator", d.generator, GENERATORS)
+    if isinstance(generator, Clarify):
+        return generator
     return Request("improve", **where, target=target, objective=objective, budget=budget, generator=generator,
                    goal=goal)
 
