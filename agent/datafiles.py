@@ -7,8 +7,8 @@ reports and model files; in the Docker image the working directory *is* the work
 holds it. Symlinks and ``..`` are resolved before the check, so a link in a data folder cannot point out of it.
 
 Every path that opens a data file on a chat user's behalf asks :func:`data_file`: the request parser
-(:mod:`agent.requests`), the ``start`` node and ``diagnose``. The CLI (``autogets improve --data FILE``, typed by an
-operator) does not: operators are trusted with the machine.
+(:mod:`agent.requests.catalog`), the ``start`` node and ``diagnose``. The CLI (``autogets improve --data FILE``,
+typed by an operator) does not: operators are trusted with the machine.
 """
 
 from __future__ import annotations

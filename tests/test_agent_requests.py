@@ -22,11 +22,11 @@ from agent.requests import (
     Clarify,
     LLMCommand,
     Request,
-    _llm_draft,
     parse_command,
     parse_request,
     system_prompt,
 )
+from agent.requests.llm import _llm_draft
 from autogets.config import LLMSettings
 from autogets.data import CLASS_DESCRIPTIONS
 from autogets.generators import GENERATORS
@@ -223,10 +223,10 @@ def test_a_plain_dict_is_a_catalog():
 
 
 def test_bundled_catalog_loads_classes_lazily_once(monkeypatch):
-    import agent.requests as requests
+    import agent.requests.catalog as catalog_module  # Catalog.bundled reads its data sets through this module
 
     calls = []
-    monkeypatch.setattr(requests, "_bundled_classes", lambda name: calls.append(name) or ("ABBR", "LOC"))
+    monkeypatch.setattr(catalog_module, "_bundled_classes", lambda name: calls.append(name) or ("ABBR", "LOC"))
     catalog = Catalog.bundled()
     assert calls == [] and set(catalog.names) == set(CLASS_DESCRIPTIONS)
     assert parse_command("diagnose trec6", catalog) == req("diagnose", dataset="trec6")
