@@ -47,7 +47,7 @@ from agent.context import AgentContext
 from agent.graph import build_graph
 from agent.nodes import Node
 from agent.requests import MAX_BUDGET
-from agent.state import AgentState
+from agent.state import AgentState, fresh
 from autogets import faults, leases
 from autogets.errors import ConfigError, Resumable, RunConflict
 
@@ -117,6 +117,8 @@ def hosted(name: str, node: Node, base: Callable[[], AgentContext]) -> Node:
     @functools.wraps(node)
     def wrapper(state: AgentState, runtime: Runtime) -> dict[str, Any]:
         ctx = run_context(base(), runtime.context)
+        if name == "parse_request":
+            return _new_request(state, lambda s: node(s, runtime.override(context=ctx)))
         run_id = state.get("run_id")
         if name in COMPUTE_NODES and run_id:
             try:
@@ -133,6 +135,17 @@ def hosted(name: str, node: Node, base: Callable[[], AgentContext]) -> Node:
         return out
 
     return wrapper
+
+
+def _new_request(state: AgentState, parse: Callable[[AgentState], dict[str, Any]]) -> dict[str, Any]:
+    """A new request starts afresh. The front-ends send :func:`agent.state.fresh` as input; Studio's input form sends
+    what a person typed (``text``, ``user``, perhaps ``conversation``), and the rest of the thread's state — the
+    previous request's run id among it — would otherwise carry over into this one."""
+    if not str(state.get("text") or "").strip() or not str(state.get("user") or "").strip():
+        return {"intent": "clarify", "status": "answer", "command": "",
+                "message": 'Send {"text": "<a request, e.g. help>", "user": "<who asks>"} as the input.'}
+    reset = fresh(state["text"], state["user"], state.get("conversation") or "studio")
+    return {**reset, **parse({**state, **reset})}
 
 
 def _release(ctx: AgentContext, run_id: str | None) -> None:

@@ -64,6 +64,25 @@ def test_a_runs_context_sets_only_the_safe_fields(tmp_path):
             run_context(base, bad)
 
 
+def test_a_request_typed_in_studio_starts_afresh_and_names_who_asks(tmp_path):
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.context import AgentContext
+    from agent.studio import studio_graph
+
+    ctx = AgentContext(workspace=tmp_path / "ws", classifier="linear")
+    graph = studio_graph(lambda: ctx, InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    # what Studio's input form sends: only the typed fields; the thread still holds an earlier request's run id
+    graph.update_state(config, {"run_id": "20261201-000000-dead", "status": "done", "model_id": "trec6-v9"})
+    out = graph.invoke({"text": "help", "user": "alice"}, config, context={"budget": 20})
+    assert out["status"] == "answer" and "improve" in out["message"]
+    assert out["run_id"] is None and out["model_id"] is None and out["conversation"] == "studio"
+    out = graph.invoke({"text": "help"}, {"configurable": {"thread_id": "u"}})
+    assert out["status"] == "answer" and '"user"' in out["message"] and out["intent"] == "clarify"
+    ctx.ws.close()
+
+
 # --- a real `langgraph dev` ---------------------------------------------------------------------------------------
 
 def _free_port() -> int:
