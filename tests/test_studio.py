@@ -44,6 +44,9 @@ def test_langgraph_json_points_at_the_factory_and_it_builds_the_agents_graph():
     assert graph.context_schema is StudioContext
     assert set(graph.get_graph().nodes) == set(build_graph().get_graph().nodes)
     assert set(graph.get_context_jsonschema()["properties"]) == {"budget"}
+    # the schemas the server shows (Studio's input form): pydantic needs typing_extensions' TypedDict on 3.11
+    assert {"text", "user", "conversation"} <= set(graph.get_input_jsonschema()["properties"])
+    assert "run_id" in graph.get_output_jsonschema()["properties"]
 
 
 def test_a_runs_context_sets_only_the_safe_fields(tmp_path):
