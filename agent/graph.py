@@ -8,6 +8,7 @@ is compiled at import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -57,15 +58,20 @@ def route_review(state: AgentState) -> Literal["show_review", "review", "generat
     raise ValueError(f"impossible review outcome {nxt!r}")
 
 
-def build_graph(checkpointer: Any = None):
-    """The compiled graph; ``checkpointer`` (e.g. SqliteSaver) makes it durable and enables the review pause."""
-    g = StateGraph(AgentState, context_schema=AgentContext)
-    g.add_node("parse_request", nodes.parse)
-    g.add_node("answer", nodes.answer)
-    g.add_node("approve_promotion", nodes.approve_promotion)
-    for name in ("start", "diagnose", "plan", "generate", "show_review", "review", "search", "report", "register",
-                 "notify"):
-        g.add_node(name, getattr(nodes, name))
+NODES = {"parse_request": nodes.parse, "answer": nodes.answer, "approve_promotion": nodes.approve_promotion,
+         **{name: getattr(nodes, name) for name in ("start", "diagnose", "plan", "generate", "show_review", "review",
+                                                     "search", "report", "register", "notify")}}
+
+
+def build_graph(checkpointer: Any = None, *, context_schema: Any = AgentContext,
+                wrap: Callable[[str, nodes.Node], nodes.Node] | None = None):
+    """The compiled graph; ``checkpointer`` (e.g. SqliteSaver) makes it durable and enables the review pause.
+
+    ``context_schema`` and ``wrap`` (node name, node → node) are for a host that does not hand the nodes an
+    :class:`AgentContext` itself, e.g. LangGraph Server (:mod:`agent.studio`); the graph's shape stays the same."""
+    g = StateGraph(AgentState, context_schema=context_schema)
+    for name, node in NODES.items():
+        g.add_node(name, wrap(name, node) if wrap is not None else node)
     g.add_edge(START, "parse_request")
     g.add_conditional_edges("parse_request", route_request, ["answer", "start", END])
     g.add_conditional_edges("answer", route_answer, ["approve_promotion", END])

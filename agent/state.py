@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12: LangGraph Server's input schema
 
 from autogets.workspace import new_run_id
 
