@@ -54,7 +54,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 ALIAS = "production"
 PROBE_SECONDS = 5.0
-_LOCK = threading.Lock()  # MLflow's fluent API (start_run, log_model) uses a process-wide tracking URI
+_LOCK = threading.RLock()  # MLflow's fluent API (start_run, log_model) uses a process-wide tracking URI
 _CLASS_METRICS = ("cba", "recall", "precision", "f1", "specificity")
 _OVERALL = ("accuracy", "oba", "macro_f1", "macro_cba")
 
@@ -134,7 +134,9 @@ def sync(registry, uri: str, *, backfill: bool = False) -> SyncOutcome:
             outcome.error = problem
             _note_error(registry, versions, problem)
             return outcome
-        with _quiet():  # MLflow's notes (creating its tables, advice on pyfuncs) stay off our output
+        # MLflow's notes (creating its tables, advice on pyfuncs) stay off our output; and some of its client calls
+        # resolve URIs through the process-wide tracking URI, so it is ours for the whole push
+        with _tracking(uri), _quiet():
             _push(registry, mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri), uri, versions, outcome)
     except Exception as exc:  # never fail the registry operation that asked for the sync
         outcome.error = _short(exc)
@@ -291,7 +293,7 @@ def _log_version(registry, client, uri: str, v) -> dict:
     name = registered_model_name(v.identity)
     experiment = client.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment is not None else client.create_experiment(
-        name, tags={"autogets.dataset": v.identity.key})
+        name, tags={"autogets.dataset": v.identity.key}, artifact_location=_artifact_location(uri, name))
     _ensure_registered_model(client, name, v.identity)
     run = _finished_run(client, experiment_id, v.id)
     run_id, logged = run if run is not None else _new_run(registry, uri, experiment_id, v)
@@ -299,13 +301,25 @@ def _log_version(registry, client, uri: str, v) -> dict:
     if version is None:
         summary = v.summary
         gain = summary.get("test_cba_gain")
-        mv = client.create_model_version(
-            name, source=f"models:/{logged}", run_id=run_id, model_id=logged, tags=_version_tags(v),
-            description=f"autogets {v.id}: {summary.get('goal', '')} on {v.identity.key}"
-            + (f", test CBA gain of {summary.get('class')} {gain:+.3f}" if isinstance(gain, int | float) else ""))
+        with _tracking(uri):  # MLflow resolves models:/<logged model> through the process-wide tracking URI
+            mv = client.create_model_version(
+                name, source=f"models:/{logged}", run_id=run_id, model_id=logged, tags=_version_tags(v),
+                description=f"autogets {v.id}: {summary.get('goal', '')} on {v.identity.key}"
+                + (f", test CBA gain of {summary.get('class')} {gain:+.3f}" if isinstance(gain, int | float) else ""))
         version = int(mv.version)
     return {"state": "synced", "tracking_uri": redact(uri), "registered_model": name, "version": version,
             "run_id": run_id, "experiment_id": experiment_id, "synced_at": now_iso(), "last_error": None}
+
+
+def _artifact_location(uri: str, experiment: str) -> str | None:
+    """For a local sqlite store, artifacts beside the database (``<folder>/mlartifacts/<experiment>``) rather than
+    MLflow's default ``./mlruns`` of whatever folder the command ran in; None (the server's choice) otherwise."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(urllib.parse.unquote(uri[len("sqlite:///"):].split("?")[0]))
+    if not database.is_absolute():
+        database = Path.cwd() / database
+    return (database.parent / "mlartifacts" / experiment).as_uri()
 
 
 def _version_tags(v) -> dict[str, str]:
