@@ -185,6 +185,10 @@ def test_unreachable_server_keeps_the_work_pending_until_models_sync(tmp_path, c
     assert len(warnings) == 1 and warnings[0].startswith("autogets: warning: MLflow sync pending (")
     assert f"{closed} unreachable" in warnings[0] and version.id in warnings[0] and "models sync" in warnings[0]
     assert version.summary["mlflow"]["state"] == "pending" and "unreachable" in version.summary["mlflow"]["last_error"]
+    from agent.answers import mlflow_note  # what the agent says in the thread
+
+    note = mlflow_note(Registry(Workspace(ws), mlflow_uri=None), version.id)
+    assert note.startswith(" Note: MLflow sync pending (") and "unreachable" in note
 
     code, out, err = run_cli(capsys, "models", "promote", version.id, "--actor", "dana", "--workspace", ws)
     assert code == 0 and f"{version.id} is now in production" in out  # the promotion itself is not held up
