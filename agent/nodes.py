@@ -266,6 +266,10 @@ def notify(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ws, ctx = _ws(runtime), runtime.context
     data = steps.step_result(ws, state["run_id"], "report") or {}
     message = answers.finished_message(data, state.get("model_id"))
+    if state.get("model_id"):  # an MLflow server that was unreachable: said in the thread (the version is safe)
+        from autogets.registry import Registry
+
+        message += answers.mlflow_note(Registry(ws, mlflow_uri=None), state["model_id"])
     payload = {"run_id": state["run_id"], "dataset": data.get("dataset"), "class": data.get("class"),
                "model_id": state.get("model_id"), "gain": data.get("test", {}).get("class_cba_gain"),
                "interval": data.get("test", {}).get("interval"), "support": data.get("test", {}).get("support"),
@@ -300,4 +304,5 @@ def approve_promotion(state: AgentState, runtime: Runtime[AgentContext]) -> dict
                                                  "requested_by": state["user"], "gain": v.summary.get("test_cba_gain"),
                                                  "interval": v.summary.get("interval"),
                                                  "conversation": state.get("conversation")})
-    return {"status": "answer", "message": f"{v.id} is now in production for {v.dataset} (approved by {user})."}
+    return {"status": "answer", "message": f"{v.id} is now in production for {v.dataset} (approved by {user})."
+            + answers.mlflow_note(registry)}

@@ -11,9 +11,13 @@ The TOML file is ``$AUTOGETS_CONFIG`` or ``./autogets.toml`` if present, with a 
     base_url = "http://localhost:8000/v1"
     model = "my-model"
 
+    [autogets.mlflow]
+    tracking_uri = "http://127.0.0.1:5000"   # also log every registered version to this MLflow
+
 Environment variables: ``AUTOGETS_HOME`` (workspace), ``AUTOGETS_CLASSIFIER`` (M0's classifier: ``auto``, the
 default, or a name), ``AUTOGETS_LLM_BASE_URL``, ``AUTOGETS_LLM_MODEL``,
-``AUTOGETS_LLM_API_KEY`` (falls back to ``OPENAI_API_KEY``).
+``AUTOGETS_LLM_API_KEY`` (falls back to ``OPENAI_API_KEY``), ``AUTOGETS_MLFLOW_TRACKING_URI`` (an MLflow tracking
+server or store that mirrors the model registry: :mod:`autogets.mlflow_sync`; unset, MLflow is never imported).
 
 Secrets (the LLM key here, the Slack tokens in :mod:`bot.settings`) may instead come from a file:
 ``AUTOGETS_LLM_API_KEY_FILE=/run/secrets/llm_key`` (Docker and Kubernetes secrets), read by :func:`secret`.
@@ -40,11 +44,19 @@ class LLMSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MlflowSettings:
+    """Where registered model versions are mirrored (:mod:`autogets.mlflow_sync`); None: nowhere."""
+
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     workspace: Path = Path(".autogets")
     seed: int = 42
     classifier: str = "auto"
     llm: LLMSettings = field(default_factory=LLMSettings)
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
 
 def _read_toml(path: Path) -> dict:
@@ -96,4 +108,9 @@ def load_settings(env: dict[str, str] | None = None, config_path: Path | None = 
     )
     workspace = Path(env.get("AUTOGETS_HOME") or raw.get("workspace") or ".autogets")
     classifier = str(env.get("AUTOGETS_CLASSIFIER") or raw.get("classifier") or "auto")
-    return Settings(workspace=workspace, seed=seed, classifier=classifier, llm=llm)
+    mlflow_raw = raw.get("mlflow", {})
+    if not isinstance(mlflow_raw, dict):
+        raise ConfigError(f"{config_path}: [autogets.mlflow] must be a table")
+    tracking_uri = (env.get("AUTOGETS_MLFLOW_TRACKING_URI") or str(mlflow_raw.get("tracking_uri") or "")).strip()
+    return Settings(workspace=workspace, seed=seed, classifier=classifier, llm=llm,
+                    mlflow=MlflowSettings(tracking_uri=tracking_uri or None))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autogets import steps
@@ -47,6 +47,8 @@ class ImproveReport:
     files: dict[str, Path] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     status: str = "done"
+    mlflow: dict | None = None
+    """What the MLflow sync after registering did (``line``, ``ok``, …), when MLflow is configured."""
 
     def goal_gain_test(self) -> float:
         return self.final_test.value("cba", self.target) - self.m0_test.value("cba", self.target)
@@ -63,7 +65,8 @@ class ImproveReport:
     def to_dict(self) -> dict:
         return {**{k: v for k, v in self.data.items() if k not in ("recipe",)}, "model_id": self.model_id,
                 "promoted": self.promoted, "status": self.status, "generation": self.generation,
-                "elapsed_seconds": round(self.elapsed_seconds, 1)}
+                "elapsed_seconds": round(self.elapsed_seconds, 1),
+                **({"mlflow": self.mlflow} if self.mlflow is not None else {})}
 
 
 class Cancelled(Exception):
@@ -106,7 +109,7 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
         review_all(ws, run_id, generator, reviewer=reviewer, actor=actor, page_size=page_size, progress=progress)
         steps.search_step(ws, run_id, executor=executor, progress=progress, on_phase=on_decision)
         steps.report_step(ws, run_id)
-        steps.register_step(ws, run_id, actor=actor, promote=promote)
+        registered = steps.register_step(ws, run_id, actor=actor, promote=promote)
     except Cancelled:
         steps.cancel_run(ws, run_id)
         raise
@@ -115,7 +118,8 @@ def improve(ws: Workspace, dataset: Dataset | None = None, *, spec: steps.RunSpe
         raise
     finally:
         release_run(ws, run_id)  # the data set is free for the next run
-    return load_report(ws, run_id, elapsed=time.perf_counter() - started)
+    report = load_report(ws, run_id, elapsed=time.perf_counter() - started)
+    return replace(report, mlflow=registered.get("mlflow")) if registered.get("mlflow") else report
 
 
 def reopen(ws: Workspace, run_id: str) -> str:

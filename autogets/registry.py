@@ -21,6 +21,14 @@ first by a marker file (``.pending-*``, naming the version and the file) that is
 Every registration first sweeps the folder under the write lock: a marker whose version has no row with that file is
 a registration that died, and its file is deleted (files the registry did not write are never touched). Temporary
 files (``.new-*.joblib.tmp``) left by a process killed while writing a model are deleted after an hour.
+
+MLflow (``AUTOGETS_MLFLOW_TRACKING_URI`` or ``[autogets.mlflow] tracking_uri``; :mod:`autogets.mlflow_sync`): this
+registry stays the source of truth and MLflow mirrors it. A version registered while MLflow is configured is written
+with ``summary.mlflow = {"state": "pending"}`` in the same transaction as its row; after every registry change
+(register, promote, rollback) and on ``autogets models sync``, :meth:`Registry.sync_mlflow` pushes what is pending
+(the version as an MLflow run and model version; the ``production`` alias to where this registry says) and records
+the MLflow run id and version in ``summary.mlflow``. A sync that fails (server unreachable) never fails the registry
+operation: the work stays pending, :attr:`Registry.mlflow_status` says what happened in one line.
 """
 
 from __future__ import annotations
@@ -159,9 +167,44 @@ def save_artifact(obj: Any, path: Path) -> Path:
     return path
 
 
+_FROM_SETTINGS: Any = object()
+
+
 class Registry:
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, *, mlflow_uri: str | None = _FROM_SETTINGS):
+        """``mlflow_uri``: the MLflow tracking URI to mirror versions to (default: the settings', usually unset)."""
         self.ws = ws
+        self._mlflow_uri = mlflow_uri
+        self.mlflow_status: Any = None
+        """The outcome of the last MLflow sync this registry ran (:class:`autogets.mlflow_sync.SyncOutcome`), or
+        None (MLflow not configured, or nothing synced yet)."""
+
+    @property
+    def mlflow_uri(self) -> str | None:
+        if self._mlflow_uri is _FROM_SETTINGS:
+            from autogets.config import load_settings
+
+            self._mlflow_uri = load_settings().mlflow.tracking_uri
+        return self._mlflow_uri
+
+    @property
+    def mlflow_warning(self) -> str | None:
+        """One line when the last MLflow sync left work pending (to show on the CLI or say in a thread)."""
+        status = self.mlflow_status
+        return None if status is None or status.ok else status.line()
+
+    def sync_mlflow(self, *, backfill: bool = False) -> Any:
+        """Push what is pending to MLflow (see the module docstring); ``backfill``: also versions never logged there
+        (registered before MLflow was configured, or logged to another tracking URI). Never raises: the outcome
+        (:class:`autogets.mlflow_sync.SyncOutcome`, None if MLflow is not configured) is returned and kept in
+        :attr:`mlflow_status`."""
+        uri = self.mlflow_uri
+        if not uri:
+            return None
+        from autogets.mlflow_sync import sync
+
+        self.mlflow_status = sync(self, uri, backfill=backfill)
+        return self.mlflow_status
 
     @property
     def _db(self):
@@ -193,6 +236,8 @@ class Registry:
                 metrics_test: dict, summary: dict | None = None, parent: str | None = None,
                 actor: str = "cli") -> ModelVersion:
         ident = as_identity(dataset)
+        if self.mlflow_uri:  # mirrored to MLflow after the commit; pending until then (a crash keeps it pending)
+            summary = {**(summary or {}), "mlflow": {"state": "pending", "since": now_iso()}}
         artifact: Path | None = None
         marker: Path | None = None
         try:
@@ -221,6 +266,7 @@ class Registry:
             _unlink(marker)
             raise
         _unlink(marker)  # committed: the row names the file
+        self.sync_mlflow()
         return self.get(model_id)
 
     def _parent(self, dataset: DatasetId, parent: str | None) -> str | None:
@@ -288,6 +334,7 @@ class Registry:
                 db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
             db.execute("UPDATE models SET status = 'production' WHERE id = ?", [model_id])
             self._event(model_id, target.identity, "promote", actor, current.id if current else None)
+        self.sync_mlflow()
         return self.get(model_id)
 
     def rollback(self, dataset: DatasetId | str, actor: str = "cli") -> ModelVersion:
@@ -302,6 +349,7 @@ class Registry:
             db.execute("UPDATE models SET status = 'archived' WHERE id = ?", [current.id])
             db.execute("UPDATE models SET status = 'production' WHERE id = ?", [previous])
             self._event(previous, self.get(previous).identity, "rollback", actor, self._previous(previous))
+        self.sync_mlflow()
         return self.get(previous)
 
     def for_run(self, run_id: str) -> ModelVersion | None:
@@ -309,6 +357,11 @@ class Registry:
         rows = list(self._db.query("SELECT * FROM models WHERE json_extract(summary, '$.run_id') = ?", [run_id]))
         return self._version(rows[0]) if rows else None
 
+    def set_mlflow(self, model_id: str, record: dict) -> None:
+        """Store ``record`` as the version's ``summary.mlflow`` (what this registry knows of its MLflow mirror)."""
+        with write_transaction(self._db) as db:
+            db.execute("UPDATE models SET summary = json_set(coalesce(summary, '{}'), '$.mlflow', json(?)) "
+                       "WHERE id = ?", [json.dumps(record), model_id])
 
     def with_recipe(self, dataset: DatasetId | str, recipe: dict) -> ModelVersion | None:
         """The earliest version of ``dataset`` trained from exactly ``recipe`` (the same real rows, synthetic texts,

@@ -430,7 +430,8 @@ def _pca_view(p: _Problem | None, m0_model, target: str, search: dict):
 
 
 def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = False) -> dict:
-    """Register the report's model as a candidate version (once per run, even if called again after a crash)."""
+    """Register the report's model as a candidate version (once per run, even if called again after a crash). With
+    MLflow configured the result also has ``mlflow``: what the sync after it did (:mod:`autogets.mlflow_sync`)."""
     if (done := get_step(ws, run_id, "register")) is not None:
         return done
     from autogets.registry import Registry
@@ -466,6 +467,9 @@ def register_step(ws: Workspace, run_id: str, *, actor: str, promote: bool = Fal
     write_json_atomic(ws.stored_report_dir(report["report_dir"]) / "report.json",
                       {**{k: v for k, v in report.items() if k != "recipe"}, "model_id": version.id,
                        "promoted": promoted, **reused})
-    return put_step(ws, run_id, "register", {"model_id": version.id, "promoted": promoted, **reused})
+    done = put_step(ws, run_id, "register", {"model_id": version.id, "promoted": promoted, **reused})
+    if registry.mlflow_status is not None:  # this call's MLflow sync (not stored: the registry row says what is synced)
+        done = {**done, "mlflow": registry.mlflow_status.to_dict()}
+    return done
 
 

@@ -223,5 +223,18 @@ def progress_bars(enabled: bool = True):
             bars.stop()
 
 
+def print_mlflow(status: Any) -> None:
+    """The MLflow sync's one line (:class:`autogets.mlflow_sync.SyncOutcome` or its ``to_dict()``; None: MLflow is
+    not configured): on stdout when it worked, as a warning on stderr when work is left pending."""
+    if status is None:
+        return
+    info = status if isinstance(status, dict) else status.to_dict()
+    if info["ok"]:
+        out.print(visible_controls(info["line"], keep=""), markup=False, highlight=False, soft_wrap=True)
+    else:
+        err.print(f"autogets: warning: {visible_controls(info['line'], keep='')}", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded).")]
 OutDirOpt = Annotated[Path, typer.Option("--out", help="Folder for the results file.")]

@@ -33,6 +33,7 @@ from autogets.cli.common import (
     metrics_table,
     note_other_contents,
     out,
+    print_mlflow,
     progress_bars,
 )
 from autogets.textfmt import escape_rich
@@ -152,3 +153,4 @@ def print_report(report) -> None:
             state += " (the same recipe as this existing version: not registered again)"
         out.print(escape_rich(f"Model {report.model_id}: {state}"))
     out.print(escape_rich(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)"))
+    print_mlflow(report.mlflow)

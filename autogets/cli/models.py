@@ -16,6 +16,7 @@ from autogets.cli.common import (
     WorkspaceOpt,
     _existing_workspace,
     out,
+    print_mlflow,
 )
 from autogets.textfmt import escape_rich, visible_controls
 
@@ -71,8 +72,10 @@ def models_promote(model_id: Annotated[str, typer.Argument(help="e.g. trec6-v2")
     """Make a version the production model of its data set (recorded with actor and time)."""
     from autogets.registry import Registry
 
-    v = Registry(_existing_workspace(workspace, write=True)).promote(model_id, actor=actor)
+    registry = Registry(_existing_workspace(workspace, write=True))
+    v = registry.promote(model_id, actor=actor)
     out.print(visible_controls(f"{v.id} is now in production for {v.identity.key} (by {actor})"), markup=False)
+    print_mlflow(registry.mlflow_status)
 
 
 @models_app.command("rollback")
@@ -84,9 +87,36 @@ def models_rollback(dataset: Annotated[str, typer.Option("--dataset", "-d", help
     from autogets.registry import Registry
 
     ws = _existing_workspace(workspace, write=True)
-    v = Registry(ws).rollback(resolve(ws.db(), dataset), actor=actor)
+    registry = Registry(ws)
+    v = registry.rollback(resolve(ws.db(), dataset), actor=actor)
     out.print(visible_controls(f"Rolled back: {v.id} is in production for {v.identity.key} again (by {actor})"),
               markup=False)
+    print_mlflow(registry.mlflow_status)
+
+
+@models_app.command("sync")
+def models_sync(all_versions: Annotated[bool, typer.Option("--all", help="Also log the versions MLflow does not "
+                                                           "have yet (registered before it was configured, or "
+                                                           "logged to another tracking URI).")] = False,
+                workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> int:
+    """Push what is pending to MLflow (AUTOGETS_MLFLOW_TRACKING_URI): versions not logged yet (the server was
+    unreachable) and the production alias. Exit code 1 if something is still pending.
+
+    Example: AUTOGETS_MLFLOW_TRACKING_URI=http://127.0.0.1:5000 autogets models sync
+    """
+    from autogets.errors import ConfigError
+    from autogets.registry import Registry
+
+    registry = Registry(_existing_workspace(workspace, write=True))
+    if not registry.mlflow_uri:
+        raise ConfigError("MLflow is not configured: set AUTOGETS_MLFLOW_TRACKING_URI (or [autogets.mlflow] "
+                          "tracking_uri in autogets.toml) and install autogets[mlflow]")
+    status = registry.sync_mlflow(backfill=all_versions)
+    if json_out:
+        out.print_json(json.dumps(status.to_dict()))
+    else:
+        print_mlflow(status)
+    return 0 if status.ok else 1
 
 
 @models_app.command("export")
