@@ -16,6 +16,7 @@ Each message builder returns ``{"text": fallback, "blocks": [...]}``, ready for 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,8 @@ MAX_VALUE = 2000           # button value
 MAX_BLOCKS = 50            # blocks per message
 MAX_VIEW_BLOCKS = 100      # blocks per Home tab / modal
 MAX_FALLBACK = 3000        # top-level "text" (notifications, screen readers)
+MAX_VIEW_TITLE = 24        # a modal's title, submit and close texts
+MAX_PRIVATE_METADATA = 3000   # a view's private_metadata
 MESSAGE_BUDGET = 10_000    # characters of block text per message: Slack refuses msg_blocks_too_long at 11–13k
 CLOSING_RESERVE = 1_000    # kept free on a message with buttons for the line that closes it (decision_line)
 REPORT_TEXT_CHARS = 1500   # the report's sentence (the whole report is in report.md; the message points to it)
@@ -59,6 +62,10 @@ REVIEW_BUTTONS: tuple[tuple[str, str, str | None], ...] = (
 )
 REVIEW_ACTION_PREFIX = "review:"
 REJECTS_ACTION_PREFIX = "review_rejects_"
+REGENERATE_VIEW = "review:regenerate_hint"   # callback_id of the modal "Regenerate" opens
+HINT_BLOCK_ID, HINT_ACTION_ID = "regenerate_hint", "hint"
+HINT_CHARS = 60            # what the agent keeps of a hint (agent.nodes.review)
+HINT_LABEL = "What should change? (optional, e.g. shorter, more formal)"
 PROMOTE_ACTION = "report:promote"
 DISCARD_ACTION = "report:discard"
 
@@ -450,6 +457,39 @@ def parse_decision_value(value: str) -> tuple[str, str, str]:
     _run, _, rest = rest.partition("|")
     page, _, token = rest.partition("|")
     return thread_id, page, token
+
+
+def regenerate_modal(value: str, message_ts: str) -> dict[str, Any]:
+    """The modal "Regenerate" opens: one optional field for the hint (at most :data:`HINT_CHARS`, what the agent
+    keeps). ``private_metadata`` carries only the button's value (thread, run, page, page token) and the review
+    message's ts — identifiers the page already shows its viewers, no secret — within Slack's 3,000 characters."""
+    metadata = json.dumps({"value": value[:MAX_VALUE], "ts": str(message_ts)[:40]}, separators=(",", ":"))
+    assert len(metadata) <= MAX_PRIVATE_METADATA  # MAX_VALUE + 40 + the keys
+    return {
+        "type": "modal", "callback_id": REGENERATE_VIEW, "private_metadata": metadata,
+        "title": plain("Regenerate", MAX_VIEW_TITLE), "submit": plain("Regenerate", MAX_VIEW_TITLE),
+        "close": plain("Back", MAX_VIEW_TITLE),
+        "blocks": [
+            section("New texts replace the samples of this round that nobody decided yet; those already approved "
+                    "or rejected keep their decision."),
+            {"type": "input", "block_id": HINT_BLOCK_ID, "optional": True, "label": plain(HINT_LABEL, 2000),
+             "element": {"type": "plain_text_input", "action_id": HINT_ACTION_ID, "max_length": HINT_CHARS,
+                         "placeholder": plain("shorter", 150)}},
+        ]}
+
+
+def modal_target(private_metadata: str) -> tuple[str, str] | None:
+    """``(value, message_ts)`` from :func:`regenerate_modal`'s metadata; None for anything else (a forged or
+    broken submission)."""
+    try:
+        data = json.loads(private_metadata or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("value"), str) or not isinstance(data.get("ts"), str):
+        return None
+    if data["value"].count("|") < 3 or not data["ts"]:
+        return None
+    return data["value"], data["ts"]
 
 
 def promotion_message(turn: Turn, thread_id: str) -> Message:
