@@ -24,6 +24,7 @@ from pathlib import PurePath
 from typing import Any
 
 from agent.api import ReviewDecision, ReviewPage, Turn
+from autogets.review import review_counts
 from autogets.textfmt import visible_controls
 
 Block = dict[str, Any]
@@ -508,16 +509,9 @@ def promotion_message(turn: Turn, thread_id: str) -> Message:
 
 
 def _totals_line(page: ReviewPage) -> str:
-    totals = page.totals or {}
-    parts = [f"run {safe(page.run_id, 60)}"]
-    for key in ("generated", "kept", "approved", "rejected", "pending"):
-        if key in totals:
-            parts.append(f"{key} {safe(totals[key], 12)}")
-    dropped = totals.get("dropped")
-    if isinstance(dropped, dict) and dropped:
-        reasons = ", ".join(f"{safe(k, 30)} {safe(v, 8)}" for k, v in list(dropped.items())[:6])
-        parts.append(f"dropped {sum(int(v) for v in dropped.values() if str(v).isdigit())} ({reasons})")
-    parts.append(f"regenerations left {page.regenerations_left}")
+    """The page's counts, worded as in the terminal (:func:`autogets.review.review_counts`), then the run."""
+    counts = review_counts(undecided=len(page.samples), page_samples=page.page_samples, totals=page.totals or {})
+    parts = [safe(counts, 1500), f"run {safe(page.run_id, 60)}", f"regenerations left {page.regenerations_left}"]
     if page.requester:
         parts.append(f"requested by {mention(page.requester)}")
     return " · ".join(parts)
