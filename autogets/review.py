@@ -141,8 +141,9 @@ def review_page(ws: Workspace, run_id: str, page: int = 1, size: int = 10) -> di
     The round's samples, in review order, are cut into pages of ``size`` once: page numbers and the page count stay
     fixed for the round, and a page shows its own samples that are still undecided, numbered by their place on the
     page (after rejecting 1 and 3, the page shows 2, 4, 5, …: a number always means the same sample), so a
-    decision never pulls the next page's samples forward; ``page_samples`` is how many the page has in all. A page with nothing left undecided is passed over for
-    the next page in order that has some; after the last page comes the first (``page`` wraps too)."""
+    decision never pulls the next page's samples forward; ``page_samples`` is how many the page has in all. A page
+    with nothing left undecided is passed over for the next page in order that has some; after the last page comes
+    the first (``page`` wraps too)."""
     round_ = latest_round(ws, run_id)
     rows = _samples(ws, run_id, "AND s.round = ?", [round_])
     pages = page_count(len(rows), size)
