@@ -156,6 +156,7 @@ def review_payload(ws: Workspace, run_id: str, page: dict, rounds_left: int, req
                        f"(page {page['page']} of {page['pages']}).",
         "run_id": run_id, "dataset": row["dataset"], "target": plan.get("target"), "page": page["page"],
         "pages": page["pages"], "samples": page["samples"], "totals": page["totals"],
+        "page_samples": page.get("page_samples", len(page["samples"])),
         "regenerations_left": rounds_left, "requester": requester, "token": page_token(run_id, page)}
 
 

@@ -49,6 +49,8 @@ class ReviewPage:
     requester: str | None = None
     token: str = ""              # identifies this page; a decision must carry it (a second click on a page that
     #                              was already decided is recognised and applied once)
+    page_samples: int = 0        # samples the page has in all, decided or not (0: not said; ``samples`` are the
+    #                              undecided ones, numbered by their place on the page)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def _review_loop(agent, turn, reviewer, *, yes: bool, user: str, on_event):
             decision = {"action": "approve_all", "ids": []}
         else:
             shown = {"page": page.page, "pages": page.pages, "target": page.target, "totals": page.totals,
-                     "samples": [s.__dict__ for s in page.samples]}
+                     "page_samples": page.page_samples, "samples": [s.__dict__ for s in page.samples]}
             if turn.text and not turn.text.startswith("Review synthetic"):
                 err.print(escape_rich(turn.text))
             decision = reviewer(shown)

@@ -228,6 +228,10 @@ def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
                 "message": "", "review_next": "generate"}
     if nxt == "next_page":
         return {"page": state.get("page", 1) + 1, "message": "", "review_next": "show"}
+    if nxt == "same_page":  # a reject: the page waits again without the samples just decided
+        left = [k for k in keys if k not in set(decision.get("ids", ()))]
+        return {"page_keys": left, "message": "", "review_next": "review"} if left else \
+            {"message": "", "review_next": "show"}
     return {"message": "", "review_next": "search" if nxt == "search" else "review"}
 
 

@@ -357,4 +357,4 @@ def _page(payload: dict[str, Any]) -> ReviewPage:
                       page=payload["page"], pages=payload["pages"],
                       samples=tuple(ReviewSample(**s) for s in payload["samples"]), totals=payload["totals"],
                       regenerations_left=payload["regenerations_left"], requester=payload.get("requester"),
-                      token=payload.get("token", ""))
+                      token=payload.get("token", ""), page_samples=int(payload.get("page_samples") or 0))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -72,13 +72,62 @@ def pending_samples(ws: Workspace, run_id: str) -> list[dict]:
 
 
 def review_totals(ws: Workspace, run_id: str) -> dict:
-    """Counts for the review header: generated, kept by the cleaner, dropped by reason, decisions so far."""
-    gen = get_step(ws, run_id, f"generate:{latest_round(ws, run_id)}") or {"totals": {}}
-    counts = dict(ws.db().execute(
-        "SELECT coalesce(r.decision, 'pending'), count(*) FROM run_samples s LEFT JOIN reviews r ON "
-        "r.run_id = s.run_id AND r.key = s.key WHERE s.run_id = ? GROUP BY 1", [run_id]).fetchall())
+    """Counts for the review header: generated, kept by the cleaner, dropped by reason (the latest round's), the
+    decisions so far over the run (``approved``, ``rejected``, ``discarded``, ``pending``) and in the latest round
+    (``round``, ``round_samples``, ``round_approved``, ``round_rejected``, ``round_pending``)."""
+    round_ = latest_round(ws, run_id)
+    gen = get_step(ws, run_id, f"generate:{round_}") or {"totals": {}}
+    rows = ws.db().execute(
+        "SELECT s.round = ?, coalesce(r.decision, 'pending'), count(*) FROM run_samples s LEFT JOIN reviews r ON "
+        "r.run_id = s.run_id AND r.key = s.key WHERE s.run_id = ? GROUP BY 1, 2", [round_, run_id]).fetchall()
+    counts: dict[str, int] = {}
+    latest: dict[str, int] = {}
+    for in_round, decision, n in rows:
+        counts[decision] = counts.get(decision, 0) + n
+        if in_round:
+            latest[decision] = n
     return {**gen["totals"], "approved": counts.get("approved", 0), "rejected": counts.get("rejected", 0),
-            "discarded": counts.get("discarded", 0), "pending": counts.get("pending", 0)}
+            "discarded": counts.get("discarded", 0), "pending": counts.get("pending", 0), "round": round_,
+            "round_samples": sum(latest.values()), "round_approved": latest.get("approved", 0),
+            "round_rejected": latest.get("rejected", 0), "round_pending": latest.get("pending", 0)}
+
+
+def _count(totals: Mapping[str, Any], key: str) -> int | None:
+    value = totals.get(key)
+    return int(value) if isinstance(value, int) or str(value).isdigit() else None
+
+
+def review_counts(*, undecided: int, page_samples: int | None, totals: Mapping[str, Any]) -> str:
+    """A review page's counts in one line of plain text, the one wording for the terminal and Slack (each escapes
+    it): the page's samples still to decide out of the page's own, the round's out of the round's with its
+    decisions, what earlier rounds decided, and what the generator's texts became. E.g.
+    ``8 of 10 samples on this page still to decide · 36 of 38 in this round (approved 0, rejected 2) · generated
+    40, kept 38 (dropped 2: duplicate 2)``. Counts the totals do not give are left out."""
+    on_page = page_samples if page_samples and page_samples >= undecided else undecided
+    parts = [f"{undecided} of {on_page} samples on this page still to decide"]
+    has_round = _count(totals, "round_pending") is not None
+    pending = _count(totals, "round_pending" if has_round else "pending")
+    size = _count(totals, "round_samples" if has_round else "kept")
+    approved = _count(totals, "round_approved" if has_round else "approved")
+    rejected = _count(totals, "round_rejected" if has_round else "rejected")
+    if pending is not None:
+        line = f"{pending} of {size} in this round" if size is not None and size >= pending else \
+            f"{pending} in this round"
+        decided = ", ".join(f"{word} {n}" for word, n in (("approved", approved), ("rejected", rejected))
+                            if n is not None)
+        parts.append(f"{line} ({decided})" if decided else line)
+    if has_round:
+        earlier = [(word, (_count(totals, word) or 0) - (_count(totals, f"round_{word}") or 0))
+                   for word in ("approved", "rejected")]
+        if any(n > 0 for _, n in earlier):
+            parts.append("earlier rounds: " + ", ".join(f"{word} {n}" for word, n in earlier))
+    generated, kept = _count(totals, "generated"), _count(totals, "kept")
+    if generated is not None and kept is not None:
+        dropped = totals.get("dropped") if isinstance(totals.get("dropped"), Mapping) else {}
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items(), key=str)[:6])
+        total = sum(int(v) for v in dropped.values() if str(v).isdigit())
+        parts.append(f"generated {generated}, kept {kept}" + (f" (dropped {total}: {reasons})" if reasons else ""))
+    return " · ".join(parts)
 
 
 def page_count(total: int, size: int) -> int:
@@ -90,24 +139,28 @@ def review_page(ws: Workspace, run_id: str, page: int = 1, size: int = 10) -> di
     """Page ``page`` (1-based) of the latest round, with the totals: the one rule for what a page is.
 
     The round's samples, in review order, are cut into pages of ``size`` once: page numbers and the page count stay
-    fixed for the round, and a page shows its own samples that are still undecided (numbered 1, 2, … as shown), so
-    a decision never pulls the next page's samples forward. A page with nothing left undecided is passed over for
-    the next page in order that has some; after the last page comes the first (``page`` wraps too)."""
+    fixed for the round, and a page shows its own samples that are still undecided, numbered by their place on the
+    page (after rejecting 1 and 3, the page shows 2, 4, 5, …: a number always means the same sample), so a
+    decision never pulls the next page's samples forward; ``page_samples`` is how many the page has in all. A page
+    with nothing left undecided is passed over for the next page in order that has some; after the last page comes
+    the first (``page`` wraps too)."""
     round_ = latest_round(ws, run_id)
     rows = _samples(ws, run_id, "AND s.round = ?", [round_])
     pages = page_count(len(rows), size)
     first = (page - 1) % pages
-    chunk: list[dict] = []
+    chunk: list[tuple[int, dict]] = []
     for offset in range(pages):
         page = (first + offset) % pages + 1
-        chunk = [r for r in rows[(page - 1) * size:page * size] if r["decision"] is None]
+        own = rows[(page - 1) * size:page * size]
+        chunk = [(i, r) for i, r in enumerate(own) if r["decision"] is None]
         if chunk:
             break
     else:
         page = first + 1
-    return {"run_id": run_id, "page": page, "pages": pages, "round": round_,
+        own = rows[(page - 1) * size:page * size]
+    return {"run_id": run_id, "page": page, "pages": pages, "round": round_, "page_samples": len(own),
             "samples": [{"number": i + 1, "key": r["key"], "source_id": r["source_id"],
-                         "source_text": r["source_text"], "text": r["text"]} for i, r in enumerate(chunk)],
+                         "source_text": r["source_text"], "text": r["text"]} for i, r in chunk],
             "totals": review_totals(ws, run_id)}
 
 

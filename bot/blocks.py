@@ -16,6 +16,7 @@ Each message builder returns ``{"text": fallback, "blocks": [...]}``, ready for 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from pathlib import PurePath
 from typing import Any
 
 from agent.api import ReviewDecision, ReviewPage, Turn
+from autogets.review import review_counts
 from autogets.textfmt import visible_controls
 
 Block = dict[str, Any]
@@ -40,6 +42,8 @@ MAX_VALUE = 2000           # button value
 MAX_BLOCKS = 50            # blocks per message
 MAX_VIEW_BLOCKS = 100      # blocks per Home tab / modal
 MAX_FALLBACK = 3000        # top-level "text" (notifications, screen readers)
+MAX_VIEW_TITLE = 24        # a modal's title, submit and close texts
+MAX_PRIVATE_METADATA = 3000   # a view's private_metadata
 MESSAGE_BUDGET = 10_000    # characters of block text per message: Slack refuses msg_blocks_too_long at 11–13k
 CLOSING_RESERVE = 1_000    # kept free on a message with buttons for the line that closes it (decision_line)
 REPORT_TEXT_CHARS = 1500   # the report's sentence (the whole report is in report.md; the message points to it)
@@ -59,6 +63,10 @@ REVIEW_BUTTONS: tuple[tuple[str, str, str | None], ...] = (
 )
 REVIEW_ACTION_PREFIX = "review:"
 REJECTS_ACTION_PREFIX = "review_rejects_"
+REGENERATE_VIEW = "review:regenerate_hint"   # callback_id of the modal "Regenerate" opens
+HINT_BLOCK_ID, HINT_ACTION_ID = "regenerate_hint", "hint"
+HINT_CHARS = 60            # what the agent keeps of a hint (agent.nodes.review)
+HINT_LABEL = "What should change? (optional, e.g. shorter, more formal)"
 PROMOTE_ACTION = "report:promote"
 DISCARD_ACTION = "report:discard"
 
@@ -452,6 +460,39 @@ def parse_decision_value(value: str) -> tuple[str, str, str]:
     return thread_id, page, token
 
 
+def regenerate_modal(value: str, message_ts: str) -> dict[str, Any]:
+    """The modal "Regenerate" opens: one optional field for the hint (at most :data:`HINT_CHARS`, what the agent
+    keeps). ``private_metadata`` carries only the button's value (thread, run, page, page token) and the review
+    message's ts — identifiers the page already shows its viewers, no secret — within Slack's 3,000 characters."""
+    metadata = json.dumps({"value": value[:MAX_VALUE], "ts": str(message_ts)[:40]}, separators=(",", ":"))
+    assert len(metadata) <= MAX_PRIVATE_METADATA  # MAX_VALUE + 40 + the keys
+    return {
+        "type": "modal", "callback_id": REGENERATE_VIEW, "private_metadata": metadata,
+        "title": plain("Regenerate", MAX_VIEW_TITLE), "submit": plain("Regenerate", MAX_VIEW_TITLE),
+        "close": plain("Back", MAX_VIEW_TITLE),
+        "blocks": [
+            section("New texts replace the samples of this round that nobody decided yet; those already approved "
+                    "or rejected keep their decision."),
+            {"type": "input", "block_id": HINT_BLOCK_ID, "optional": True, "label": plain(HINT_LABEL, 2000),
+             "element": {"type": "plain_text_input", "action_id": HINT_ACTION_ID, "max_length": HINT_CHARS,
+                         "placeholder": plain("shorter", 150)}},
+        ]}
+
+
+def modal_target(private_metadata: str) -> tuple[str, str] | None:
+    """``(value, message_ts)`` from :func:`regenerate_modal`'s metadata; None for anything else (a forged or
+    broken submission)."""
+    try:
+        data = json.loads(private_metadata or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("value"), str) or not isinstance(data.get("ts"), str):
+        return None
+    if data["value"].count("|") < 3 or not data["ts"]:
+        return None
+    return data["value"], data["ts"]
+
+
 def promotion_message(turn: Turn, thread_id: str) -> Message:
     """A promotion waiting for a second approver: Approve / Decline (answered like a review decision)."""
     model_id = str(turn.data.get("model_id") or "the model")
@@ -468,16 +509,9 @@ def promotion_message(turn: Turn, thread_id: str) -> Message:
 
 
 def _totals_line(page: ReviewPage) -> str:
-    totals = page.totals or {}
-    parts = [f"run {safe(page.run_id, 60)}"]
-    for key in ("generated", "kept", "approved", "rejected", "pending"):
-        if key in totals:
-            parts.append(f"{key} {safe(totals[key], 12)}")
-    dropped = totals.get("dropped")
-    if isinstance(dropped, dict) and dropped:
-        reasons = ", ".join(f"{safe(k, 30)} {safe(v, 8)}" for k, v in list(dropped.items())[:6])
-        parts.append(f"dropped {sum(int(v) for v in dropped.values() if str(v).isdigit())} ({reasons})")
-    parts.append(f"regenerations left {page.regenerations_left}")
+    """The page's counts, worded as in the terminal (:func:`autogets.review.review_counts`), then the run."""
+    counts = review_counts(undecided=len(page.samples), page_samples=page.page_samples, totals=page.totals or {})
+    parts = [safe(counts, 1500), f"run {safe(page.run_id, 60)}", f"regenerations left {page.regenerations_left}"]
     if page.requester:
         parts.append(f"requested by {mention(page.requester)}")
     return " · ".join(parts)

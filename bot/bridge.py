@@ -17,7 +17,9 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +40,7 @@ log = logging.getLogger("bot.bridge")
 
 FINAL_STATUSES = frozenset({"done", "no_gain", "failed", "cancelled", "awaiting_promotion"})
 QUIET_STATUSES = frozenset({"answer", "refused", "running"})   # turns that do not move a run on
+MODAL_PAGES = 256   # review messages remembered while their "Regenerate" modal is open (to close them on submit)
 PLOT_TITLES = {"per_class": "Per-class CBA on test, M0 vs new", "best_so_far": "Best validation gain so far",
                "pca_map": "PCA map of the chosen synthetic texts"}
 
@@ -128,6 +131,8 @@ class Bridge:
         self.workspace = workspace
         self.progress_seconds = progress_seconds
         self.deliveries = deliveries or Deliveries(threads.path)
+        self._modal_pages: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()   # message ts → its blocks
+        self._modal_lock = threading.Lock()
 
     def first_delivery(self, key: str | None) -> bool:
         """False for a request delivered again (Slack's retry after a slow or lost ack, also to a restarted bot; a
@@ -192,6 +197,52 @@ class Bridge:
         pending = blocks.pending_in_value(value)
         self.jobs.submit(row.conversation, self._guarded(row.where, user, lambda: self._decide(
             row.conversation, user, action, message_ts, list(message_blocks), rejected, token, pending)))
+
+    def on_regenerate_click(self, *, user: str, value: str, message_ts: str, trigger_id: str,
+                            message_blocks: Sequence[dict[str, Any]]) -> None:
+        """"Regenerate" on a review page: opens the hint modal with the click's ``trigger_id``. Called in the
+        listener right after its ack, not on the job queue: Slack accepts ``views.open`` within 3 seconds of the
+        click only. A page already decided, or a user who may not decide, gets the click's usual answer instead
+        (no modal); a modal Slack refuses to open (trigger expired) falls back to regenerating without a hint, and
+        the user is told so."""
+        thread_id, _, _ = blocks.parse_decision_value(value)
+        row = self.threads.by_thread_id(thread_id)
+        if row is None or row.review_ts != message_ts or not self._may_decide(user, row):
+            self.on_review_click(user=user, action="regenerate", value=value, message_ts=message_ts,
+                                 message_blocks=message_blocks, state_values={})
+            return
+        self._remember_page(message_ts, message_blocks)
+        try:
+            self.client.views_open(trigger_id=trigger_id, view=blocks.regenerate_modal(value, message_ts))
+        except (SlackApiError, OSError) as exc:
+            log.warning("hint modal not opened", extra={"conversation": row.conversation, "user": user,
+                                                        "slack_error": slack_error(exc)})
+            self._forget_page(message_ts)
+            self._ephemeral(row.where, user, f"I could not open the hint form ({blocks.safe(slack_error(exc), 80)})"
+                                             ": regenerating without a hint.")
+            self.on_review_click(user=user, action="regenerate", value=value, message_ts=message_ts,
+                                 message_blocks=message_blocks, state_values={})
+
+    def on_regenerate_submit(self, *, user: str, private_metadata: str, hint: str) -> None:
+        """The hint modal was submitted (the listener acked, which closed it): regenerate with ``hint`` through the
+        same path as a click (page still waiting? user the requester or an approver?). Metadata that is not the
+        modal's own is logged and dropped."""
+        target = blocks.modal_target(private_metadata)
+        if target is None:
+            log.warning("modal submission not understood", extra={"user": user})
+            return
+        value, message_ts = target
+        thread_id, _, token = blocks.parse_decision_value(value)
+        row = self.threads.by_thread_id(thread_id)
+        if row is None:
+            log.warning("modal submission for an unknown thread", extra={"thread_id": thread_id[:80], "user": user})
+            return
+        hint = " ".join(str(hint or "").split())[:blocks.HINT_CHARS]
+
+        def job() -> None:
+            self._decide(row.conversation, user, "regenerate", message_ts, self._page_blocks(row, message_ts, token),
+                         [], token, hint=hint)
+        self.jobs.submit(row.conversation, self._guarded(row.where, user, job))
 
     def on_promote_click(self, *, user: str, value: str, message_ts: str,
                          message_blocks: Sequence[dict[str, Any]], discard: bool = False) -> None:
@@ -273,7 +324,7 @@ class Bridge:
 
     def _decide(self, conversation: str, user: str, action: str, message_ts: str,
                 message_blocks: list[dict[str, Any]], rejected: list[tuple[int, str]], token: str = "",
-                pending: int | None = None) -> None:
+                pending: int | None = None, *, hint: str = "") -> None:
         row = self.threads.get(conversation)
         if row is None or row.review_ts != message_ts:
             log.info("stale review click", extra={"conversation": conversation, "user": user, "action": action})
@@ -283,7 +334,8 @@ class Bridge:
             self._refuse(row, user, action)
             return
         decision = ReviewDecision(action=action, ids=tuple(k for _, k in rejected)
-                                  if action in ("approve_page", "reject") else (), token=token)
+                                  if action in ("approve_page", "reject") else (), token=token,
+                                  hint=hint if action == "regenerate" else "")
         numbers = [n for n, _ in rejected] if decision.ids else []
         self.threads.update(conversation, review_ts=None)
         line = blocks.decision_line(decision, user, numbers, pending)
@@ -419,6 +471,35 @@ class Bridge:
                                                      "slack_error": slack_error(exc)})
             self._post(where, blocks.notice_message("The plots could not be uploaded "
                                                     f"({blocks.safe(slack_error(exc), 80)})."))
+
+    # -- the review message behind an open modal ----------------------------------------------------------------
+
+    def _remember_page(self, message_ts: str, message_blocks: Sequence[dict[str, Any]]) -> None:
+        with self._modal_lock:
+            self._modal_pages[message_ts] = list(message_blocks)
+            self._modal_pages.move_to_end(message_ts)
+            while len(self._modal_pages) > MODAL_PAGES:
+                self._modal_pages.popitem(last=False)
+
+    def _forget_page(self, message_ts: str) -> list[dict[str, Any]] | None:
+        with self._modal_lock:
+            return self._modal_pages.pop(message_ts, None)
+
+    def _page_blocks(self, row: ThreadRow, message_ts: str, token: str) -> list[dict[str, Any]]:
+        """The review message a submitted modal was opened from (to close it with the decision): remembered when
+        the modal opened, or (after a restart) drawn again from the page still waiting; else none."""
+        remembered = self._forget_page(message_ts)
+        if remembered is not None:
+            return remembered
+        if row.review_ts != message_ts:
+            return []   # decided meanwhile: _decide says so, nothing is redrawn
+        try:
+            page = next((p for p in self.agent.pending_reviews() if p.token == token and p.run_id == row.run_id),
+                        None)
+        except Exception:  # noqa: BLE001 - the line closing the page is shown alone
+            log.exception("review page not redrawn", extra={"conversation": row.conversation})
+            page = None
+        return blocks.review_message(page, row.thread_id)["blocks"] if page is not None else []
 
     # -- small Slack helpers -------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ WEB_API_METHODS: dict[str, str | None] = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "views.publish": None,
+    "views.open": None,       # the hint modal of "Regenerate" (interactivity, no scope)
     "usergroups.users.list": "usergroups:read",
 }
 

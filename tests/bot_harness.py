@@ -63,10 +63,20 @@ class Harness:
         return self.dispatch(payloads.app_mention(text, **kwargs))
 
     def click(self, message: dict[str, Any], action_id: str, *, user: str = "U1", channel: str = "C1",
-              ticked: tuple[int, ...] = ()) -> BoltResponse:
+              ticked: tuple[int, ...] = (), trigger_id: str | None = None) -> BoltResponse:
         body = payloads.block_actions(user=user, channel=channel, message=message, action_id=action_id,
-                                      ticked=ticked)
+                                      ticked=ticked, trigger_id=trigger_id)
         return self.dispatch(body, "application/x-www-form-urlencoded")
+
+    def submit(self, view: dict[str, Any], values: dict[str, dict[str, str | None]], *,
+               user: str = "U1") -> BoltResponse:
+        """Submit a modal the bot opened (``view``: the ``views.open`` answer's view) with ``values`` typed in."""
+        return self.dispatch(payloads.view_submission(user=user, view=view, values=values),
+                             "application/x-www-form-urlencoded")
+
+    def opened_view(self, index: int = -1) -> dict[str, Any]:
+        """A modal the bot opened, as Slack holds it (with its id)."""
+        return self.slack.calls_to("views.open")[index].response["view"]
 
     def posted(self, index: int = -1, *, channel: str | None = None) -> dict[str, Any]:
         """A message the bot posted (``{"ts", "thread_ts", "blocks", "text", "channel"}``), as a click sees it."""
@@ -81,6 +91,6 @@ class Harness:
         for call in self.slack.calls:
             if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
                 found += [f"{call.method}: {p}" for p in problems(call.args)]
-            elif call.method == "views.publish":
+            elif call.method in ("views.publish", "views.open"):
                 found += [f"views.publish: {p}" for p in problems(call.args["view"], surface="view")]
         return found

@@ -56,7 +56,11 @@ def test_pages_keep_their_numbers_and_next_means_the_next_samples(agent, tmp_pat
                         user="alice")
     assert (turn.review.page, turn.review.pages) == (2, n), "a reject keeps the page and the page count"
     assert shown(turn) == pages[1][3:], "the page's other samples, none pulled in from page 3"
-    assert [s.number for s in turn.review.samples] == list(range(1, len(pages[1]) - 2))
+    assert [s.number for s in turn.review.samples] == list(range(4, len(pages[1]) + 1)), \
+        "a number keeps meaning the same sample: the page's others keep theirs"
+    assert turn.review.page_samples == len(pages[1])
+    totals = turn.review.totals
+    assert (totals["round_rejected"], totals["round_pending"]) == (3, totals["round_samples"] - len(pages[0]) - 3)
 
     turn = agent.review(turn.thread_id, ReviewDecision(action="next_page", token=turn.review.token), user="alice")
     assert (turn.review.page, turn.review.pages) == (3, n) and shown(turn) == pages[2]
@@ -69,6 +73,28 @@ def test_pages_keep_their_numbers_and_next_means_the_next_samples(agent, tmp_pat
 
     turn = agent.review(turn.thread_id, ReviewDecision(action="reject_all", token=turn.review.token), user="alice")
     assert turn.status in ("done", "no_gain"), turn.text
+
+
+@pytest.mark.reliability
+def test_a_page_still_takes_decisions_after_a_reject(agent, tmp_path):
+    """Reproduced for "the page count reads oddly after rejects": after "r 1 3" the page waited again, but every
+    later decision on it was refused ("That decision names samples other than the page's; nothing was applied"):
+    the node still held the keys of the whole page. Rejecting what is left of a page moves on to the next page."""
+    turn = agent.ask("t:reject", "improve ABBR on trec6", user="alice")
+    pages = round_pages(tmp_path / "ws", turn.run_id)
+    first = turn.review.samples
+    turn = agent.review(turn.thread_id, ReviewDecision(action="reject", ids=(first[0].key, first[2].key),
+                                                       token=turn.review.token), user="alice")
+    assert [s.number for s in turn.review.samples] == [2] + list(range(4, len(pages[0]) + 1))
+    turn = agent.review(turn.thread_id, ReviewDecision(action="reject", ids=(turn.review.samples[0].key,),
+                                                       token=turn.review.token), user="alice")
+    assert "nothing was applied" not in turn.text and len(turn.review.samples) == len(pages[0]) - 3
+    turn = agent.review(turn.thread_id, ReviewDecision(action="reject", ids=tuple(shown(turn)),
+                                                       token=turn.review.token), user="alice")
+    assert turn.review.page == 2 and shown(turn) == pages[1], "the whole page decided: the next one"
+    turn = agent.review(turn.thread_id, ReviewDecision(action="approve_page", ids=(pages[1][0],),
+                                                       token=turn.review.token), user="alice")
+    assert turn.review.page == 3 and turn.review.totals["round_approved"] == len(pages[1]) - 1
 
 
 @pytest.mark.reliability

@@ -31,6 +31,17 @@ def _page(n: int = 4, *, hostile: bool = True, page: int = 1, pages: int = 3) ->
                               "rejected": 0, "pending": 50}, token="3f9a0c1d2e4b5a69")
 
 
+def _after_rejects() -> ReviewPage:
+    """Page 2 of 10 after "r 1 3" on it (round 2; round 1 had 5 approved and 3 rejected): 8 of its 10 samples wait,
+    keeping their numbers."""
+    page = _page(10, hostile=False, page=2, pages=10)
+    samples = tuple(replace(s, text=f"sample {s.number}") for s in page.samples if s.number not in (1, 3))
+    return replace(page, samples=samples, page_samples=10, totals={
+        "generated": 104, "kept": 100, "dropped": {"duplicate": 4}, "approved": 15, "rejected": 8, "pending": 87,
+        "discarded": 2, "round": 1, "round_samples": 100, "round_approved": 10, "round_rejected": 5,
+        "round_pending": 85})
+
+
 def _report(status: str = "done", hostile: bool = True) -> Turn:
     report = {"run_id": "run1", "dataset": "trec6", "class": "ABBR", "plan_source": "default rules",
               "plan": [{"phase": "GA", "why": "small class " + (HOSTILE[0] if hostile else "")},
@@ -65,6 +76,9 @@ CASES = {
     "review_page": lambda: blocks.review_message(_page(), THREAD),
     "review_page_23": lambda: blocks.review_message(_page(23, hostile=False, page=3, pages=3), THREAD),
     "review_page_120": lambda: blocks.review_message(_page(120, hostile=False), THREAD),
+    "review_page_after_rejects": lambda: blocks.review_message(_after_rejects(), THREAD),
+    "regenerate_modal": lambda: blocks.regenerate_modal(blocks.decision_value(THREAD, "run1", 2, "3f9a0c1d2e4b5a69"),
+                                                        "1700000003.000100"),
     "review_decided": lambda: {"text": "Review decided", "blocks": blocks.closed(
         blocks.review_message(_page(), THREAD)["blocks"],
         blocks.decision_line(ReviewDecision("approve_page", ("k1",)), "U1", [2]))},
@@ -102,7 +116,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_payload_matches_fixture_and_slack_limits(name):
     payload = CASES[name]()
-    surface = "view" if payload.get("type") == "home" else "message"
+    surface = "view" if payload.get("type") in ("home", "modal") else "message"
     assert problems(payload, surface=surface) == []
     path = FIXTURES / f"{name}.json"
     rendered = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
@@ -323,3 +337,35 @@ def test_next_page_is_offered_while_samples_of_other_pages_wait():
     assert "review:next_page" not in actions(only)
     assert "review:next_page" not in actions(replace(_page(page=1, pages=3), totals={**last.totals,
                                                                                     "pending": 4}))
+
+
+def test_the_page_counts_after_rejects_read_the_same_in_slack_and_the_terminal():
+    """Issue 22, asked for before: after rejects a page read "Review page 2/10", its samples renumbered 1–8, and
+    "kept 100 · approved 15 · rejected 8 · pending 85" — run totals over every round beside the latest round's
+    "kept", so the numbers did not add up. Now both front-ends say, from one function
+    (:func:`autogets.review.review_counts`), what waits on the page and in the round, and what earlier rounds
+    decided; samples keep their numbers."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from autogets.cli.review import review_table
+
+    page = _after_rejects()
+    expected = ("8 of 10 samples on this page still to decide · 85 of 100 in this round (approved 10, rejected 5) · "
+                "earlier rounds: approved 5, rejected 3 · generated 104, kept 100 (dropped 4: duplicate 4)")
+    message = blocks.review_message(page, THREAD)
+    assert message["blocks"][0]["text"]["text"] == "Review page 2/10 · ABBR &lt;!here&gt; on trec6"
+    assert message["blocks"][1]["elements"][0]["text"].startswith(expected + " · run run1 · regenerations left 1")
+    options = [o["value"].split(":")[0] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+               if e["type"] == "checkboxes" for o in e["options"]]
+    assert options == ["2", "4", "5", "6", "7", "8", "9", "10"]
+    console = Console(file=StringIO(), width=400)
+    console.print(review_table({"page": page.page, "pages": page.pages, "target": "ABBR", "totals": page.totals,
+                                "page_samples": page.page_samples, "samples": [s.__dict__ for s in page.samples]}))
+    printed = " ".join(console.file.getvalue().split())   # the caption wraps at the table's width
+    assert "Review ABBR samples: page 2/10" in printed and expected in printed
+    # a page without the round's counts (an older agent, a double): the run's, no "earlier rounds"
+    assert blocks.review_message(_page(), THREAD)["blocks"][1]["elements"][0]["text"].startswith(
+        "4 of 4 samples on this page still to decide · 50 of 50 in this round (approved 0, rejected 0) · generated "
+        "55, kept 50 (dropped 5: &lt;b&gt; 2, duplicate 3)")

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
+from autogets.review import review_counts
 from autogets.textfmt import escape_rich
 
 KEYS_HELP = ("a approve page · A approve all · r 3 5 reject 3 and 5 · R reject all · g [hint] regenerate · n next · "
@@ -22,13 +23,12 @@ class ReviewAnswerError(ValueError):
 
 
 def review_table(page: dict[str, Any]) -> Table:
-    """The page as a table: number, source example, synthetic text; the totals in the caption."""
-    t = page["totals"]
-    dropped = ", ".join(f"{k} {v}" for k, v in sorted((t.get("dropped") or {}).items())) or "none"
+    """The page as a table: number, source example, synthetic text; the counts in the caption, worded as in Slack
+    (:func:`autogets.review.review_counts`)."""
+    counts = review_counts(undecided=len(page["samples"]), page_samples=page.get("page_samples"),
+                           totals=page.get("totals") or {})
     table = Table(title=f"Review {escape_rich(page.get('target', ''))} samples: page {page['page']}/{page['pages']}",
-                  title_justify="left", caption=f"generated {t.get('generated', 0)}, kept {t.get('kept', 0)} "
-                  f"(dropped: {dropped}); approved {t['approved']}, rejected {t['rejected']}, pending "
-                  f"{t['pending']}", caption_justify="left")
+                  title_justify="left", caption=escape_rich(counts), caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("source example")
     table.add_column("synthetic text")

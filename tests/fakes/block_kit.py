@@ -23,6 +23,8 @@ LIMITS = {
     "action_id": 255, "block_id": 255, "actions_elements": 25, "context_elements": 10, "section_fields": 10,
     "field_text": 2000, "checkbox_options": 10, "option_text": 75, "option_value": 150, "fallback_text": 40000,
     "confirm_title": 100, "confirm_text": 300, "confirm_button": 30,
+    "view_title": 24, "view_button": 24, "private_metadata": 3000, "callback_id": 255, "input_label": 2000,
+    "input_hint": 2000, "placeholder": 150, "input_max_length": 3000,
 }
 MESSAGE_BLOCK_TEXT = 10_000   # characters of text objects in one message's blocks (our budget, below Slack's)
 _BARE_MENTION = re.compile(r"(?<![\w＠])@(here|channel|everyone)\b", re.IGNORECASE)
@@ -44,6 +46,8 @@ def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
         found.append("empty fallback text")
     if surface == "message" and block_text_length(blocks) > MESSAGE_BLOCK_TEXT:
         found.append(f"{block_text_length(blocks)} characters of block text > {MESSAGE_BLOCK_TEXT}")
+    if surface == "view":
+        found += _view(payload)
     found += sdk_problems(payload, surface=surface)
     found += _escaping("text", str(payload.get("text") or ""))
     block_ids = [b["block_id"] for b in blocks if "block_id" in b]
@@ -109,8 +113,44 @@ def _block(block: dict[str, Any]) -> list[str]:
             found.append(f"duplicate action_id in one block: {ids}")
         for e in elements:
             found += _element(e)
+    elif kind == "input":
+        found += _text(block.get("label", {}), LIMITS["input_label"], plain_only=True)
+        if "hint" in block:
+            found += _text(block["hint"], LIMITS["input_hint"], plain_only=True)
+        found += _input(block.get("element") or {})
     elif kind != "divider":
         found.append(f"unexpected block type {kind!r}")
+    return found
+
+
+def _view(view: dict[str, Any]) -> list[str]:
+    """A modal's own fields (a Home tab has none of them): title, submit and close texts, callback id, metadata."""
+    if view.get("type") != "modal":
+        return []
+    found = _text(view.get("title", {}), LIMITS["view_title"], plain_only=True)
+    for key in ("submit", "close"):
+        if key in view:
+            found += _text(view[key], LIMITS["view_button"], plain_only=True)
+    if any(b.get("type") == "input" for b in view.get("blocks") or []) and "submit" not in view:
+        found.append("a modal with an input block needs a submit button")
+    if len(str(view.get("callback_id", ""))) > LIMITS["callback_id"]:
+        found.append("callback_id too long")
+    if len(str(view.get("private_metadata", ""))) > LIMITS["private_metadata"]:
+        found.append(f"private_metadata over {LIMITS['private_metadata']} characters")
+    return found
+
+
+def _input(element: dict[str, Any]) -> list[str]:
+    if element.get("type") != "plain_text_input":
+        return [f"unexpected input element {element.get('type')!r}"]
+    found = []
+    if not element.get("action_id") or len(element["action_id"]) > LIMITS["action_id"]:
+        found.append("input without a valid action_id")
+    if "placeholder" in element:
+        found += _text(element["placeholder"], LIMITS["placeholder"], plain_only=True)
+    maximum = element.get("max_length")
+    if maximum is not None and not (isinstance(maximum, int) and 1 <= maximum <= LIMITS["input_max_length"]):
+        found.append(f"max_length {maximum!r} out of 1..{LIMITS['input_max_length']}")
     return found
 
 

@@ -308,7 +308,7 @@ class FakeAgent:
         return ReviewPage(run_id=run["run_id"], dataset=run["dataset"], target=run["target"], page=run["page"],
                           pages=run["pages"], samples=tuple(samples), totals=totals,
                           regenerations_left=run["regenerations"], requester=run["requester"],
-                          token=self._token(run))
+                          token=self._token(run), page_samples=self.page_size)
 
     def _thread(self, thread_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -80,9 +80,10 @@ def slash_command(text: str, *, user: str = "U1", channel: str = "C1", response_
 
 
 def block_actions(*, user: str, channel: str, message: dict[str, Any], action_id: str,
-                  ticked: tuple[int, ...] = ()) -> str:
+                  ticked: tuple[int, ...] = (), trigger_id: str | None = None) -> str:
     """A click on the button ``action_id`` of ``message`` (``{"ts", "thread_ts", "blocks"}``), with the reject
-    checkboxes of the samples numbered in ``ticked`` selected in ``state.values``."""
+    checkboxes of the samples numbered in ``ticked`` selected in ``state.values``; each click gets its own
+    ``trigger_id`` as from Slack (or ``trigger_id``)."""
     action = _find_element(message["blocks"], action_id)
     values: dict[str, dict[str, Any]] = {}
     for block in message["blocks"]:
@@ -97,7 +98,7 @@ def block_actions(*, user: str, channel: str, message: dict[str, Any], action_id
         "api_app_id": "A1", "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel, "is_ephemeral": False,
                       "thread_ts": message.get("thread_ts")},
-        "trigger_id": "111.222.valid", "team": {"id": TEAM, "domain": "fake"},
+        "trigger_id": trigger_id or f"{next(_TRIGGER_IDS)}.222.click", "team": {"id": TEAM, "domain": "fake"},
         "channel": {"id": channel, "name": "general"},
         "message": {"type": "message", "user": BOT_USER, "bot_id": "BBOT", "ts": message["ts"],
                     "thread_ts": message.get("thread_ts"), "text": "", "blocks": message["blocks"]},
@@ -106,6 +107,21 @@ def block_actions(*, user: str, channel: str, message: dict[str, Any], action_id
         "actions": [{"action_id": action["action_id"], "block_id": action["_block_id"],
                      "text": action["text"], "value": action.get("value", ""), "type": "button",
                      "action_ts": str(time.time())}],
+    }
+    return f"payload={quote(json.dumps(payload))}"
+
+
+def view_submission(*, user: str, view: dict[str, Any], values: dict[str, dict[str, str | None]]) -> str:
+    """The submit of a modal the bot opened (``view``: as ``views.open`` answered it), with the text typed into
+    its inputs: ``values`` maps block id → action id → text (None: left empty)."""
+    state = {block: {action: {"type": "plain_text_input", "value": text} for action, text in fields.items()}
+             for block, fields in values.items()}
+    payload = {
+        "type": "view_submission", "team": {"id": TEAM, "domain": "fake"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A1", "token": "legacy-verification-token", "trigger_id": f"{next(_TRIGGER_IDS)}.222.submit",
+        "view": {**view, "state": {"values": state}, "team_id": TEAM, "app_id": "A1", "bot_id": "BBOT"},
+        "response_urls": [], "is_enterprise_install": False,
     }
     return f"payload={quote(json.dumps(payload))}"
 

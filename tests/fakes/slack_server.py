@@ -15,7 +15,11 @@ chat.postMessage / update / postEphemeral / getPermalink, files.getUploadURLExte
 usergroups.users.list; POSTs to ``/hooks/...`` (response_url) are recorded as method ``response_url``.
 ``slack.fail(method, error)`` makes the next call of ``method`` answer ``{"ok": false, "error": error}``;
 ``slack.fail(method, "ratelimited")`` answers HTTP 429 with ``Retry-After: 0`` as Slack does (``retry_after=2``:
-``Retry-After: 2``). Like real Slack, a message whose blocks hold more text than
+``Retry-After: 2``). ``views.open`` behaves as Slack's: it needs a ``trigger_id`` that was not used before and not
+expired (``slack.expire(trigger_id)``; Slack's expire 3 s after the click) — else ``invalid_arguments``,
+``exchanged_trigger_id`` or ``expired_trigger_id`` — and a view that passes :func:`tests.fakes.block_kit.problems`
+(else ``invalid_arguments`` with the problems in ``response_metadata.messages``). Like real Slack, a message whose
+blocks hold more text than
 :data:`tests.fakes.block_kit.MESSAGE_BLOCK_TEXT` is refused with
 ``msg_blocks_too_long`` (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``).
 """
@@ -33,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.block_kit import MESSAGE_BLOCK_TEXT, block_text_length
+from tests.fakes.block_kit import MESSAGE_BLOCK_TEXT, block_text_length, problems
 
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
@@ -59,6 +63,9 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._files = itertools.count(1)
         self._failures: dict[str, list[tuple[str, int]]] = {}
+        self._views = itertools.count(1)
+        self._used_triggers: set[str] = set()
+        self._expired_triggers: set[str] = set()
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -89,6 +96,11 @@ class FakeSlack:
         """The next call of ``method`` fails with ``error`` (``ratelimited``: HTTP 429 with ``Retry-After``)."""
         with self._lock:
             self._failures.setdefault(method, []).append((error, retry_after))
+
+    def expire(self, trigger_id: str) -> None:
+        """``trigger_id`` is expired from now on (Slack's expire 3 seconds after the click that made them)."""
+        with self._lock:
+            self._expired_triggers.add(trigger_id)
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         deadline = time.monotonic() + timeout
@@ -200,6 +212,8 @@ class FakeSlack:
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
         if method == "files.completeUploadExternal":
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in args.get("files", [])]}
+        if method == "views.open":
+            return self._open_view(args)
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1", **(args.get("view") or {})}}
         if method == "conversations.info":
@@ -212,6 +226,24 @@ class FakeSlack:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": self.usergroups[group]}
         return {"ok": False, "error": "unknown_method"}
+
+    def _open_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger, view = str(args.get("trigger_id") or ""), args.get("view")
+        if not trigger or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            if trigger in self._expired_triggers:
+                return {"ok": False, "error": "expired_trigger_id"}
+            if trigger in self._used_triggers:
+                return {"ok": False, "error": "exchanged_trigger_id"}
+            self._used_triggers.add(trigger)
+        found = problems(view, surface="view")
+        if view.get("type") != "modal":
+            found.append(f"view type {view.get('type')!r} is not a modal")
+        if found:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": found}}
+        return {"ok": True, "view": {"id": f"V{next(self._views):04d}", "hash": "1.abc", "state": {"values": {}},
+                                     **view}}
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str) -> None:

@@ -1,10 +1,12 @@
-"""Modal submissions. The bot opens no modal yet: review and promotion happen in messages. Kept so every Slack
-surface has its ``register(app)`` in the same place."""
+"""Modal submissions: the hint modal that "Regenerate" on a review page opens (:func:`bot.blocks.regenerate_modal`)."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
+from bot import blocks
+from bot.listeners.views.regenerate_hint import regenerate_hint_callback
+
 
 def register(app: App) -> None:
-    return None
+    app.view(blocks.REGENERATE_VIEW)(regenerate_hint_callback)
