@@ -32,7 +32,7 @@ HOSTILE = INJECTIONS + (
 )
 
 
-def _hostile_file(path: Path, n_target: int = 320, n_other: int = 60) -> Path:
+def _hostile_file(path: Path, n_target: int = 800, n_other: int = 60) -> Path:
     """Class ``a`` with enough texts that 200 sources × 5 samples make a 1,000-sample round; most texts hostile."""
     words = {"a": "apple banana orchard", "b": "car engine garage", "c": "river lake harbour"}
     rows = []
@@ -94,7 +94,7 @@ def test_hostile_texts_and_a_1000_sample_round_end_to_end_every_payload_valid(tm
     _hostile_file(tmp_path / "hostile.csv")
     bot = RealAgentHarness(slack, bot_settings(tmp_path / "ws"), agent_options={
         "data_dirs": (tmp_path,), "n_per_example": 5, "max_sources": 200, "page_size": 50, "budget": 8})
-    bot.mention(f"improve a on hostile.csv {HOSTILE[0]}")
+    bot.mention("improve a on hostile.csv")
     page = bot.posted()
     assert page["text"].startswith("Review page 1/20"), page["text"]        # 1,000 samples, 50 a page
     bot.dispatch(payloads.message("status", user="U2", channel="C1", channel_type="channel",
