@@ -18,8 +18,8 @@ from bot.app import BotApp, create_app, make_client
 from bot.notify import SlackNotifier
 from bot.settings import BotSettings
 from tests.fakes import slack_payloads as payloads
-from tests.fakes.block_kit import problems
 from tests.fakes.fake_agent import FakeAgent
+from tests.fakes.payload_check import payload_problems
 from tests.fakes.slack_server import FakeSlack
 
 BOT_TOKEN = "xoxb-0000-1111-test-token-never-logged"
@@ -86,11 +86,5 @@ class Harness:
                 "text": call.args.get("text"), "channel": call.args["channel"]}
 
     def payload_problems(self) -> list[str]:
-        """Every Block Kit payload sent so far, checked against Slack's limits and escaping."""
-        found = []
-        for call in self.slack.calls:
-            if call.method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
-                found += [f"{call.method}: {p}" for p in problems(call.args)]
-            elif call.method in ("views.publish", "views.open"):
-                found += [f"views.publish: {p}" for p in problems(call.args["view"], surface="view")]
-        return found
+        """Every Block Kit payload sent so far, checked against Slack's limits, escaping and the bot's budget."""
+        return payload_problems(self.slack.calls)

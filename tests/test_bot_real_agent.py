@@ -20,11 +20,10 @@ from tests.fakes.slack_server import fake_slack
 class RealAgentHarness(Harness):
     def restart(self) -> None:
         self.client = WebClient(token=self.settings.bot_token, base_url=self.slack.api_url)
-        context = AgentContext(workspace=Path(self.settings.workspace), generator="eda", budget=20, n_per_example=2,
-                               max_sources=20, executor="serial", page_size=10, progress_interval=0.0,
-                               approvers=self.settings.approvers,
-                               notifier=SlackNotifier.from_settings(self.client, self.settings),
-                               **self.agent_options)
+        options = {"generator": "eda", "budget": 20, "n_per_example": 2, "max_sources": 20, "executor": "serial",
+                   "page_size": 10, "progress_interval": 0.0, **self.agent_options}   # a test may change any
+        context = AgentContext(workspace=Path(self.settings.workspace), approvers=self.settings.approvers,
+                               notifier=SlackNotifier.from_settings(self.client, self.settings), **options)
         self.agent = Agent(context)
         self.app = create_app(self.settings, client=self.client, agent=self.agent)
 
