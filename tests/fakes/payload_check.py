@@ -4,8 +4,8 @@
 message body (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, a ``response_url`` POST with blocks)
 and each view (``views.publish``, ``views.open``) with :func:`tests.fakes.block_kit.problems` (our reading of
 Slack's limits, ``slack_sdk.models`` validation, escaping and verbatim rules), and each message against the bot's
-own block-text budget (:data:`bot.blocks.MESSAGE_BUDGET`, counted by :func:`bot.blocks.block_text_length`). Used by the end-to-end
-flows (the load run, the real agent with hostile texts and a 1,000-sample review round) at their end.
+own block-text budget (:data:`bot.blocks.MESSAGE_BUDGET`, counted by :func:`bot.blocks.block_text_length`). Used
+by the end-to-end flows (the load run, the real agent with hostile texts and a 1,000-sample review round).
 """
 
 from __future__ import annotations
