@@ -31,7 +31,7 @@ class RunRequest:
 
     key: str
     command: str
-    request: Request
+    request: Request | None      # None: ``resume`` of a run a restart interrupted (bot.bridge)
 
 
 def parser_for(context: AgentContext) -> Parser:

@@ -19,7 +19,7 @@ from bot.jobs import JobRunner
 from bot.listeners import register_listeners
 from bot.listeners.common import CONTEXT_KEY
 from bot.notify import SlackNotifier
-from bot.restart import readmit_queued
+from bot.restart import readmit_queued, tell_interrupted
 from bot.settings import BotSettings
 from bot.threads import ThreadStore
 
@@ -40,7 +40,7 @@ def create_app(settings: BotSettings, client: WebClient | None = None, agent: Ag
     bridge = Bridge(agent=agent, client=client, parse=parser_for(agent_context(agent, settings)),
                     threads=ThreadStore(settings.workspace), jobs=jobs, approvers=settings.approvers,
                     workspace=settings.workspace, progress_seconds=settings.progress_seconds)
-    bridge.restore()
+    tell_interrupted(bridge, bridge.restore())
     readmit_queued(bridge)
     app = BotApp(bridge=bridge, name="autogets", client=client, token_verification_enabled=False,
                  signing_secret=settings.signing_secret or "",

@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 
 from agent.api import ProgressEvent, ReviewDecision, ReviewPage, Turn
 from agent.policy import Policy
+from agent.service import RESUME_WORDS
 from bot import blocks
 from bot.admission import Parser, RunRequest, agent_command, run_request
 from bot.deliveries import Deliveries
@@ -101,6 +102,11 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
+def is_resume(text: str) -> bool:
+    """``resume`` (or ``continue``, ``retry``) typed in a thread: the agent's own words for it."""
+    return " ".join(text.lower().split()).strip(" .!") in RESUME_WORDS
+
+
 def is_help(text: str) -> bool:
     return text.strip().lower() in ("", "help", "?")
 
@@ -143,13 +149,21 @@ class Bridge:
         log.info("delivered again: not handled", extra={"kind": (key or "").partition(":")[0]})
         return False
 
-    def restore(self) -> None:
-        """After a restart: runs left running are marked interrupted; runs waiting for review hold their data set."""
-        for row in self.threads.mark_interrupted():
+    def restore(self) -> list[ThreadRow]:
+        """After a restart: runs left computing are marked interrupted (returned; :mod:`bot.restart` tells their
+        threads); runs waiting for review hold their data set. A thread left in ``review`` whose run no page waits
+        for was computing after a decision when the process died: interrupted too."""
+        waiting = {page.run_id for page in self.agent.pending_reviews()}
+        for row in self.threads.active():
+            if row.state == "review" and row.run_id not in waiting:
+                self.threads.update(row.conversation, state="running")
+        interrupted = self.threads.mark_interrupted()
+        for row in interrupted:
             log.warning("run interrupted by a restart", extra={"conversation": row.conversation, "run_id": row.run_id})
         for row in self.threads.active():
             if row.dataset:
                 self.jobs.hold(row.dataset, row.conversation)
+        return interrupted
 
     # -- entry points (called by listeners after ack) ------------------------------------------------------------
 
@@ -162,7 +176,12 @@ class Bridge:
         row = self.threads.get(conversation)
         if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
-        if row is not None and row.state in ACTIVE_STATES:
+        if row is not None and row.state == "interrupted" and row.dataset and is_resume(text):
+            # the run computes again: it waits its turn in its data set's queue like any run
+            run = RunRequest(key=row.dataset, command="resume", request=None)
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
+                             self._guarded(where, user, lambda: self._admit(where, text, user, run)))
+        elif row is not None and row.state in ACTIVE_STATES:
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
                              self._guarded(where, user, lambda: self._converse(where, text, user)))
         else:
@@ -273,25 +292,30 @@ class Bridge:
         """Start ``run`` now, queue it (row and "queued" message before the run can start), or refuse it."""
         conversation = where.conversation
 
+        resuming = run.request is None
+        requester = (self.threads.get(conversation) or self._row(where)).requester if resuming else user
+
         def queued(admission: Admission) -> None:
-            self._row(where, requester=user, dataset=run.key, state="queued", request=text)
+            self._row(where, requester=requester or user, dataset=run.key, state="queued", request=text)
             self._post(where, blocks.queued_message(run.key, admission.position, admission.running))
 
         admission = self.jobs.admit(run.key, conversation, lambda _: self._guarded(
-            where, user, lambda: self._start_run(where, text, user, run))(), label=text,
+            where, user, lambda: self._start_run(where, text, user, run, requester=requester))(), label=text,
             on_queued=lambda admission: self._guarded(where, user, lambda: queued(admission))())
         log.info("run request", extra={"conversation": conversation, "dataset": run.key, "user": user,
                                        "admission": admission.status, "position": admission.position})
         if admission.status == "refused":
             self._post(where, blocks.notice_message(f":no_entry: {blocks.safe(admission.reason, 500)}."))
 
-    def _start_run(self, where: SlackThread, text: str, user: str, run: RunRequest) -> None:
+    def _start_run(self, where: SlackThread, text: str, user: str, run: RunRequest, *,
+                   requester: str | None = None) -> None:
+        """Ask the agent ``run`` (a new run, or ``resume`` of an interrupted one) once its data set is ours."""
         conversation, dataset = where.conversation, run.key
         progress: ProgressMessage | None = None
         try:
             posted = self.client.chat_postMessage(channel=where.channel, thread_ts=where.thread_ts,
                                                   **blocks.progress_message(request=text, user=user))
-            row = self._row(where, requester=user, dataset=dataset, state="running", request=text,
+            row = self._row(where, requester=requester or user, dataset=dataset, state="running", request=text,
                             progress_ts=posted["ts"], review_ts=None, report_ts=None)
             progress = self._progress(row)
             turn = self.agent.ask(conversation, run.command, user=user, on_event=progress.update)
@@ -304,7 +328,7 @@ class Bridge:
             raise
         if turn.status in QUIET_STATUSES:  # the run did not start (unknown class, refused, …)
             progress.finish(turn.status)
-            self.threads.update(conversation, state="idle")
+            self.threads.update(conversation, state="idle" if run.request is not None else "interrupted")
             self.jobs.release(dataset, conversation)
         self._show(self.threads.get(conversation) or row, turn, user, progress, text=text)
 

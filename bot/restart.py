@@ -24,6 +24,14 @@ from bot.threads import ThreadRow
 log = logging.getLogger("bot.restart")
 
 
+def tell_interrupted(bridge: Bridge, rows: list[ThreadRow]) -> None:
+    """Each run the previous process left computing: its thread hears it stopped and how to go on."""
+    for row in rows:
+        _post(bridge, row, blocks.notice_message(
+            f":pause_button: The bot restarted while run {blocks.safe(row.run_id or 'of this thread', 80)} was "
+            "working; nothing it stored is lost. Say `resume` in this thread to continue it."))
+
+
 def readmit_queued(bridge: Bridge) -> list[ThreadRow]:
     """Ask again every request left queued by the previous process, oldest first; returns their rows."""
     rows = bridge.threads.queued()
@@ -45,9 +53,12 @@ def readmit(bridge: Bridge, row: ThreadRow) -> None:
 
 
 def _tell(bridge: Bridge, row: ThreadRow) -> None:
+    _post(bridge, row, blocks.requeued_message(row.request or ""))
+
+
+def _post(bridge: Bridge, row: ThreadRow, message: dict) -> None:
     try:
-        bridge.client.chat_postMessage(channel=row.channel, thread_ts=row.thread_ts, unfurl_links=False,
-                                       **blocks.requeued_message(row.request or ""))
+        bridge.client.chat_postMessage(channel=row.channel, thread_ts=row.thread_ts, unfurl_links=False, **message)
     except (SlackApiError, OSError) as exc:   # the request is asked again all the same
         log.warning("restart notice not posted", extra={"conversation": row.conversation,
                                                         "slack_error": slack_error(exc)})

@@ -11,6 +11,7 @@ Promote); and, in tests/test_bot_load.py, the load script's bot process with a r
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ HOSTILE = INJECTIONS + (
 
 
 def _hostile_file(path: Path, n_target: int = 800, n_other: int = 60) -> Path:
-    """Class ``a`` with enough texts that 200 sources × 5 samples make a 1,000-sample round; most texts hostile."""
+    """Class ``a`` with enough texts that 200 sources × 12 samples keep a round of over 1,000 after near-duplicates
+    are dropped; most texts hostile."""
     words = {"a": "apple banana orchard", "b": "car engine garage", "c": "river lake harbour"}
     rows = []
     for c, n in (("a", n_target), ("b", n_other), ("c", n_other)):
@@ -93,10 +95,11 @@ def test_hostile_texts_and_a_1000_sample_round_end_to_end_every_payload_valid(tm
     slack = checked_slack
     _hostile_file(tmp_path / "hostile.csv")
     bot = RealAgentHarness(slack, bot_settings(tmp_path / "ws"), agent_options={
-        "data_dirs": (tmp_path,), "n_per_example": 5, "max_sources": 200, "page_size": 50, "budget": 8})
+        "data_dirs": (tmp_path,), "n_per_example": 12, "max_sources": 200, "page_size": 50, "budget": 8})
     bot.mention("improve a on hostile.csv")
     page = bot.posted()
-    assert page["text"].startswith("Review page 1/20"), page["text"]        # 1,000 samples, 50 a page
+    pages = int(re.match(r"Review page 1/(\d+)", page["text"])[1])
+    assert pages >= 20, page["text"]       # at least 951 samples kept (EDA's near-duplicates dropped), 50 a page
     bot.dispatch(payloads.message("status", user="U2", channel="C1", channel_type="channel",
                                   ts="1700000000.000300", thread_ts=page["thread_ts"]))
     bot.click(page, "review:approve_page", user="U2")                        # not the requester: refused

@@ -206,3 +206,41 @@ def test_the_queue_order_is_the_order_requests_were_queued_in(tmp_path):
     store.update("slack:T1:C1:1.000100", state="running")
     assert store.get("slack:T1:C1:1.000100").queued_at is None
     assert [r.thread_ts for r in ThreadStore(tmp_path).queued()] == ["1.000200"]
+
+
+def test_a_run_a_restart_stopped_after_a_decision_is_said_interrupted_and_frees_its_queue(bot, slack):
+    """Found by the load run (benchmarks/bot_load.py): a run killed while it computed after "approve all" kept its
+    thread in ``review``, so the next bot held its data set, told nobody, and the requests queued behind it waited.
+    Now the restart finds no page waiting for it: the thread is told to resume, and the queue moves on."""
+    a, b = "1699999980.000100", "1699999981.000100"
+    bot.mention("improve ABBR on trec6", ts=a)                     # waits for review
+    bot.mention("improve HUM on trec6", ts=b)                      # queued behind it
+    bot.agent.stop(f"slack:T1:C1:{a}")                             # "approve all", then the process died
+    slack.clear()
+
+    bot.restart()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "interrupted"
+    assert any("resume" in t for t in _in_thread(slack, a)), _in_thread(slack, a)
+    assert _asked(bot) == ["improve HUM on trec6"]                 # the queued request ran
+
+
+def test_resume_after_a_restart_waits_its_turn_in_the_data_sets_queue(bot, slack):
+    """Found by the load run: ``resume`` typed in an interrupted thread went straight to the agent, beside the run
+    the queue had started meanwhile; the agent then refused the next queued request of that data set and the bot
+    dropped it. A resume is now admitted to its data set's queue like any run."""
+    a, b, c = "1699999970.000100", "1699999971.000100", "1699999972.000100"
+    bot.mention("improve ABBR on trec6", ts=a)
+    store = bot.app.bridge.threads
+    store.update(f"slack:T1:C1:{a}", state="running")              # the process died during run A
+    bot.agent.stop(f"slack:T1:C1:{a}")
+    bot.restart()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    bot.mention("improve HUM on trec6", ts=b)                      # runs: A is interrupted, trec6 is free
+    assert store.get(f"slack:T1:C1:{b}").state == "review"
+    slack.clear()
+    bot.mention("resume", ts="1699999973.000100", thread_ts=a)     # B holds trec6: A must wait for it
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "queued", _in_thread(slack, a)
+    assert not [x for x in _asked(bot) if x == "resume"]
+    bot.mention("improve LOC on trec6", ts=c)                      # queued behind A's resume, not dropped
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{c}").state == "queued"

@@ -87,6 +87,14 @@ class FakeAgent:
             raise RuntimeError("the fake agent exploded")
         if low[0] == "improve":
             return self._improve(conversation, thread_id, text, user, on_event)
+        if low == ["resume"] and run and run["status"] == "stopped":   # a run a dead process left computing
+            if user != run["requester"] and user not in self.approvers:
+                return Turn(thread_id, "refused", "Only the requester or an approver may resume this run.",
+                            run_id=run["run_id"], requester=run["requester"])
+            with self._lock:
+                run["status"] = "done"
+                self._save()
+            return self._finish(thread_id, user, on_event)
         if low == ["status"]:
             text = f"Run {run['run_id']} ({run['target']} on {run['dataset']}): {run['status']}" if run else \
                 "No run in this thread."
@@ -118,6 +126,13 @@ class FakeAgent:
             return [{"thread_id": tid, "conversation": t["conversation"], "requester": t.get("requester"),
                      "run_id": t.get("run_id"), "status": t["status"], "command": t.get("command"),
                      "updated_at": t["updated_at"]} for tid, t in self._state["threads"].items()]
+
+    def stop(self, conversation: str) -> None:
+        """Test hook: the process died while the thread's run computed after a decision (no page waits)."""
+        with self._lock:
+            run = self._state["threads"][self.thread_for(conversation)]
+            run["waiting"], run["status"] = None, "stopped"
+            self._save()
 
     # -- behaviour -----------------------------------------------------------------------------------------------
 
