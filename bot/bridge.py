@@ -176,7 +176,11 @@ class Bridge:
         row = self.threads.get(conversation)
         if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
-        if row is not None and row.state == "interrupted" and row.dataset and is_resume(text):
+        if row is not None and row.state == "queued" and is_resume(text):   # it waits its turn already
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}", self._guarded(where, user, lambda: self._post(
+                where, blocks.notice_message(f"Already waiting in the {blocks.safe(row.dataset or '', 80)} queue: "
+                                             "it goes on when its turn comes."))))
+        elif row is not None and row.state == "interrupted" and row.dataset and is_resume(text):
             # the run computes again: it waits its turn in its data set's queue like any run
             run = RunRequest(key=row.dataset, command="resume", request=None)
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",

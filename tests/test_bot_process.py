@@ -242,5 +242,8 @@ def test_resume_after_a_restart_waits_its_turn_in_the_data_sets_queue(bot, slack
     bot.mention("resume", ts="1699999973.000100", thread_ts=a)     # B holds trec6: A must wait for it
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "queued", _in_thread(slack, a)
     assert not [x for x in _asked(bot) if x == "resume"]
+    bot.mention("resume", ts="1699999974.000100", thread_ts=a)     # said again while it waits: still waits
+    assert not [x for x in _asked(bot) if x == "resume"]
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "queued"
     bot.mention("improve LOC on trec6", ts=c)                      # queued behind A's resume, not dropped
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{c}").state == "queued"
