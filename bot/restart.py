@@ -25,11 +25,24 @@ log = logging.getLogger("bot.restart")
 
 
 def tell_interrupted(bridge: Bridge, rows: list[ThreadRow]) -> None:
-    """Each run the previous process left computing: its thread hears it stopped and how to go on."""
+    """Each run the previous process left computing: a review page it left open is closed (its buttons would act on
+    nothing), and its thread hears it stopped and how to go on."""
     for row in rows:
+        if row.review_ts:
+            _close_page(bridge, row)
         _post(bridge, row, blocks.notice_message(
             f":pause_button: The bot restarted while run {blocks.safe(row.run_id or 'of this thread', 80)} was "
             "working; nothing it stored is lost. Say `resume` in this thread to continue it."))
+
+
+def _close_page(bridge: Bridge, row: ThreadRow) -> None:
+    bridge.threads.update(row.conversation, review_ts=None)
+    try:
+        bridge.client.chat_update(channel=row.channel, ts=str(row.review_ts), **blocks.notice_message(
+            "Review page closed: the bot restarted while the run went on after a decision on it."))
+    except (SlackApiError, OSError) as exc:
+        log.warning("review page not closed", extra={"conversation": row.conversation,
+                                                     "slack_error": slack_error(exc)})
 
 
 def readmit_queued(bridge: Bridge) -> list[ThreadRow]:

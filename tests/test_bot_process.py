@@ -222,6 +222,8 @@ def test_a_run_a_restart_stopped_after_a_decision_is_said_interrupted_and_frees_
     assert bot.app.bridge.jobs.wait_idle(20)
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "interrupted"
     assert any("resume" in t for t in _in_thread(slack, a)), _in_thread(slack, a)
+    closed = [c for c in slack.calls_to("chat.update") if "Review page closed" in str(c.args.get("text"))]
+    assert len(closed) == 1 and "review:" not in str(closed[0].args["blocks"])   # no live buttons left
     assert _asked(bot) == ["improve HUM on trec6"]                 # the queued request ran
 
 
