@@ -595,8 +595,8 @@ def markdown(result: dict[str, Any]) -> str:
              f"{r['resumable']} / {r['failed']} |",
              f"| threads finished (of {r['threads']}) | {r['threads_finished']} |",
              f"| runs resumed by their requester after the restart | {r['resumed_by_requester']} |",
-             f"| of those, runs the restart stopped after a decision that the bot still showed as waiting for "
-             f"review (found by `status`) | {r['stopped_but_shown_waiting']} |",
+             f"| of those, threads that said `resume` again because `status` said the run stopped (the bot "
+             f"answers a resume waiting in its queue with its place) | {r['stopped_but_shown_waiting']} |",
              f"| duplicate runs / duplicate model versions | {result['duplicates']['runs']} / "
              f"{result['duplicates']['model_versions']} |",
              f"| model versions registered | {result['duplicates']['models_registered']} |",
