@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.bridge import clean_text, rejected_from_state
+from bot.texts import clean_text, rejected_from_state
 from bot.jobs import JobRunner
 from bot.progress import ProgressMessage
 from bot.threads import SlackThread, ThreadRow, ThreadStore

@@ -4,7 +4,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot.bridge import clean_text
+from bot.texts import clean_text
 from bot.deliveries import event_key
 from bot.listeners.common import bridge_of, tell_failure
 from bot.threads import SlackThread
