@@ -34,6 +34,7 @@ from bot import blocks
 from bot.admission import Parser, RunRequest, agent_command, run_request
 from bot.deliveries import Deliveries
 from bot.jobs import Admission, JobRunner
+from bot.metrics import Metrics, StepClock
 from bot.progress import ProgressMessage, slack_error
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow, ThreadStore
 
@@ -130,8 +131,9 @@ def rejected_from_state(state_values: dict[str, Any]) -> list[tuple[int, str]]:
 class Bridge:
     def __init__(self, *, agent: AgentLike, client: WebClient, threads: ThreadStore, jobs: JobRunner,
                  parse: Parser, approvers: frozenset[str] = frozenset(), workspace: Path | None = None,
-                 progress_seconds: float = 1.5, deliveries: Deliveries | None = None):
+                 progress_seconds: float = 1.5, deliveries: Deliveries | None = None, metrics: Metrics | None = None):
         self.agent, self.client, self.threads, self.jobs = agent, client, threads, jobs
+        self.metrics = metrics or Metrics()
         self.parse = parse          # the agent's parser (bot.admission.parser_for): which messages start a run
         self.approvers = approvers
         self.workspace = workspace
@@ -318,7 +320,11 @@ class Bridge:
             row = self._row(where, requester=requester or user, dataset=dataset, state="running", request=text,
                             progress_ts=posted["ts"], review_ts=None, report_ts=None)
             progress = self._progress(row)
-            turn = self.agent.ask(conversation, run.command, user=user, on_event=progress.update)
+            clock, on_event = self._events(row, progress)
+            try:
+                turn = self.agent.ask(conversation, run.command, user=user, on_event=on_event)
+            finally:
+                clock.close()
             progress.flush()
         except Exception:  # the run never got going: free the data set, then the guard tells the user
             if progress is not None:
@@ -336,10 +342,11 @@ class Bridge:
         """Ask the agent ``text`` (``shown``: what the user typed, if the agent is asked a canonical command)."""
         row = self.threads.get(where.conversation) or self._row(where)
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
+        clock, on_event = self._events(row, progress)
         try:
-            turn = self.agent.ask(where.conversation, text, user=user,
-                                  on_event=progress.update if progress else None)
+            turn = self.agent.ask(where.conversation, text, user=user, on_event=on_event)
         finally:
+            clock.close()
             _settle(progress)
         if turn.requester and row.requester is None:  # a run the agent reports: its requester may decide on it
             row = self.threads.update(where.conversation, requester=turn.requester)
@@ -365,14 +372,18 @@ class Bridge:
         line = blocks.decision_line(decision, user, numbers, pending)
         self._update(row, message_ts, blocks.closed(message_blocks, line), text="Review decided")
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
+        clock, on_event = self._events(row, progress)
         try:
-            turn = self.agent.review(row.thread_id, decision, user=user,
-                                     on_event=progress.update if progress else None)
+            turn = self.agent.review(row.thread_id, decision, user=user, on_event=on_event)
         except Exception:
+            clock.close()
             _settle(progress)
             self._reopen(row, message_ts, message_blocks)
             raise
+        clock.close()
         _settle(progress)
+        if turn.status not in ("refused", "running", "answer") or decision_applied(turn):
+            self.metrics.decided(action)
         log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
                                           "rejected": len(decision.ids), "status": turn.status})
         if turn.status == "running" and decision_applied(turn):  # applied, then the run stopped (resumable)
@@ -532,6 +543,21 @@ class Bridge:
         return self.threads.ensure(ThreadRow(conversation=where.conversation,
                                              thread_id=self.agent.thread_for(where.conversation), team=where.team,
                                              channel=where.channel, thread_ts=where.thread_ts), **changes)
+
+    def _events(self, row: ThreadRow, progress: ProgressMessage | None
+                ) -> tuple[StepClock, Callable[[ProgressEvent], None]]:
+        """The ``on_event`` of one agent call: the step clock (durations, evaluations; :mod:`bot.metrics`) and the
+        progress message, if any. Close the clock when the call returned."""
+        clock = self.metrics.step_clock(row.dataset)
+
+        def on_event(event: ProgressEvent) -> None:
+            try:
+                clock.event(event)
+            except Exception:  # noqa: BLE001 - metrics never stop a run
+                log.exception("progress event not counted")
+            if progress is not None:
+                progress.update(event)
+        return clock, on_event
 
     def _progress(self, row: ThreadRow) -> ProgressMessage:
         return ProgressMessage(self.client, row.channel, str(row.progress_ts), request=row.request or "your request",
