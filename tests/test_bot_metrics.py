@@ -123,6 +123,7 @@ def _page(bot) -> dict:
             "text": call.args.get("text"), "channel": call.args["channel"]}
 
 
+@pytest.mark.reliability   # SECURITY.md
 def test_refused_and_stale_clicks_are_not_counted_as_decisions(slack, tmp_path):
     bot = Harness(slack, bot_settings(tmp_path / "ws"))
     with serving(bot.app) as port:
@@ -148,6 +149,7 @@ def test_a_failed_run_is_counted_by_its_thread_data_set(slack, tmp_path):
     assert value(samples, "autogets_runs_active", dataset="sms_spam") == 0
 
 
+@pytest.mark.reliability   # SECURITY.md
 def test_metrics_hold_no_token_user_channel_or_text(slack, tmp_path):
     bot = Harness(slack, bot_settings(tmp_path / "ws"), agent_options={"hostile": True})
     with serving(bot.app) as port:
