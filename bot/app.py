@@ -18,6 +18,7 @@ from bot.bridge import AgentLike, Bridge
 from bot.jobs import JobRunner
 from bot.listeners import register_listeners
 from bot.listeners.common import CONTEXT_KEY
+from bot.metrics import MeteredRateLimitRetryHandler, MeteredWebClient, Metrics
 from bot.notify import SlackNotifier
 from bot.restart import readmit_queued, tell_interrupted
 from bot.settings import BotSettings
@@ -27,22 +28,28 @@ from bot.threads import ThreadStore
 class BotApp(App):
     """A Bolt app that knows its bridge (tests and the HTTP server wait on ``app.bridge.jobs``)."""
 
-    def __init__(self, *, bridge: Bridge, **kwargs: Any):
+    def __init__(self, *, bridge: Bridge, metrics: Metrics, **kwargs: Any):
         super().__init__(**kwargs)
         self.bridge = bridge
+        self.metrics = metrics   # served at GET /metrics (bot.run)
         self.signing_secret: str = kwargs.get("signing_secret") or ""   # the HTTP server checks it before parsing
 
 
-def create_app(settings: BotSettings, client: WebClient | None = None, agent: AgentLike | None = None) -> BotApp:
+def create_app(settings: BotSettings, client: WebClient | None = None, agent: AgentLike | None = None, *,
+               metrics: Metrics | None = None) -> BotApp:
+    """``metrics``: default, the client's (:func:`make_client` makes one with it), so the app, the notifier and
+    the client count into one registry."""
     client = client or make_client(settings)
+    metrics = metrics or getattr(client, "metrics", None) or Metrics()
     jobs = JobRunner(runs_per_dataset=settings.runs_per_dataset, queue_limit=settings.queue_limit)
+    metrics.watch_queue(jobs)
     agent = agent or build_agent(settings, client)
     bridge = Bridge(agent=agent, client=client, parse=parser_for(agent_context(agent, settings)),
                     threads=ThreadStore(settings.workspace), jobs=jobs, approvers=settings.approvers,
-                    workspace=settings.workspace, progress_seconds=settings.progress_seconds)
+                    workspace=settings.workspace, progress_seconds=settings.progress_seconds, metrics=metrics)
     tell_interrupted(bridge, bridge.restore())
     readmit_queued(bridge)
-    app = BotApp(bridge=bridge, name="autogets", client=client, token_verification_enabled=False,
+    app = BotApp(bridge=bridge, metrics=metrics, name="autogets", client=client, token_verification_enabled=False,
                  signing_secret=settings.signing_secret or "",
                  request_verification_enabled=bool(settings.signing_secret),
                  listener_executor=jobs.listener_executor)
@@ -56,13 +63,12 @@ def create_app(settings: BotSettings, client: WebClient | None = None, agent: Ag
     return app
 
 
-def make_client(settings: BotSettings) -> WebClient:
+def make_client(settings: BotSettings, metrics: Metrics | None = None) -> MeteredWebClient:
     """The Web API client: ``SLACK_API_URL``, and up to 3 retries when Slack says ``ratelimited`` (honouring its
-    ``Retry-After``; chat.update is rate-limited per channel)."""
-    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-
-    client = WebClient(token=settings.bot_token, base_url=settings.api_url)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    ``Retry-After``; chat.update is rate-limited per channel). It carries the process's :class:`Metrics` (a new one
+    unless given): failed calls and rate-limit retries are counted there."""
+    client = MeteredWebClient(token=settings.bot_token, base_url=settings.api_url, metrics=metrics)
+    client.retry_handlers.append(MeteredRateLimitRetryHandler(client.metrics, max_retry_count=3))
     return client
 
 

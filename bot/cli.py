@@ -19,10 +19,11 @@ def bot(http: Annotated[bool, typer.Option("--http", help="Serve Slack's Events 
         health_port: Annotated[int | None, typer.Option("--health-port", min=0, max=65535,
                                                         help="Socket Mode: also serve GET /healthz on this port "
                                                         "(200 while connected to Slack, else 503; 0 = a free "
-                                                        "one). With --http, /healthz is on --port.")] = None,
+                                                        "one) and GET /metrics (Prometheus). With --http, both "
+                                                        "are on --port.")] = None,
         workspace: WorkspaceOpt = None) -> None:
     """Run the Slack bot. Socket Mode needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…); --http needs
-    SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and serves POST /slack/events and GET /healthz.
+    SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and serves POST /slack/events, GET /healthz and GET /metrics.
 
     Example: autogets bot   (or: autogets bot --http --port 3000; in a container: autogets bot --health-port 3000)
     """

@@ -155,6 +155,12 @@ class JobRunner:
         with self._cond:
             return [owner for owner, _, _ in self._waiting.get(dataset, ())]
 
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """``{data set: (runs going, requests waiting)}`` for every data set asked for so far (the metrics)."""
+        with self._cond:
+            return {dataset: (len(self._active.get(dataset, ())), len(self._waiting.get(dataset, ())))
+                    for dataset in self._active.keys() | self._waiting.keys()}
+
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     def _begin(self) -> None:

@@ -1,6 +1,8 @@
-"""Serving the app: Socket Mode (default) or HTTP (Events API + interactivity on ``/slack/events``, and
-``GET /healthz``), plus the start-up checks the CLI runs before serving. Socket Mode opens no port unless asked for a
-health listener (``GET /healthz`` only: 200 while the Slack connection is up, else 503), for container health checks."""
+"""Serving the app: Socket Mode (default) or HTTP (Events API + interactivity on ``/slack/events``, ``GET /healthz``
+and ``GET /metrics``), plus the start-up checks the CLI runs before serving. Socket Mode opens no port unless asked
+for a health listener (``GET /healthz``: 200 while the Slack connection is up, else 503, for container health checks;
+and ``GET /metrics``). ``/metrics`` is the bot's Prometheus metrics (:mod:`bot.metrics`) in Prometheus' text format
+(OpenMetrics if the scraper asks for it)."""
 
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from slack_sdk.signature import SignatureVerifier
 from autogets.errors import ConfigError
 from bot.app import BotApp, create_app, make_client
 from bot.lease import serving
+from bot.metrics import Metrics
 from bot.settings import MANIFEST, BotSettings
 
 log = logging.getLogger("bot.run")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 MAX_BODY = 512 * 1024   # Slack's payloads are a few KiB; anything this large is not from Slack
 
 
@@ -81,7 +85,7 @@ def _serve_socket_mode(settings: BotSettings, *, health: tuple[str, int] | None,
     handler = SocketModeHandler(app, settings.app_token)
     server = None
     if health is not None:
-        server = make_server(health[0], health[1], health_app(handler.client.is_connected),
+        server = make_server(health[0], health[1], health_app(handler.client.is_connected, app.metrics),
                              server_class=_ThreadingWSGIServer, handler_class=_LoggingHandler)
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="autogets-health",
                          daemon=True).start()
@@ -140,8 +144,9 @@ def http_server(app: BotApp, host: str, port: int) -> WSGIServer:
 
 
 def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
-    """``GET /healthz``, and Slack's requests on ``path`` dispatched to Bolt. Bodies over ``max_body`` are refused
-    unread, a malformed length is 400 and a timestamp that is not a number 401 (Slack's verifier would raise on it).
+    """``GET /healthz``, ``GET /metrics`` (the app's), and Slack's requests on ``path`` dispatched to Bolt. Bodies
+    over ``max_body`` are refused unread, a malformed length is 400 and a timestamp that is not a number 401 (Slack's
+    verifier would raise on it).
     The signature and the timestamp are checked *before* the body is parsed (a bad or stale one is 401, logged as
     one line without the body, and reaches no listener); a signed body Bolt cannot parse (``{oops``, ``[]``,
     ``payload=<bad JSON>``) is 400. Bolt checks the signature again."""
@@ -151,6 +156,8 @@ def wsgi_app(app: BotApp, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY):
         method, route = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         if route == HEALTH_PATH and method in ("GET", "HEAD"):
             return _json(start_response, 200, {"ok": True})
+        if route == METRICS_PATH and method in ("GET", "HEAD"):
+            return _metrics(start_response, app.metrics, environ)
         if route != path:
             return _json(start_response, 404, {"error": "not found"})
         if method != "POST":
@@ -201,14 +208,25 @@ def bolt_request(body: str, query: str, headers: dict[str, str]) -> BoltRequest 
         return None
 
 
-def health_app(ready: Callable[[], bool]):
-    """Only ``GET /healthz``: ``{"ok": true}`` (200) when ``ready()``, else ``{"ok": false}`` (503); 404 elsewhere."""
+def health_app(ready: Callable[[], bool], metrics: Metrics | None = None):
+    """``GET /healthz``: ``{"ok": true}`` (200) when ``ready()``, else ``{"ok": false}`` (503); with ``metrics``,
+    ``GET /metrics``; 404 elsewhere."""
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "") != HEALTH_PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        route = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or route not in (HEALTH_PATH, METRICS_PATH) or \
+                (route == METRICS_PATH and metrics is None):
             return _json(start_response, 404, {"error": "not found"})
+        if route == METRICS_PATH:
+            return _metrics(start_response, metrics, environ)
         ok = bool(ready())
         return _json(start_response, 200 if ok else 503, {"ok": ok})
     return application
+
+
+def _metrics(start_response: Callable[..., Any], metrics: Metrics, environ: dict[str, Any]) -> list[bytes]:
+    payload, content_type = metrics.exposition(environ.get("HTTP_ACCEPT"))
+    start_response(_status(200), [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
 def _status(code: int) -> str:

@@ -19,9 +19,10 @@ from pathlib import Path
 from wsgiref.simple_server import make_server
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from autogets.cli import main
-from bot.run import HEALTH_PATH, health_app
+from bot.run import HEALTH_PATH, METRICS_PATH, health_app
 from tests.fakes.slack_server import Call, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +62,7 @@ def test_health_app_reports_the_connection_state():
         assert _get(port, method="HEAD")[0] == 200
         assert _get(port, "/slack/events", "POST")[0] == 404   # nothing of Slack's is served on this port
         assert _get(port, "/")[0] == 404
+        assert _get(port, METRICS_PATH)[0] == 404            # no metrics given: none served
     finally:
         server.shutdown()
         server.server_close()
@@ -120,6 +122,10 @@ def test_socket_mode_health_listener_follows_the_websocket(tmp_path):
         assert line.rstrip().endswith(HEALTH_PATH)
         assert _until(lambda: _get(port)[0] == 200), _get(port)
         assert _get(port) == (200, '{"ok": true}')
+        status, metrics = _get(port, METRICS_PATH)   # issue 24: the Prometheus metrics on the same listener
+        families = {f.name for f in text_string_to_metric_families(metrics)}
+        assert status == 200 and {"autogets_runs_started", "autogets_queue_length"} <= families
+        assert BOT_TOKEN not in metrics and APP_TOKEN not in metrics
         assert connections and "apps.connections.open" in slack.methods()
         assert slack.calls_to("apps.connections.open")[0].authorized   # asked with the app-level token
 

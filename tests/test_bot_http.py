@@ -84,6 +84,34 @@ def test_a_signed_mention_is_dispatched(served):
     assert "Commands" in str(answer["blocks"]) and "/autogets" in str(answer["blocks"])   # the agent's help
 
 
+def _metric(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == name and s.labels == labels)
+
+
+def test_metrics_beside_slack_requests_count_a_failed_web_api_call(served):
+    """Issue 24 item 3, in the real process (the real agent): GET /metrics on the port Slack posts to, in
+    Prometheus' text format; a call Slack refuses is counted by method and error code; no token in it."""
+    slack, port, _ = served
+    status, before = _request(port, "GET", "/metrics")
+    assert status == 200 and "# TYPE autogets_runs_started_total counter" in before
+    slack.fail("views.publish", "not_enabled")
+    published = len(slack.calls_to("views.publish"))
+    body = payloads.app_home_opened()
+    assert _request(port, "POST", "/slack/events", body, payloads.signed_headers(body))[0] == 200
+    slack.wait_for("views.publish", published + 1)   # the Home tab, refused (logged as one warning)
+    name, labels = "autogets_slack_api_errors_total", {"method": "views.publish", "error": "not_enabled"}
+    for _ in range(50):   # the client counts the refusal right after Slack's answer
+        status, after = _request(port, "GET", "/metrics")
+        if _metric(after, name, **labels) > _metric(before, name, **labels):
+            break
+        time.sleep(0.1)
+    assert status == 200 and _metric(after, name, **labels) == _metric(before, name, **labels) + 1
+    assert BOT_TOKEN not in after and payloads.SECRET not in after and "U1" not in after
+
+
 @pytest.mark.parametrize("case", ["bad signature", "stale timestamp", "missing headers", "oversized body"])
 def test_rejected_requests_reach_no_listener(served, case):
     slack, port, _ = served

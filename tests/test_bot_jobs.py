@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from bot.texts import clean_text, rejected_from_state
 from bot.jobs import JobRunner
 from bot.progress import ProgressMessage
+from bot.texts import clean_text, rejected_from_state
 from bot.threads import SlackThread, ThreadRow, ThreadStore
 
 

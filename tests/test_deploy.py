@@ -35,7 +35,7 @@ DEPLOYMENT_NEEDS = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"
                     "AUTOGETS_LLM_API_KEY", "AUTOGETS_EXECUTOR", "RAY_ADDRESS"}
 # Commented lines of .env.example show the default, except these, which show an example.
 ENV_EXAMPLES = {"AUTOGETS_CONFIG", "RAY_ADDRESS", "AUTOGETS_LLM_BASE_URL", "RAY_AUTH_MODE", "AUTOGETS_EMBED_BASE_URL",
-                "AUTOGETS_DATA_DIRS"}
+                "AUTOGETS_DATA_DIRS", "AUTOGETS_MLFLOW_TRACKING_URI"}
 # Named in the deploy files but read by Ray itself, not by our code: Ray's token authentication, which the KubeRay
 # cluster of ray-cluster.yaml requires of its clients (the bot).
 READ_BY_RAY = {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN"}
@@ -384,6 +384,38 @@ def test_compose_health_check_workspace_and_environment():
     assert health_port(http) == port and f'# ports: ["{port}:{port}"]' in text
     # how to point the bot at the llm service names the service and its port
     assert "AUTOGETS_LLM_BASE_URL=http://llm:11434/v1" in text
+
+
+def test_the_optional_prometheus_scrapes_the_route_and_port_the_bot_serves_metrics_on():
+    """Issue 24 item 3: the `prometheus` service (profile "metrics") reads deploy/prometheus.yml, whose one job
+    scrapes the compose service `bot` on the port of its health listener (the image's default command) at the path
+    bot.run serves the metrics on (both modes: the HTTP mode in the comments keeps that port)."""
+    from bot.metrics import Metrics
+    from bot.run import METRICS_PATH, health_app
+
+    spec = compose()
+    prometheus = spec["services"]["prometheus"]
+    assert prometheus["profiles"] == ["metrics"] and prometheus["image"].startswith("prom/prometheus:v")
+    mounts = {v.split(":")[1]: v.split(":") for v in prometheus["volumes"]}
+    source, _, mode = mounts["/etc/prometheus/prometheus.yml"]   # where the image's default command reads it
+    assert (DEPLOY / source).resolve() == DEPLOY / "prometheus.yml" and mode == "ro"
+    assert all(p.startswith("127.0.0.1:") for p in prometheus["ports"])   # no authentication: this host only
+    assert "bot" in prometheus["depends_on"]
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job.get("metrics_path", "/metrics") == METRICS_PATH and job.get("scheme", "http") == "http"
+    (target,) = [t for group in job["static_configs"] for t in group["targets"]]
+    host, _, port = target.partition(":")
+    assert host in spec["services"] and "command" not in spec["services"][host]
+    assert int(port) == health_port(_json_instruction("CMD"))
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert health_port(json.loads(re.search(r"# command: (\[.*\])", text).group(1))) == int(port)
+    assert "--profile metrics up" in text and "prometheus-data" in spec["volumes"]
+    # the health listener the default command starts answers that path
+    answered = []
+    environ = {"PATH_INFO": job.get("metrics_path", "/metrics"), "REQUEST_METHOD": "GET"}
+    body = health_app(lambda: True, Metrics())(environ, lambda status, headers: answered.append(status))
+    assert answered == ["200 OK"] and b"autogets_queue_length" in b"".join(body)
 
 
 def ray_docs() -> dict[str, dict]:

@@ -18,6 +18,7 @@ from bot import blocks
 from bot.admission import Parser
 from bot.deliveries import Deliveries
 from bot.jobs import JobRunner
+from bot.metrics import Metrics, StepClock
 from bot.progress import ProgressMessage, slack_error
 from bot.texts import describe
 from bot.threads import SlackThread, ThreadRow, ThreadStore
@@ -47,8 +48,9 @@ class BridgeBase:
 
     def __init__(self, *, agent: AgentLike, client: WebClient, threads: ThreadStore, jobs: JobRunner,
                  parse: Parser, approvers: frozenset[str] = frozenset(), workspace: Path | None = None,
-                 progress_seconds: float = 1.5, deliveries: Deliveries | None = None):
+                 progress_seconds: float = 1.5, deliveries: Deliveries | None = None, metrics: Metrics | None = None):
         self.agent, self.client, self.threads, self.jobs = agent, client, threads, jobs
+        self.metrics = metrics or Metrics()
         self.parse = parse          # the agent's parser (bot.admission.parser_for): which messages start a run
         self.approvers = approvers
         self.workspace = workspace
@@ -62,6 +64,21 @@ class BridgeBase:
         return self.threads.ensure(ThreadRow(conversation=where.conversation,
                                              thread_id=self.agent.thread_for(where.conversation), team=where.team,
                                              channel=where.channel, thread_ts=where.thread_ts), **changes)
+
+    def _events(self, row: ThreadRow, progress: ProgressMessage | None
+                ) -> tuple[StepClock, Callable[[ProgressEvent], None]]:
+        """The ``on_event`` of one agent call: the step clock (durations, evaluations; :mod:`bot.metrics`) and the
+        progress message, if any. Close the clock when the call returned."""
+        clock = self.metrics.step_clock(row.dataset)
+
+        def on_event(event: ProgressEvent) -> None:
+            try:
+                clock.event(event)
+            except Exception:  # noqa: BLE001 - metrics never stop a run
+                log.exception("progress event not counted")
+            if progress is not None:
+                progress.update(event)
+        return clock, on_event
 
     def _progress(self, row: ThreadRow) -> ProgressMessage:
         return ProgressMessage(self.client, row.channel, str(row.progress_ts), request=row.request or "your request",

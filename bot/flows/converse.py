@@ -12,10 +12,11 @@ class ConverseFlow(BridgeBase):
         """Ask the agent ``text`` (``shown``: what the user typed, if the agent is asked a canonical command)."""
         row = self.threads.get(where.conversation) or self._row(where)
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
+        clock, on_event = self._events(row, progress)
         try:
-            turn = self.agent.ask(where.conversation, text, user=user,
-                                  on_event=progress.update if progress else None)
+            turn = self.agent.ask(where.conversation, text, user=user, on_event=on_event)
         finally:
+            clock.close()
             settle(progress)
         if turn.requester and row.requester is None:  # a run the agent reports: its requester may decide on it
             row = self.threads.update(where.conversation, requester=turn.requester)

@@ -38,14 +38,18 @@ class DecideFlow(BridgeBase):
         line = blocks.decision_line(decision, user, numbers, pending)
         self._update(row, message_ts, blocks.closed(message_blocks, line), text="Review decided")
         progress = self._progress(row) if row.progress_ts and row.state in ACTIVE_STATES else None
+        clock, on_event = self._events(row, progress)
         try:
-            turn = self.agent.review(row.thread_id, decision, user=user,
-                                     on_event=progress.update if progress else None)
+            turn = self.agent.review(row.thread_id, decision, user=user, on_event=on_event)
         except Exception:
+            clock.close()
             settle(progress)
             self._reopen(row, message_ts, message_blocks)
             raise
+        clock.close()
         settle(progress)
+        if turn.status not in ("refused", "running", "answer") or decision_applied(turn):
+            self.metrics.decided(action)
         log.info("review decided", extra={"conversation": conversation, "user": user, "action": action,
                                           "rejected": len(decision.ids), "status": turn.status})
         if turn.status == "running" and decision_applied(turn):  # applied, then the run stopped (resumable)

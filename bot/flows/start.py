@@ -56,7 +56,11 @@ class StartFlow(BridgeBase):
             row = self._row(where, requester=requester or user, dataset=dataset, state="running", request=text,
                             progress_ts=posted["ts"], review_ts=None, report_ts=None)
             progress = self._progress(row)
-            turn = self.agent.ask(conversation, run.command, user=user, on_event=progress.update)
+            clock, on_event = self._events(row, progress)
+            try:
+                turn = self.agent.ask(conversation, run.command, user=user, on_event=on_event)
+            finally:
+                clock.close()
             progress.flush()
         except Exception:  # the run never got going: free the data set, then the guard tells the user
             if progress is not None:

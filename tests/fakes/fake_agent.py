@@ -12,7 +12,9 @@ the same workspace continues where the last one stopped (like the real agent's c
 emits ``events`` progress events (``event_pause`` seconds apart; each ``on_event`` call's duration is kept in
 ``event_seconds``) and returns page 1 of ``pages`` review pages of
 ``page_size`` samples; approving the last page (or ``approve all``) finishes the run with a report, three PNGs and
-a ``model_registered`` notification. ``explode`` raises, to test the bot's error path.
+a ``model_registered`` notification. ``explode`` raises, to test the bot's error path. Like the real agent, a
+cancel notifies ``cancelled``, and with ``fail_search`` the search step fails: ``failed`` notified, a ``failed``
+turn.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class FakeAgent:
     def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
                  pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False,
                  promote_approval: bool = False, text_chars: int = 0, answer_chars: int = 0,
-                 stop_after_decision: bool = False, event_pause: float = 0.0):
+                 stop_after_decision: bool = False, event_pause: float = 0.0, fail_search: bool = False):
         self.workspace = Path(workspace)
         self.notifier = notifier or NullNotifier()
         self.approvers = approvers
@@ -51,6 +53,7 @@ class FakeAgent:
         self.text_chars, self.answer_chars = text_chars, answer_chars   # long sample texts; a long "report" answer
         self.stop_after_decision = stop_after_decision   # a decision is applied, then the run stops (LLM gone)
         self.event_pause = event_pause                  # seconds between two progress events (a slower run)
+        self.fail_search = fail_search                  # the search step fails (after its progress events)
         self.event_seconds: list[float] = []            # how long each on_event call took (the run waited)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
@@ -189,6 +192,8 @@ class FakeAgent:
             run["updated_at"] = _now()
             self._save()
         if run["status"] == "cancelled":
+            self.notifier.notify("cancelled", {"run_id": run["run_id"], "actor": user,
+                                               "conversation": run["conversation"]})
             return Turn(thread_id, "cancelled", f"Run {run['run_id']} cancelled.", run_id=run["run_id"])
         if self.stop_after_decision:  # like the real agent: the stored run's state, requester included
             return Turn(thread_id, "running", "The run stopped: the LLM server went away. Say resume in this thread "
@@ -205,6 +210,14 @@ class FakeAgent:
             if on_event:
                 on_event({"step": "search", "phase": "1/1 SW", "done": (i + 1) * 5, "total": self.events * 5,
                           "best_gain": 0.01 * (i + 1)})
+        if self.fail_search:  # like the real agent's guarded step: the run is failed, the team told
+            reason = "the search step failed (fake)"
+            with self._lock:
+                run["status"] = "failed"
+                self._save()
+            self.notifier.notify("failed", {"run_id": run["run_id"], "reason": reason,
+                                            "conversation": run["conversation"]})
+            return Turn(thread_id, "failed", f"The run failed: {reason}", run_id=run["run_id"])
         with self._lock:
             versions = self._state["models"].setdefault(run["dataset"], {"production": None, "versions": []})
             model_id = f"{run['dataset']}-v{len(versions['versions']) + 1}"

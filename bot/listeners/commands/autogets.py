@@ -4,9 +4,9 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, BoltRequest, Respond
 
-from bot.texts import clean_text
 from bot.deliveries import command_key
 from bot.listeners.common import bridge_of, tell_failure
+from bot.texts import clean_text
 
 
 def autogets_command_callback(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext,

@@ -4,9 +4,9 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot.texts import clean_text
 from bot.deliveries import event_key
 from bot.listeners.common import bridge_of, tell_failure
+from bot.texts import clean_text
 from bot.threads import SlackThread
 
 

@@ -4,10 +4,10 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from bot.texts import clean_text, mentions
 from bot.deliveries import event_key
 from bot.listeners.common import bridge_of, tell_failure
 from bot.surface import message_channel_types
+from bot.texts import clean_text, mentions
 from bot.threads import SlackThread
 
 
