@@ -26,6 +26,8 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.threads import open_bot_db
+
 TABLE = "seen_requests"
 TTL = 3600.0          # seconds a handled request's key is kept
 MAX_KEYS = 100_000    # and at most this many keys (the newest)
@@ -102,11 +104,8 @@ class Deliveries:
 
     def _open(self) -> sqlite_utils.Database:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            db = sqlite_utils.Database(conn)
-            with conn:
+            db = open_bot_db(self.path)
+            with db.conn:
                 db[TABLE].create({"key": str, "at": float}, pk="key", if_not_exists=True)
                 db[TABLE].create_index(["at"], if_not_exists=True)
             self._db = db

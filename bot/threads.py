@@ -70,6 +70,15 @@ def _precise_now() -> str:
 _COLUMNS: dict[str, Any] = {f.name: (int if f.name == "review_page" else str) for f in fields(ThreadRow)}
 
 
+def open_bot_db(path: Path) -> sqlite_utils.Database:
+    """A connection to the bot's own ``bot.db`` (WAL, waits for other writers; shared by the bot's threads under
+    its owner's lock): the thread table here, the handled requests in :mod:`bot.deliveries`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    return sqlite_utils.Database(conn)
+
+
 class ThreadStore:
     """Rows of :class:`ThreadRow`, one per Slack thread the bot has talked in. Safe to share between threads."""
 
@@ -80,10 +89,8 @@ class ThreadStore:
 
     def _table(self) -> sqlite_utils.db.Table:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            db = sqlite_utils.Database(conn)
+            db = open_bot_db(self.path)
+            conn = db.conn
             with conn:
                 db[TABLE].create(_COLUMNS, pk="conversation", if_not_exists=True)
                 missing = {name: kind for name, kind in _COLUMNS.items() if name not in db[TABLE].columns_dict}
