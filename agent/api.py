@@ -53,6 +53,10 @@ class ReviewPage:
     #                              undecided ones, numbered by their place on the page)
 
 
+HINT_CHARS = 60
+"""What the agent keeps of a regeneration hint (the bot's hint field allows no more)."""
+
+
 @dataclass(frozen=True)
 class ReviewDecision:
     action: ReviewAction

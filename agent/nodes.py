@@ -18,6 +18,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agent import answers
+from agent.api import HINT_CHARS
 from agent.context import AgentContext
 from agent.datafiles import DataFileRefused, data_file
 from agent.progress import writer
@@ -224,7 +225,7 @@ def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     if nxt == "regenerate":
         if rounds_left <= 0:
             return {"message": f"No regenerations left (at most {steps.MAX_REGENERATIONS}).", "review_next": "review"}
-        return {"round": state.get("round", 0) + 1, "hint": str(decision.get("hint", ""))[:60], "page": 1,
+        return {"round": state.get("round", 0) + 1, "hint": str(decision.get("hint", ""))[:HINT_CHARS], "page": 1,
                 "message": "", "review_next": "generate"}
     if nxt == "next_page":
         return {"page": state.get("page", 1) + 1, "message": "", "review_next": "show"}

@@ -10,6 +10,7 @@ back to the same request without the LLM (one LLM call per message, and no secon
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,8 +49,8 @@ def parser_for(context: AgentContext) -> Parser:
 def run_key(request: Request) -> str:
     """The data set a run of ``request`` holds: a bundled data set's catalog name (``trec6`` however it was typed);
     a data file's identity ``name@fingerprint`` (:mod:`autogets.identity`, as the run's claim uses it), or the
-    bundled name when the file holds exactly that data set; the file's path if it cannot be read (the agent then
-    says why)."""
+    bundled name when the file holds exactly that data set; a hash of the file's path if it cannot be read (the agent
+    then says why; a path never becomes a queue key or a metrics label)."""
     if request.dataset is not None:
         return request.dataset
     path = Path(str(request.data_path))
@@ -57,7 +58,7 @@ def run_key(request: Request) -> str:
         identity = load_dataset(path=path).identity
     except (AutogetsError, OSError, ValueError) as exc:
         log.warning("data file not readable for admission", extra={"error": type(exc).__name__})
-        return str(path)
+        return "unreadable-file@" + hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]  # never a path
     if identity.name in BUNDLED and identity == bundled_identity(identity.name):
         return identity.name
     return identity.key

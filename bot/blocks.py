@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from agent.api import ReviewDecision, ReviewPage, Turn
+from agent.api import HINT_CHARS, ReviewDecision, ReviewPage, Turn
 from autogets.review import review_counts
 from autogets.textfmt import visible_controls
 
@@ -65,7 +65,6 @@ REVIEW_ACTION_PREFIX = "review:"
 REJECTS_ACTION_PREFIX = "review_rejects_"
 REGENERATE_VIEW = "review:regenerate_hint"   # callback_id of the modal "Regenerate" opens
 HINT_BLOCK_ID, HINT_ACTION_ID = "regenerate_hint", "hint"
-HINT_CHARS = 60            # what the agent keeps of a hint (agent.nodes.review)
 HINT_LABEL = "What should change? (optional, e.g. shorter, more formal)"
 PROMOTE_ACTION = "report:promote"
 DISCARD_ACTION = "report:discard"

@@ -62,7 +62,7 @@ def readmit(bridge: Bridge, row: ThreadRow) -> None:
     log.info("queued request asked again after a restart", extra={"conversation": row.conversation,
                                                                   "dataset": row.dataset, "user": row.requester})
     _tell(bridge, row)
-    bridge.on_text(row.where, row.request, row.requester)
+    bridge.requeue(row)
 
 
 def _tell(bridge: Bridge, row: ThreadRow) -> None:

@@ -249,3 +249,47 @@ def test_resume_after_a_restart_waits_its_turn_in_the_data_sets_queue(bot, slack
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "queued"
     bot.mention("improve LOC on trec6", ts=c)                      # queued behind A's resume, not dropped
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{c}").state == "queued"
+
+
+def test_a_resume_waiting_in_the_queue_when_the_bot_restarts_is_queued_again(bot, slack):
+    """Review of the restart fixes: a resume waiting in its data set's queue was re-asked through ``on_text`` after
+    a restart, which answered "already waiting" and queued nothing: the thread stayed queued for good."""
+    a, b = "1699999960.000100", "1699999961.000100"
+    bot.mention("improve ABBR on trec6", ts=a)
+    store = bot.app.bridge.threads
+    store.update(f"slack:T1:C1:{a}", state="running")
+    bot.agent.stop(f"slack:T1:C1:{a}")
+    bot.restart()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    bot.mention("improve HUM on trec6", ts=b)                       # holds trec6
+    bot.mention("resume", ts="1699999962.000100", thread_ts=a)      # waits behind it
+    assert store.get(f"slack:T1:C1:{a}").state == "queued"
+    bot.restart()                                                   # B waits for review, A's resume is queued
+    assert bot.app.bridge.jobs.wait_idle(20)
+    assert [w for w in bot.app.bridge.jobs.waiting("trec6")] == [f"slack:T1:C1:{a}"]
+
+
+def test_requests_queued_before_a_restart_keep_their_order_in_the_new_queue(bot, slack):
+    """Review of item 4: the new process asked each queued request again as its own job, so their positions in the
+    new queue were a race between workers."""
+    first = "1699999950.000100"
+    bot.mention("improve ABBR on trec6", ts=first)                  # runs, then waits for review
+    later = [f"16999999{51 + i}.000100" for i in range(4)]
+    for i, ts in enumerate(later):
+        bot.mention(f"improve {('HUM', 'LOC', 'NUM', 'DESC')[i]} on trec6", ts=ts)
+    bot.restart()
+    assert bot.app.bridge.jobs.wait_idle(20)
+    assert bot.app.bridge.jobs.waiting("trec6") == [f"slack:T1:C1:{ts}" for ts in later[:3]]
+
+
+def test_a_new_run_that_stops_resumably_keeps_its_thread_and_resumes_through_the_queue(slack, tmp_path):
+    """Review of the restart fixes: a run that stopped resumably in its first steps (the LLM went away) was taken
+    for one that never started: its thread went idle, so ``resume`` reached the agent beside the data set's queue."""
+    bot = Harness(slack, bot_settings(tmp_path / "ws", queue_limit=3), agent_options={"stop_before_review": True})
+    a = "1699999940.000100"
+    bot.mention("improve ABBR on trec6", ts=a)
+    row = bot.app.bridge.threads.get(f"slack:T1:C1:{a}")
+    assert row.state == "interrupted" and row.run_id, row
+    bot.mention("resume", ts="1699999941.000100", thread_ts=a)
+    assert _asked(bot)[-1] == "resume"
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "finished"

@@ -112,7 +112,8 @@ class BridgeBase:
 
     def _may_decide(self, user: str, row: ThreadRow) -> bool:
         """Checked here only to answer a click at once; the agent's review node checks it again."""
-        return Policy(self.approvers).allows(user, "review", row.requester)
+        promotion = (row.review_token or "").startswith("promote:")   # a page asking for the second approval
+        return Policy(self.approvers).allows(user, "approve promotion" if promotion else "review", row.requester)
 
     def _refuse(self, row: ThreadRow, user: str, action: str, reason: str = "") -> None:
         log.warning("refused", extra={"conversation": row.conversation, "user": user, "action": action[:80],

@@ -10,12 +10,23 @@ from bot.admission import RunRequest, agent_command, run_request
 from bot.flows.base import BridgeBase
 from bot.jobs import Admission
 from bot.progress import ProgressMessage
-from bot.texts import QUIET_STATUSES
-from bot.threads import SlackThread
+from bot.texts import QUIET_STATUSES, is_resume
+from bot.threads import SlackThread, ThreadRow
 
 log = logging.getLogger("bot.bridge")
 
 class StartFlow(BridgeBase):
+    def requeue(self, row: ThreadRow) -> None:
+        """After a restart: ask a request the previous process held in its queue again, now (admissions in the
+        order the caller gives them), a ``resume`` as a resume of the thread's run."""
+        if not row.request or not row.requester:
+            return
+        if is_resume(row.request) and row.dataset:
+            self._admit(row.where, row.request, row.requester, RunRequest(key=row.dataset, command="resume",
+                                                                          request=None))
+        else:
+            self._route(row.where, row.request, row.requester)
+
     def _route(self, where: SlackThread, text: str, user: str) -> None:
         """A message outside an active run: a run request is admitted to its data set's queue; anything else is
         the agent's to answer."""
@@ -68,8 +79,10 @@ class StartFlow(BridgeBase):
             self._row(where, state="finished")
             self.jobs.release(dataset, conversation)
             raise
-        if turn.status in QUIET_STATUSES:  # the run did not start (unknown class, refused, …)
+        if turn.status in QUIET_STATUSES:  # the run did not start (unknown class, refused, …), or stopped resumably
             progress.finish(turn.status)
-            self.threads.update(conversation, state="idle" if run.request is not None else "interrupted")
+            stopped = run.request is None or (turn.status == "running" and turn.run_id is not None)
+            self.threads.update(conversation, state="interrupted" if stopped else "idle",
+                                **({"run_id": turn.run_id} if turn.run_id else {}))
             self.jobs.release(dataset, conversation)
         self._show(self.threads.get(conversation) or row, turn, user, progress, text=text)

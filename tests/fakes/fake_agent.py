@@ -44,7 +44,8 @@ class FakeAgent:
     def __init__(self, workspace: Path, *, notifier: Any = None, approvers: frozenset[str] = frozenset(),
                  pages: int = 2, page_size: int = 3, events: int = 3, hostile: bool = False,
                  promote_approval: bool = False, text_chars: int = 0, answer_chars: int = 0,
-                 stop_after_decision: bool = False, event_pause: float = 0.0, fail_search: bool = False):
+                 stop_after_decision: bool = False, event_pause: float = 0.0, fail_search: bool = False,
+                 stop_before_review: bool = False):
         self.workspace = Path(workspace)
         self.notifier = notifier or NullNotifier()
         self.approvers = approvers
@@ -52,6 +53,7 @@ class FakeAgent:
         self.promote_approval = promote_approval
         self.text_chars, self.answer_chars = text_chars, answer_chars   # long sample texts; a long "report" answer
         self.stop_after_decision = stop_after_decision   # a decision is applied, then the run stops (LLM gone)
+        self.stop_before_review = stop_before_review     # a new run stops resumably before its first page
         self.event_pause = event_pause                  # seconds between two progress events (a slower run)
         self.fail_search = fail_search                  # the search step fails (after its progress events)
         self.event_seconds: list[float] = []            # how long each on_event call took (the run waited)
@@ -161,6 +163,13 @@ class FakeAgent:
             time.sleep(self.event_pause)
             if on_event:
                 on_event({"step": "generate", "done": (i + 1) * 10, "total": self.events * 10})
+        if self.stop_before_review:  # like the real agent: a Resumable step; the thread can be resumed
+            with self._lock:
+                run["waiting"], run["status"] = None, "stopped"
+                self._save()
+            return Turn(thread_id, "running", "The run stopped: the LLM server went away. Say resume in this thread "
+                                              "to continue from that step.", run_id=run["run_id"],
+                        requester=run["requester"])
         self.notifier.notify("review_needed", self._payload(thread_id, actor=user))
         return self._review_turn(thread_id)
 
