@@ -42,6 +42,9 @@ NAMESPACE = uuid.UUID("6f1c6d52-3d0c-4a55-9a55-0a7e6c1b2d10")
 EventSink = Callable[[dict[str, Any]], None]
 
 
+ENDED = ("done", "no_gain", "failed", "cancelled")
+"""Run statuses after which nothing is left to cancel."""
+
 RESUME_WORDS = ("resume", "continue", "retry")
 """Said in a thread whose run stopped between steps (a crash, a generator that went away): continue it."""
 
@@ -89,27 +92,39 @@ class Agent:
         thread_id = self.thread_for(conversation)
         quick = thread_reply(text)
         quick = quick.intent if isinstance(quick, Request) and quick.intent in ("status", "cancel") else None
-        with self._exclusive(thread_id, wait=quick is None) as mine:
+        if quick:  # never queued behind the thread's run: answered at once while it computes
+            with self._exclusive(thread_id, wait=False) as mine:
+                if mine:
+                    return self._ask_held(thread_id, conversation, text, user, on_event)
+                if quick == "status" or self._waiting(thread_id) is None:
+                    return self._while_computing(thread_id, quick, user)
+            # a cancel while the run waits at a page and another call holds the thread a moment: the normal path
+        with self._exclusive(thread_id) as mine:
             if not mine:
-                return self._while_computing(thread_id, quick, user) if quick else self._busy(thread_id)
-            word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
-            waiting = self._waiting(thread_id)
-            if waiting is not None:
-                reply = thread_reply(text)  # the grammar decides: "approve all", never a bare "approve"
-                if isinstance(reply, Request) and reply.intent in ("cancel", "approve_all"):
-                    action = "cancel" if reply.intent == "cancel" else "approve_all"
-                    return self._decide(thread_id, waiting, ReviewDecision(action=action), user, on_event)
-                if isinstance(reply, Request):  # status
-                    return self._turn(thread_id, note="A run in this thread waits for review.")
-                said = f"{reply.message} Nothing was applied; or answer the page." if reply is not None else (
-                    "A run in this thread waits for review: answer the page, or say cancel or approve all.")
-                return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"), text=said)
-            if word in RESUME_WORDS and self._stopped(thread_id):
-                return self._continue(thread_id, user, on_event)
-            if word == "status" and self._stopped(thread_id):
-                return self._turn(thread_id)
-            self._remember(thread_id, conversation=conversation, requester=user, command=text)
-            return self._stream(thread_id, fresh(text, user, conversation), on_event)
+                return self._busy(thread_id)
+            return self._ask_held(thread_id, conversation, text, user, on_event)
+
+    def _ask_held(self, thread_id: str, conversation: str, text: str, user: str, on_event: EventSink | None
+                  ) -> Turn:
+        """:meth:`ask` with the thread held."""
+        word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
+        waiting = self._waiting(thread_id)
+        if waiting is not None:
+            reply = thread_reply(text)  # the grammar decides: "approve all", never a bare "approve"
+            if isinstance(reply, Request) and reply.intent in ("cancel", "approve_all"):
+                action = "cancel" if reply.intent == "cancel" else "approve_all"
+                return self._decide(thread_id, waiting, ReviewDecision(action=action), user, on_event)
+            if isinstance(reply, Request):  # status
+                return self._turn(thread_id, note="A run in this thread waits for review.")
+            said = f"{reply.message} Nothing was applied; or answer the page." if reply is not None else (
+                "A run in this thread waits for review: answer the page, or say cancel or approve all.")
+            return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"), text=said)
+        if word in RESUME_WORDS and self._stopped(thread_id):
+            return self._continue(thread_id, user, on_event)
+        if word == "status" and self._stopped(thread_id):
+            return self._turn(thread_id)
+        self._remember(thread_id, conversation=conversation, requester=user, command=text)
+        return self._stream(thread_id, fresh(text, user, conversation), on_event)
 
     def review(self, thread_id: str, decision: ReviewDecision, *, user: str, on_event: EventSink | None = None
                ) -> Turn:
@@ -191,6 +206,9 @@ class Agent:
             return Turn(thread_id=thread_id, status="refused", run_id=run_id, data={"applied": False},
                         text=self.ctx.policy.refusal(user, "review", "this run", action="cancel",
                                                      thread_id=thread_id))
+        if (status := steps.run_row(self.ws, run_id)["status"]) in ENDED:
+            return Turn(thread_id=thread_id, status="answer", run_id=run_id, data={"applied": False},
+                        text=f"Run {run_id} already ended ({status}); nothing to cancel.")
         steps.request_cancel(self.ws, run_id, actor=user)
         log.info("cancel requested", extra={"thread_id": thread_id, "run_id": run_id, "user": user})
         return Turn(thread_id=thread_id, status="running", run_id=run_id, requester=requester,
