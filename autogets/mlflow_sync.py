@@ -31,6 +31,7 @@ so a server that goes away costs seconds, not minutes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -119,7 +120,8 @@ def sync(registry, uri: str, *, backfill: bool = False) -> SyncOutcome:
         import mlflow
     except ImportError:
         outcome.error = "mlflow is not installed: pip install 'autogets[mlflow]'"
-        outcome.pending_versions = [v.id for v in _pending_versions(registry)]
+        with contextlib.suppress(Exception):  # never fail the registry operation that asked for the sync
+            outcome.pending_versions = [v.id for v in _pending_versions(registry)]
         return outcome
     try:
         if backfill:
