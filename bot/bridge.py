@@ -34,7 +34,7 @@ from bot.flows.promote import PromoteFlow
 from bot.flows.show import TurnDisplay
 from bot.flows.start import StartFlow
 from bot.progress import slack_error
-from bot.texts import is_resume, rejected_from_state
+from bot.texts import is_cancel, is_resume, rejected_from_state
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow
 
 __all__ = ["AgentLike", "Bridge", "BridgeBase"]
@@ -79,7 +79,10 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
         row = self.threads.get(conversation)
         if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
-        if row is not None and row.state == "queued" and is_resume(text):   # it waits its turn already
+        if row is not None and row.state == "queued" and is_cancel(text):   # withdrawn before it starts
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
+                             self._guarded(where, user, lambda: self._withdraw(row, user)))
+        elif row is not None and row.state == "queued" and is_resume(text):   # it waits its turn already
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}", self._guarded(where, user, lambda: self._post(
                 where, blocks.notice_message(f"Already waiting in the {blocks.safe(row.dataset or '', 80)} queue: "
                                              "it goes on when its turn comes."))))
@@ -95,6 +98,18 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
                              self._guarded(where, user, lambda: self._route(where, text, user)))
         return True
+
+    def _withdraw(self, row: ThreadRow, user: str) -> None:
+        """``cancel`` typed in a thread whose request waits in its data set's queue (the requester or an approver)."""
+        if not self._may_decide(user, row):
+            self._refuse(row, user, "cancel")
+            return
+        if row.dataset and self.jobs.withdraw(row.dataset, row.conversation):
+            self.threads.update(row.conversation, state="idle" if row.run_id is None else "interrupted")
+            self._post(row.where, blocks.notice_message(f"Withdrawn by {blocks.mention(user)}: the queued request "
+                                                        "will not start."))
+        else:
+            self._post(row.where, blocks.notice_message("Nothing of this thread waits in a queue any more."))
 
     def on_slash(self, *, team: str, channel: str, user: str, text: str,
                  respond: Callable[..., Any] | None = None) -> None:

@@ -147,6 +147,16 @@ class JobRunner:
         for next_owner, job in starts:
             self.submit(next_owner, job)
 
+    def withdraw(self, dataset: str, owner: str) -> bool:
+        """Take ``owner``'s request of ``dataset`` out of the queue (it will not start); False if it was not there."""
+        with self._cond:
+            waiting = self._waiting.get(dataset)
+            kept = deque(item for item in waiting or () if item[0] != owner)
+            if waiting is None or len(kept) == len(waiting):
+                return False
+            self._waiting[dataset] = kept
+            return True
+
     def running(self, dataset: str) -> set[str]:
         with self._cond:
             return set(self._active.get(dataset, set()))

@@ -59,6 +59,11 @@ def is_resume(text: str) -> bool:
     return " ".join(text.lower().split()).strip(" .!") in RESUME_WORDS
 
 
+def is_cancel(text: str) -> bool:
+    """``cancel`` typed in a thread."""
+    return " ".join(text.lower().split()).strip(" .!") == "cancel"
+
+
 def is_help(text: str) -> bool:
     return text.strip().lower() in ("", "help", "?")
 

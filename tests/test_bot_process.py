@@ -293,3 +293,20 @@ def test_a_new_run_that_stops_resumably_keeps_its_thread_and_resumes_through_the
     bot.mention("resume", ts="1699999941.000100", thread_ts=a)
     assert _asked(bot)[-1] == "resume"
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "finished"
+
+
+def test_cancel_in_a_queued_thread_withdraws_the_request(bot, slack):
+    """Review of the bot: ``cancel`` typed while a request waited in its data set's queue was answered "nothing waits
+    for review" and the run started later all the same. Now its requester (or an approver) withdraws it."""
+    a, b = "1699999930.000100", "1699999931.000100"
+    bot.mention("improve ABBR on trec6", ts=a)
+    page = bot.posted()                                                           # A's review page
+    bot.mention("improve HUM on trec6", ts=b)                                     # queued behind A
+    bot.mention("cancel", user="U9", ts="1699999932.000100", thread_ts=b)         # not the requester: refused
+    assert bot.app.bridge.jobs.waiting("trec6") == [f"slack:T1:C1:{b}"]
+    bot.mention("cancel", ts="1699999933.000100", thread_ts=b)
+    assert bot.app.bridge.jobs.waiting("trec6") == []
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{b}").state == "idle"
+    assert any("Withdrawn" in t for t in _in_thread(slack, b))
+    bot.click(page, "review:approve_all")                                          # A ends: nothing else starts
+    assert _asked(bot) == ["improve ABBR on trec6"]

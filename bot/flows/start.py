@@ -45,7 +45,10 @@ class StartFlow(BridgeBase):
         requester = (self.threads.get(conversation) or self._row(where)).requester if resuming else user
 
         def queued(admission: Admission) -> None:
-            self._row(where, requester=requester or user, dataset=run.key, state="queued", request=text)
+            row = self.threads.get(conversation)
+            waiting = row is not None and row.state == "queued" and row.request  # asked again: the first request
+            self._row(where, requester=row.requester if waiting else (requester or user), dataset=run.key,
+                      state="queued", request=row.request if waiting else text)
             self._post(where, blocks.queued_message(run.key, admission.position, admission.running))
 
         admission = self.jobs.admit(run.key, conversation, lambda _: self._guarded(
