@@ -25,6 +25,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from agent.api import ReviewPage
 from bot import blocks
 from bot.admission import RunRequest
 from bot.flows.base import AgentLike, BridgeBase
@@ -58,10 +59,12 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
         """After a restart: runs left computing are marked interrupted (returned; :mod:`bot.restart` tells their
         threads); runs waiting for review hold their data set. A thread left in ``review`` whose run no page waits
         for was computing after a decision when the process died: interrupted too."""
-        waiting = {page.run_id for page in self.agent.pending_reviews()}
+        pages = {page.run_id: page for page in self.agent.pending_reviews()}
         for row in self.threads.active():
-            if row.state == "review" and row.run_id not in waiting:
+            if row.state == "review" and row.run_id not in pages:
                 self.threads.update(row.conversation, state="running")
+            elif row.state == "running" and row.run_id in pages:  # paused at a page the old process never posted
+                self._reshow(row, pages[row.run_id])
         interrupted = self.threads.mark_interrupted()
         for row in interrupted:
             log.warning("run interrupted by a restart", extra={"conversation": row.conversation, "run_id": row.run_id})
@@ -98,6 +101,17 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
                              self._guarded(where, user, lambda: self._route(where, text, user)))
         return True
+
+    def _reshow(self, row: ThreadRow, page: ReviewPage) -> None:
+        """Post the page a run waits at, which the previous process did not get to post (or post in full)."""
+        try:
+            posted = self._post(row.where, blocks.review_message(page, row.thread_id))
+        except (SlackApiError, OSError) as exc:
+            log.warning("waiting page not posted again", extra={"conversation": row.conversation,
+                                                                 "slack_error": slack_error(exc)})
+            posted = None
+        self.threads.update(row.conversation, state="review", review_ts=posted, review_page=page.page,
+                            review_token=page.token)
 
     def _withdraw(self, row: ThreadRow, user: str) -> None:
         """``cancel`` typed in a thread whose request waits in its data set's queue (the requester or an approver)."""

@@ -185,6 +185,7 @@ def test_a_request_queued_behind_a_run_the_restart_interrupted_runs_at_once(bot,
     bot.mention("improve HUM on trec6", ts="1699999991.000100")
     store = bot.app.bridge.threads
     store.update("slack:T1:C1:1699999990.000100", state="running")    # the process died during run A
+    bot.agent.stop("slack:T1:C1:1699999990.000100")
     slack.clear()
 
     bot.restart()
@@ -310,3 +311,18 @@ def test_cancel_in_a_queued_thread_withdraws_the_request(bot, slack):
     assert any("Withdrawn" in t for t in _in_thread(slack, b))
     bot.click(page, "review:approve_all")                                          # A ends: nothing else starts
     assert _asked(bot) == ["improve ABBR on trec6"]
+
+
+def test_a_run_paused_at_a_page_the_old_process_never_posted_gets_its_page_after_a_restart(bot, slack):
+    """Review of the restart work: a thread left ``running`` whose run had paused at a review page (the process died
+    before posting it) was marked interrupted; ``resume`` then said "answer the page" and no page was ever shown."""
+    a = "1699999920.000100"
+    bot.mention("improve ABBR on trec6", ts=a)
+    bot.app.bridge.threads.update(f"slack:T1:C1:{a}", state="running", review_ts=None)   # the page was never posted
+    slack.clear()
+    bot.restart()
+    row = bot.app.bridge.threads.get(f"slack:T1:C1:{a}")
+    assert row.state == "review" and row.review_ts, row
+    assert [t for t in _in_thread(slack, a) if t.startswith("Review page")]
+    bot.click(bot.posted(), "review:approve_all")
+    assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "finished"
