@@ -35,7 +35,7 @@ from bot.flows.promote import PromoteFlow
 from bot.flows.show import TurnDisplay
 from bot.flows.start import StartFlow
 from bot.progress import slack_error
-from bot.texts import is_cancel, is_resume, rejected_from_state
+from bot.texts import is_cancel, is_resume, is_status, rejected_from_state
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow
 
 __all__ = ["AgentLike", "Bridge", "BridgeBase"]
@@ -82,7 +82,10 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
         row = self.threads.get(conversation)
         if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
-        if row is not None and row.state == "queued" and is_cancel(text):   # withdrawn before it starts
+        if row is not None and row.state == "queued" and is_status(text):   # the queue's own answer, at once
+            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
+                             self._guarded(where, user, lambda: self._queue_status(row)))
+        elif row is not None and row.state == "queued" and is_cancel(text):   # withdrawn before it starts
             self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
                              self._guarded(where, user, lambda: self._withdraw(row, user)))
         elif row is not None and row.state == "queued" and is_resume(text):   # it waits its turn already
@@ -112,6 +115,15 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
             posted = None
         self.threads.update(row.conversation, state="review", review_ts=posted, review_page=page.page,
                             review_token=page.token)
+
+    def _queue_status(self, row: ThreadRow) -> None:
+        """``status`` in a thread whose request waits in its data set's queue: its place, from the queue itself."""
+        waiting = self.jobs.waiting(row.dataset or "")
+        if row.conversation not in waiting:
+            self._post(row.where, blocks.notice_message("This thread's request is no longer in a queue."))
+            return
+        self._post(row.where, blocks.queued_message(row.dataset or "", waiting.index(row.conversation) + 1,
+                                                    len(self.jobs.running(row.dataset or ""))))
 
     def _withdraw(self, row: ThreadRow, user: str) -> None:
         """``cancel`` typed in a thread whose request waits in its data set's queue (the requester or an approver)."""

@@ -56,12 +56,21 @@ def describe(exc: Exception) -> str:
 
 def is_resume(text: str) -> bool:
     """``resume`` (or ``continue``, ``retry``) typed in a thread: the agent's own words for it."""
-    return " ".join(text.lower().split()).strip(" .!") in RESUME_WORDS
+    return _word(text) in RESUME_WORDS
+
+
+def _word(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .!?")
 
 
 def is_cancel(text: str) -> bool:
     """``cancel`` typed in a thread."""
-    return " ".join(text.lower().split()).strip(" .!") == "cancel"
+    return _word(text) == "cancel"
+
+
+def is_status(text: str) -> bool:
+    """``status`` typed in a thread."""
+    return _word(text) == "status"
 
 
 def is_help(text: str) -> bool:

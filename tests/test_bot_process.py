@@ -326,3 +326,16 @@ def test_a_run_paused_at_a_page_the_old_process_never_posted_gets_its_page_after
     assert [t for t in _in_thread(slack, a) if t.startswith("Review page")]
     bot.click(bot.posted(), "review:approve_all")
     assert bot.app.bridge.threads.get(f"slack:T1:C1:{a}").state == "finished"
+
+
+def test_status_in_a_queued_thread_is_the_queues_answer(bot, slack):
+    """Review and load run: ``status`` typed while a request waited in its queue went to the agent, which answered
+    with an unrelated list of runs (and was the slowest reply of the load run). The queue answers it now."""
+    a, b = "1699999910.000100", "1699999911.000100"
+    bot.mention("improve ABBR on trec6", ts=a)
+    bot.mention("improve HUM on trec6", ts=b)
+    asked = len(_asked(bot))
+    slack.clear()
+    bot.mention("status", user="U7", ts="1699999912.000100", thread_ts=b)
+    assert len(_asked(bot)) == asked                                       # the agent was not asked
+    assert "queued at position 1" in _in_thread(slack, b)[-1], _in_thread(slack, b)
