@@ -207,6 +207,8 @@ def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     payload = answers.review_payload(ws, run_id, page, rounds_left, state["user"])
     decision = interrupt(payload)
     # ---- side effects only after the interrupt returned ----
+    if (asked := steps.cancel_requested(ws, run_id)) is not None:  # a cancel typed while another call held the
+        return _cancel(state, runtime, asked)                       # thread: it wins over the decision
     action, user = decision.get("action", ""), decision.get("user") or ""
     if not ctx.policy.allows(user, "review", state["user"]):   # every front-end gets the same rule
         return {"message": ctx.policy.refusal(user, "review", f"run {run_id}", action=action,

@@ -55,6 +55,9 @@ class Agent:
     lock_wait = 5.0
     """Seconds to wait for a thread that another process is working on before answering ``running``."""
 
+    cancel_patience = 1.0
+    """Seconds a typed ``cancel`` waits for the thread before it is recorded for the run to apply between steps."""
+
     def __init__(self, context: AgentContext):
         self.ctx = context
         self.workspace = Path(context.workspace)
@@ -92,13 +95,12 @@ class Agent:
         thread_id = self.thread_for(conversation)
         quick = thread_reply(text)
         quick = quick.intent if isinstance(quick, Request) and quick.intent in ("status", "cancel") else None
-        if quick:  # never queued behind the thread's run: answered at once while it computes
-            with self._exclusive(thread_id, wait=False) as mine:
+        if quick:  # never queued behind the thread's run: answered at once (a cancel waits up to a second for a
+            # call that holds the thread a moment, e.g. a status, so it applies to a waiting page at once)
+            with self._exclusive(thread_id, patience=self.cancel_patience if quick == "cancel" else 0.0) as mine:
                 if mine:
                     return self._ask_held(thread_id, conversation, text, user, on_event)
-                if quick == "status" or self._waiting(thread_id) is None:
-                    return self._while_computing(thread_id, quick, user)
-            # a cancel while the run waits at a page and another call holds the thread a moment: the normal path
+                return self._while_computing(thread_id, quick, user)
         with self._exclusive(thread_id) as mine:
             if not mine:
                 return self._busy(thread_id)
@@ -167,17 +169,18 @@ class Agent:
     # --- internals ----------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _exclusive(self, thread_id: str, *, wait: bool = True) -> Iterator[bool]:
-        """Hold the thread: this process's lock (waiting, if ``wait``), then the cross-process one (up to
-        :attr:`lock_wait` seconds, if ``wait``). Yields whether the thread is ours; False if another caller kept it."""
+    def _exclusive(self, thread_id: str, *, patience: float | None = None) -> Iterator[bool]:
+        """Hold the thread: this process's lock, then the cross-process one. ``patience``: seconds to wait for
+        each (None: as long as this process's holder takes, and :attr:`lock_wait` for another process's). Yields
+        whether the thread is ours; False if another caller kept it."""
         with self._locks_guard:
             local = self._locks.setdefault(thread_id, threading.Lock())
-        if not local.acquire(blocking=wait):
+        if not local.acquire(timeout=-1 if patience is None else patience):
             yield False
             return
         try:
             shared = leases.FileLock(leases.lock_path(self.ws, "thread", thread_id))
-            if not shared.acquire(wait=self.lock_wait if wait else 0.0):
+            if not shared.acquire(wait=self.lock_wait if patience is None else patience):
                 log.warning("thread busy in another process", extra={"thread_id": thread_id})
                 yield False
                 return

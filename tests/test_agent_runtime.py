@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.api import ListNotifier
+from agent.api import ListNotifier, ReviewDecision
 from agent.context import AgentContext
 from agent.service import Agent
 from autogets.workspace import Workspace
@@ -131,3 +131,30 @@ def test_a_start_killed_before_its_checkpoint_records_one_run(tmp_path):
     assert turn.status == "review", turn.text
     assert Workspace(tmp_path / "ws").db().execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
     b.close()
+
+
+def test_a_cancel_recorded_while_a_page_waits_wins_over_the_next_decision(tmp_path):
+    """Review finding: a cancel typed while another call held a waiting thread was recorded for the run, but the
+    page went on waiting and the next decision was applied before the run stopped. The decision now finds the
+    cancel first: nothing of it is applied, the run ends cancelled."""
+    a = make_agent(tmp_path / "ws")
+    turn = a.ask("t:late", "improve ABBR on trec6", user="alice")
+    assert turn.status == "review"
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with a._exclusive(turn.thread_id):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(10)
+    cancel = _in_thread(lambda: a.ask("t:late", "cancel", user="alice"), timeout=10)
+    release.set()
+    holder.join(10)
+    assert cancel is not None and "Cancel requested" in cancel.text, cancel
+    after = a.review(turn.thread_id, ReviewDecision(action="approve_all", token=turn.review.token), user="alice")
+    assert after.status == "cancelled", after.text
+    assert Workspace(tmp_path / "ws").db()["reviews"].count == 0
+    a.close()
