@@ -95,9 +95,12 @@ class Agent:
         thread_id = self.thread_for(conversation)
         quick = thread_reply(text)
         quick = quick.intent if isinstance(quick, Request) and quick.intent in ("status", "cancel") else None
-        if quick:  # never queued behind the thread's run: answered at once (a cancel waits up to a second for a
-            # call that holds the thread a moment, e.g. a status, so it applies to a waiting page at once)
-            with self._exclusive(thread_id, patience=self.cancel_patience if quick == "cancel" else 0.0) as mine:
+        if quick:  # never queued behind the thread's run: answered at once (a cancel of a run that waits at a
+            # page waits up to a second for a call that holds the thread a moment, so it applies to the page now)
+            waiting = self._waiting(thread_id) if quick == "cancel" else None
+            patience = self.cancel_patience if waiting is not None and self.ctx.policy.allows(
+                user, "review", waiting.get("requester")) else 0.0
+            with self._exclusive(thread_id, patience=patience) as mine:
                 if mine:
                     return self._ask_held(thread_id, conversation, text, user, on_event)
                 return self._while_computing(thread_id, quick, user)
