@@ -48,3 +48,12 @@ def trec6_slice(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "trec6_slice.csv"
     frame.groupby("label").head(50)[["text", "label"]].to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def slack():
+    """A fake Slack Web API on 127.0.0.1 (tests/fakes/slack_server.py), for the bot's tests."""
+    from tests.fakes.slack_server import fake_slack
+
+    with fake_slack() as fake:
+        yield fake

@@ -10,15 +10,8 @@ import pytest
 from tests.bot_harness import BOT_TOKEN, Harness, bot_settings
 from tests.fakes import slack_payloads as payloads
 from tests.fakes.fake_agent import HELP
-from tests.fakes.slack_server import fake_slack
 
 MENTION_TS = "1699999999.000100"
-
-
-@pytest.fixture
-def slack():
-    with fake_slack() as fake:
-        yield fake
 
 
 @pytest.fixture

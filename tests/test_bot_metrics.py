@@ -16,15 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.metrics import Metrics, StepClock
 from bot.run import HEALTH_PATH, METRICS_PATH, health_app, http_server
 from tests.bot_harness import BOT_TOKEN, Harness, bot_settings
-from tests.fakes.slack_server import fake_slack
 
 LABELS = {"dataset", "action", "method", "error", "le"}
-
-
-@pytest.fixture
-def slack():
-    with fake_slack() as fake:
-        yield fake
 
 
 @contextmanager

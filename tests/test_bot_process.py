@@ -25,17 +25,10 @@ from autogets.workspace import Workspace
 from bot.threads import ThreadRow, ThreadStore
 from tests.bot_harness import BOT_TOKEN, Harness, bot_settings
 from tests.fakes import slack_payloads as payloads
-from tests.fakes.slack_server import fake_slack
 
 pytestmark = pytest.mark.reliability
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def slack():
-    with fake_slack() as fake:
-        yield fake
 
 
 def _bot_env(slack, workspace: Path) -> dict[str, str]:

@@ -12,16 +12,9 @@ import pytest
 from bot import blocks
 from tests.bot_harness import Harness, bot_settings
 from tests.fakes.block_kit import problems
-from tests.fakes.slack_server import fake_slack
 
 MENTION_TS = "1699999999.000100"
 HINT_BLOCK, HINT_ACTION = blocks.HINT_BLOCK_ID, blocks.HINT_ACTION_ID
-
-
-@pytest.fixture
-def slack():
-    with fake_slack() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -15,17 +15,10 @@ from slack_bolt.request import BoltRequest
 
 from tests.bot_harness import Harness, bot_settings
 from tests.fakes import slack_payloads as payloads
-from tests.fakes.slack_server import fake_slack
 
 pytestmark = pytest.mark.reliability
 
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def slack():
-    with fake_slack() as fake:
-        yield fake
 
 
 @pytest.fixture
