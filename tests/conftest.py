@@ -57,3 +57,14 @@ def slack():
 
     with fake_slack() as fake:
         yield fake
+
+
+@pytest.fixture
+def restore_logging():
+    """The root logger's handlers and level as they were (for tests whose code sets up logging)."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:], root.level = handlers, level

@@ -11,6 +11,7 @@ from agent.api import ListNotifier, ReviewDecision
 from agent.context import AgentContext
 from agent.service import Agent
 from autogets.workspace import Workspace
+from tests.crash import Killed, killed_at
 
 
 def make_agent(ws: Path, **overrides) -> Agent:
@@ -136,10 +137,6 @@ def test_approve_all_typed_in_a_waiting_thread_still_approves_everything(agent, 
     assert done.status in ("done", "no_gain"), done.text
 
 
-class Killed(BaseException):
-    """Stands for a kill: nothing after it runs."""
-
-
 @pytest.mark.reliability
 def test_a_regeneration_killed_before_its_result_was_saved_keeps_its_round_on_resume(agent, tmp_path, monkeypatch):
     """Item 12: a kill between storing the regenerated round's samples and saving the step's result discarded the
@@ -187,18 +184,9 @@ def test_a_promotion_killed_after_it_was_applied_finishes_on_resume(tmp_path):
                                  metrics_validation={}, metrics_test={}, actor="alice").id
     ask = a.ask("t:promo-kill", f"promote {model_id}", user="alice")
     assert ask.status == "awaiting_promotion"
-    real = notifier.notify
-
-    def killed(kind, payload):
-        if kind == "promoted":
-            raise Killed
-        real(kind, payload)
-
-    notifier.notify = killed
-    with pytest.raises(Killed):
+    with killed_at(notifier, "promoted"), pytest.raises(Killed):
         a.review(ask.thread_id, ReviewDecision(action="approve_all"), user="carol")
     assert registry.production("trec6").id == model_id        # applied before the kill
-    notifier.notify = real
     again = a.resume(ask.thread_id)          # the page still waits (the node had no checkpoint): decided again
     assert again.status == "awaiting_promotion", again.text
     done = a.review(ask.thread_id, ReviewDecision(action="approve_all"), user="carol")

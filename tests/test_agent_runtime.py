@@ -12,10 +12,7 @@ from agent.api import ListNotifier, ReviewDecision
 from agent.context import AgentContext
 from agent.service import Agent
 from autogets.workspace import Workspace
-
-
-class Killed(BaseException):
-    """Stands for the process dying at that point."""
+from tests.crash import Killed, killed_at
 
 
 def make_agent(ws: Path, **overrides) -> Agent:
@@ -114,18 +111,9 @@ def test_a_start_killed_before_its_checkpoint_records_one_run(tmp_path):
     thread was resumed. The run id now comes with the request, so the re-run finds its run."""
     notifier = ListNotifier()
     a = make_agent(tmp_path / "ws", notifier=notifier)
-    real = notifier.notify
-
-    def killed(kind, payload):
-        if kind == "run_started":
-            raise Killed
-        real(kind, payload)
-
-    notifier.notify = killed
-    with pytest.raises(Killed):
+    with killed_at(notifier, "run_started"), pytest.raises(Killed):
         a.ask("t:start", "improve ABBR on trec6", user="alice")
     a.close()
-    notifier.notify = real
     b = make_agent(tmp_path / "ws", notifier=notifier)        # a new process resumes the thread
     turn = b.resume(b.thread_for("t:start"))
     assert turn.status == "review", turn.text

@@ -189,14 +189,6 @@ def test_the_token_never_reaches_the_logs(served):
     assert "http" in log and BOT_TOKEN not in log and payloads.SECRET not in log
 
 
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:], root.level = handlers, level
-
-
 @pytest.mark.parametrize(("env", "args", "message"), [
     ({"SLACK_BOT_TOKEN": BOT_TOKEN}, [], 'SLACK_APP_TOKEN is not set: use an app-level token with the '
                                          'connections:write scope, made under "Basic Information → App-Level Tokens"'),

@@ -9,7 +9,6 @@ the order they were queued, and says so in their threads.
 from __future__ import annotations
 
 import http.client
-import logging
 import os
 import subprocess
 import sys
@@ -108,14 +107,6 @@ def test_a_second_bot_process_on_the_workspace_exits_2_naming_the_first_and_touc
         assert _healthz(port) == 200 and first.poll() is None        # the first bot serves on
     finally:
         _stop(first)
-
-
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 def test_socket_mode_refuses_a_workspace_another_bot_holds_before_contacting_slack(slack, tmp_path, monkeypatch,
