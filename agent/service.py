@@ -49,6 +49,15 @@ RESUME_WORDS = ("resume", "continue", "retry")
 """Said in a thread whose run stopped between steps (a crash, a generator that went away): continue it."""
 
 
+def _word(text: str) -> str:
+    return " ".join(text.lower().replace("@autogets", "").split()).strip(" .!?")
+
+
+def is_resume(text: str) -> bool:
+    """Whether ``text`` asks to continue a stopped run (:data:`RESUME_WORDS`; the bot reads it with this too)."""
+    return _word(text) in RESUME_WORDS
+
+
 class Agent:
     """Parameters: the run configuration (``context``), with its notifier."""
 
@@ -112,7 +121,6 @@ class Agent:
     def _ask_held(self, thread_id: str, conversation: str, text: str, user: str, on_event: EventSink | None
                   ) -> Turn:
         """:meth:`ask` with the thread held."""
-        word = " ".join(text.lower().replace("@autogets", "").split()).strip(" .!")
         waiting = self._waiting(thread_id)
         if waiting is not None:
             reply = thread_reply(text)  # the grammar decides: "approve all", never a bare "approve"
@@ -124,9 +132,9 @@ class Agent:
             said = f"{reply.message} Nothing was applied; or answer the page." if reply is not None else (
                 "A run in this thread waits for review: answer the page, or say cancel or approve all.")
             return Turn(thread_id=thread_id, status="answer", run_id=waiting.get("run_id"), text=said)
-        if word in RESUME_WORDS and self._stopped(thread_id):
+        if is_resume(text) and self._stopped(thread_id):
             return self._continue(thread_id, user, on_event)
-        if word == "status" and self._stopped(thread_id):
+        if _word(text) == "status" and self._stopped(thread_id):
             return self._turn(thread_id)
         self._remember(thread_id, conversation=conversation, requester=user, command=text)
         return self._stream(thread_id, fresh(text, user, conversation), on_event)

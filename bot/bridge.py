@@ -26,6 +26,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agent.api import ReviewPage
+from agent.service import is_resume
 from bot import blocks
 from bot.admission import RunRequest
 from bot.flows.base import AgentLike, BridgeBase
@@ -35,7 +36,7 @@ from bot.flows.promote import PromoteFlow
 from bot.flows.show import TurnDisplay
 from bot.flows.start import StartFlow
 from bot.progress import slack_error
-from bot.texts import is_cancel, is_resume, is_status, rejected_from_state
+from bot.texts import rejected_from_state, thread_intent
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow
 
 __all__ = ["AgentLike", "Bridge", "BridgeBase"]
@@ -82,28 +83,30 @@ class Bridge(StartFlow, ConverseFlow, DecideFlow, PromoteFlow, TurnDisplay):
         row = self.threads.get(conversation)
         if known_threads_only and (row is None or row.dataset is None):  # only a run's thread, not any chat
             return False
-        if row is not None and row.state == "queued" and is_status(text):   # the queue's own answer, at once
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
-                             self._guarded(where, user, lambda: self._queue_status(row)))
-        elif row is not None and row.state == "queued" and is_cancel(text):   # withdrawn before it starts
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
-                             self._guarded(where, user, lambda: self._withdraw(row, user)))
-        elif row is not None and row.state == "queued" and is_resume(text):   # it waits its turn already
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}", self._guarded(where, user, lambda: self._post(
-                where, blocks.notice_message(f"Already waiting in the {blocks.safe(row.dataset or '', 80)} queue: "
-                                             "it goes on when its turn comes."))))
-        elif row is not None and row.state == "interrupted" and row.dataset and is_resume(text):
+        job = self._text_job(row, where, text, user)
+        self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}", self._guarded(where, user, job))
+        return True
+
+    def _text_job(self, row: ThreadRow | None, where: SlackThread, text: str, user: str) -> Callable[[], None]:
+        """What a typed message does, by the state of its thread."""
+        state = row.state if row is not None else None
+        if state == "queued":   # the queue answers: its place, a withdrawal, or "already waiting" for a resume
+            intent = thread_intent(text)
+            if intent == "status":
+                return lambda: self._queue_status(row)
+            if intent == "cancel":
+                return lambda: self._withdraw(row, user)
+            if is_resume(text):
+                return lambda: self._post(where, blocks.notice_message(
+                    f"Already waiting in the {blocks.safe(row.dataset or '', 80)} queue: it goes on when its turn "
+                    "comes."))
+        if state == "interrupted" and row.dataset and is_resume(text):
             # the run computes again: it waits its turn in its data set's queue like any run
             run = RunRequest(key=row.dataset, command="resume", request=None)
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
-                             self._guarded(where, user, lambda: self._admit(where, text, user, run)))
-        elif row is not None and row.state in ACTIVE_STATES:
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
-                             self._guarded(where, user, lambda: self._converse(where, text, user)))
-        else:
-            self.jobs.submit(f"{conversation}:{uuid.uuid4().hex}",
-                             self._guarded(where, user, lambda: self._route(where, text, user)))
-        return True
+            return lambda: self._admit(where, text, user, run)
+        if state in ACTIVE_STATES:
+            return lambda: self._converse(where, text, user)
+        return lambda: self._route(where, text, user)
 
     def _reshow(self, row: ThreadRow, page: ReviewPage) -> None:
         """Post the page a run waits at, which the previous process did not get to post (or post in full)."""

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agent.api import Turn
-from agent.service import RESUME_WORDS
+from agent.requests import Request, thread_reply
 from bot import blocks
 from bot.progress import ProgressMessage
 
@@ -54,23 +54,11 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
-def is_resume(text: str) -> bool:
-    """``resume`` (or ``continue``, ``retry``) typed in a thread: the agent's own words for it."""
-    return _word(text) in RESUME_WORDS
-
-
-def _word(text: str) -> str:
-    return " ".join(text.lower().split()).strip(" .!?")
-
-
-def is_cancel(text: str) -> bool:
-    """``cancel`` typed in a thread."""
-    return _word(text) == "cancel"
-
-
-def is_status(text: str) -> bool:
-    """``status`` typed in a thread."""
-    return _word(text) == "status"
+def thread_intent(text: str) -> str | None:
+    """``cancel``, ``status`` or ``approve_all`` typed in a thread, read by the agent's own grammar
+    (:func:`agent.requests.thread_reply`); None for anything else."""
+    reply = thread_reply(text)
+    return reply.intent if isinstance(reply, Request) else None
 
 
 def is_help(text: str) -> bool:

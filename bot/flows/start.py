@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 
+from agent.service import is_resume
 from bot import blocks
 from bot.admission import RunRequest, agent_command, run_request
 from bot.flows.base import BridgeBase
 from bot.jobs import Admission
 from bot.progress import ProgressMessage
-from bot.texts import QUIET_STATUSES, is_resume
+from bot.texts import QUIET_STATUSES
 from bot.threads import SlackThread, ThreadRow
 
 log = logging.getLogger("bot.bridge")
