@@ -30,11 +30,12 @@ $(EXTRAS_STAMP): $(STAMP) pyproject.toml
 demo: install
 	$(BIN)/autogets improve --dataset trec6 --class ABBR
 
+# -n auto: one pytest worker per core (pytest-xdist); every test runs in its own temporary workspace.
 test: install $(EXTRAS_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 test-all: install $(EXTRAS_STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -n auto -m "slow or not slow"
 
 # SECURITY.md: crash/resume, concurrency, permissions, request security, untrusted text, bad input, secrets.
 test-reliability: install
