@@ -47,6 +47,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
@@ -363,6 +364,28 @@ def solve_ridge(gram: np.ndarray, rhs: np.ndarray, alpha: float, *, overwrite: b
             return np.linalg.lstsq(a, rhs, rcond=None)[0]
 
 
+class TfidfSvd(TransformerMixin, BaseEstimator):
+    """Word 1–2-gram TF-IDF reduced to ``n_components`` dense dimensions by truncated SVD (latent semantic analysis):
+    the words a sentence encoder blurs, in a dense block a closed-form ridge head can take beside the embeddings.
+
+    Fitted on texts only (no labels); fewer dimensions when the texts or their vocabulary are too few."""
+
+    def __init__(self, n_components: int = 128, random_state: int = 0):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> Self:
+        self.tfidf_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(list(texts))
+        X = self.tfidf_.transform(list(texts))
+        k = max(1, min(self.n_components, X.shape[0] - 1, X.shape[1] - 1))
+        self.svd_ = TruncatedSVD(n_components=k, random_state=self.random_state).fit(X)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        check_is_fitted(self, "svd_")
+        return self.svd_.transform(self.tfidf_.transform(list(texts)))
+
+
 class EmbeddingClassifier(TwoStageClassifier):
     """Sentence embeddings (:class:`autogets.embeddings.EmbeddingFeaturizer`) and a class-balanced linear head.
 
@@ -373,21 +396,28 @@ class EmbeddingClassifier(TwoStageClassifier):
     head : ``"ridge"`` (:class:`BalancedRidge`, default: closed form, so a search scores a candidate from cached
         per-fold sums) or ``"logreg"`` (balanced logistic regression, C = ``C``; every candidate is 10 full fits).
     alpha : the ridge penalty.
+    tfidf_components : when > 0, the sentence vectors are joined by that many dimensions of word TF-IDF reduced by
+        truncated SVD (:class:`TfidfSvd`); the features stay dense, so the ridge head keeps its fast search path.
 
     Measured (banking_dev, seeds 42–44, external test of 40 per intent): ridge accuracy .943 and rare-intent CBA
     .956, logistic regression .952 / .959 at 10–20× the fit time; TF-IDF + LinearSVC .87 / .79.
     """
 
-    def __init__(self, *, embedder: str = "minilm", head: str = "ridge", alpha: float = 0.3, C: float = 3.0):
+    def __init__(self, *, embedder: str = "minilm", head: str = "ridge", alpha: float = 0.3, C: float = 3.0,
+                 tfidf_components: int = 0):
         self.embedder = embedder
         self.head = head
         self.alpha = alpha
         self.C = C
+        self.tfidf_components = tfidf_components
 
     def make_featurizer(self) -> Any:
         from autogets.embeddings import EmbeddingFeaturizer
 
-        return EmbeddingFeaturizer(embedder=self.embedder)
+        embedding = EmbeddingFeaturizer(embedder=self.embedder)
+        if not self.tfidf_components:
+            return embedding
+        return FeatureUnion([("tfidf", TfidfSvd(n_components=self.tfidf_components)), ("embedding", embedding)])
 
     def make_head(self) -> BaseEstimator:
         if self.head == "ridge":
@@ -399,8 +429,12 @@ class EmbeddingClassifier(TwoStageClassifier):
     def describe(self) -> str:
         name = "MiniLM" if self.embedder == "minilm" else "embeddings (OpenAI-compatible endpoint)"
         head = "balanced ridge" if self.head == "ridge" else "balanced logistic regression"
-        return f"{name} + {head}"
+        words = " + TF-IDF" if self.tfidf_components else ""
+        return f"{name}{words} + {head}"
 
+
+TFIDF_COMPONENTS = 128
+"""SVD dimensions of the TF-IDF block of ``minilm-tfidf`` (see ``benchmarks/results/2026-12-05-classifiers-*.md``)."""
 
 CLASSIFIERS = {
     "linear": lambda: TfidfLinearClassifier(),
@@ -408,6 +442,7 @@ CLASSIFIERS = {
     "logreg": lambda: TfidfLinearClassifier(model="logreg"),
     "catboost": lambda: CatBoostTextClassifier(),
     "minilm": lambda: EmbeddingClassifier(),
+    "minilm-tfidf": lambda: EmbeddingClassifier(tfidf_components=TFIDF_COMPONENTS),
     "minilm-logreg": lambda: EmbeddingClassifier(head="logreg"),
     "embed-openai": lambda: EmbeddingClassifier(embedder="openai"),
 }
@@ -416,7 +451,7 @@ AUTO = "auto"
 """``--classifier auto`` (the default): :func:`autogets.selection.choose_classifier` picks one of
 :data:`AUTO_CANDIDATES` by cross-validation on train + validation."""
 
-AUTO_CANDIDATES = ("linear", "minilm")
+AUTO_CANDIDATES = ("linear", "minilm", "minilm-tfidf")
 """The fast built-in classifiers ``auto`` compares (not CatBoost, whose single fit takes over a minute here, nor
 ``minilm-logreg``, whose candidates cost 10 full fits each in a search)."""
 
@@ -426,6 +461,7 @@ DESCRIPTIONS = {
     "logreg": "TF-IDF + logistic regression",
     "catboost": "CatBoost on the text",
     "minilm": "MiniLM + balanced ridge",
+    "minilm-tfidf": "MiniLM + TF-IDF + balanced ridge",
     "minilm-logreg": "MiniLM + balanced logistic regression",
     "embed-openai": "embeddings (OpenAI-compatible endpoint) + balanced ridge",
 }

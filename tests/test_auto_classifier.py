@@ -67,7 +67,7 @@ def test_diagnose_defaults_to_auto_and_prints_the_comparison(trec6_slice, worksp
     common = ["diagnose", "--data", str(trec6_slice), "--workspace", str(workspace)]
     data = run_json(capsys, common)
     choice = data["classifier_choice"]
-    assert [s["name"] for s in choice["scores"]] == ["linear", "minilm"]
+    assert [s["name"] for s in choice["scores"]] == ["linear", "minilm", "minilm-tfidf"]
     assert data["classifier"] == choice["chosen"] and choice["by"] == "macro CBA"
     assert data["classifier_reason"].startswith(choice["description"])
     assert main(common) == 0

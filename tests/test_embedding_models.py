@@ -22,6 +22,7 @@ import pytest
 import autogets
 from autogets.cli import main
 from autogets.embeddings import MINILM_NAME, MINILM_WHEEL
+from autogets.export import embedding_featurizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBES = ["What does NASA stand for ?", "Who wrote Hamlet ?", "How far is the Moon from Earth ?"]
@@ -36,15 +37,20 @@ def run_main(args: list[str]) -> dict:
     return json.loads(out[out.index("{"):])
 
 
-@pytest.fixture(scope="module")
-def trained(trec6_slice, tmp_path_factory) -> tuple[Path, dict]:
-    """A workspace whose trec6_slice production model is MiniLM + balanced ridge from a real `improve` run."""
+DESCRIBED = {"minilm": "MiniLM + balanced ridge", "minilm-tfidf": "MiniLM + TF-IDF + balanced ridge"}
+
+
+@pytest.fixture(scope="module", params=sorted(DESCRIBED))
+def trained(request, trec6_slice, tmp_path_factory) -> tuple[Path, dict]:
+    """A workspace whose trec6_slice production model is one of the embedding classifiers `auto` may pick (MiniLM +
+    balanced ridge, or with a TF-IDF block beside the vectors) from a real `improve` run."""
     ws = tmp_path_factory.mktemp("embedding-models") / "ws"
-    report = run_main(["improve", "--data", str(trec6_slice), "--class", "ABBR", "--classifier", "minilm",
+    report = run_main(["improve", "--data", str(trec6_slice), "--class", "ABBR", "--classifier", request.param,
                        "--generator", "eda", "--n", "2", "--budget", "3", "--executor", "serial",
                        "--fitness", "validation", "--accept", "no_drop",   # the paper's rule: always registered
                        "--promote", "--workspace", str(ws)])
     assert report["promoted"] and report["model_id"]
+    report["classifier_name"] = request.param
     return ws, report
 
 
@@ -85,8 +91,9 @@ def pickled_modules(obj) -> set[str]:
 def test_load_model_refers_to_the_weights_and_holds_none(trained):
     ws, report = trained
     model = autogets.load_model("trec6_slice", workspace=ws)
-    featurizer = model.featurizer_
+    featurizer = embedding_featurizer(model)
     assert type(model).__name__ == "EmbeddingClassifier" and type(featurizer).__name__ == "EmbeddingFeaturizer"
+    assert model.describe() == DESCRIBED[report["classifier_name"]]
     sha = featurizer.weights_sha256_
     assert len(sha) == 64 and featurizer.embedder_id_ == f"minilm:{MINILM_NAME}@{sha[:16]}"
     assert featurizer.describe()["weights_sha256"] == sha
@@ -130,8 +137,8 @@ def test_predict_export_and_joblib_in_fresh_processes_without_network(trained, t
     requires = card["requires"]
     assert requires[MINILM_WHEEL].startswith(version(MINILM_WHEEL)) and "--no-deps" in requires[MINILM_WHEEL]
     assert {"torch", "transformers", "scikit-learn", "numpy", "autogets"} <= set(requires)
-    assert card["classifier"]["name"] == "minilm"
-    assert card["classifier"]["description"] == "MiniLM + balanced ridge"
+    assert card["classifier"]["name"] == report["classifier_name"]
+    assert card["classifier"]["description"] == DESCRIBED[report["classifier_name"]]
     assert card["classifier"]["type"] == "autogets.classifiers.EmbeddingClassifier"
 
     # the artifact alone, in yet another process and folder: loading it needs no torch (the weights load lazily)

@@ -15,7 +15,7 @@ from autogets import classifiers
 from autogets.cli import main
 from tests.fakes.openai_server import fake_openai_server
 
-LISTED = ["linear", "linear-char", "logreg", "catboost", "minilm", "minilm-logreg", "embed-openai"]
+LISTED = ["linear", "linear-char", "logreg", "catboost", "minilm", "minilm-tfidf", "minilm-logreg", "embed-openai"]
 
 
 def test_the_list_is_what_the_cli_offers():

@@ -115,3 +115,38 @@ def test_no_cached_sums_for_sparse_features_or_other_heads():
 
     assert with_gram(replace(problem, gram=None, X=sp.csr_matrix(problem.X))).gram is None
     assert with_gram(replace(problem, gram=None, template=EmbeddingClassifier(head="logreg"))).gram is None
+
+
+def test_tfidf_svd_is_dense_deterministic_and_fits_few_texts():
+    from autogets.classifiers import TfidfSvd
+
+    texts = ["what is nasa", "who wrote hamlet", "where is paris", "how far is the moon", "what does cpu mean"]
+    a = TfidfSvd(n_components=128).fit(texts)
+    X = a.transform(texts + ["an unseen question about paris"])
+    assert isinstance(X, np.ndarray) and X.shape == (6, 4)  # at most one fewer than the texts
+    np.testing.assert_array_equal(X, TfidfSvd(n_components=128).fit(texts).transform(texts + ["an unseen question "
+                                                                                                "about paris"]))
+
+
+def test_minilm_with_tfidf_keeps_the_fast_path_and_its_decision_rule(trec6_slice):
+    """``minilm-tfidf`` (what `auto` may pick): dense features, so a candidate is scored from cached sums, with
+    the same predictions as fitting the head on every fold."""
+    from autogets.classifiers import TFIDF_COMPONENTS
+    from autogets.data import load_dataset, split_dataset
+    from autogets.generators.base import Synthetic
+    from autogets.pipeline import build_problem
+
+    split = split_dataset(load_dataset(None, path=trec6_slice), seed=42)
+    abbr = split.train[split.train["label"] == "ABBR"].head(6)
+    synthetic = [Synthetic(source_id=int(r.id), sample_index=k, text=f"{r.text} {word}", label="ABBR", generator="t",
+                           model="t", prompt_version="v")
+                 for r in abbr.itertuples() for k, word in enumerate(("please", "exactly"))]
+    fast = build_problem(split, synthetic, "ABBR", classifier="minilm-tfidf", fitness="cv").problem
+    assert isinstance(fast.X, np.ndarray) and fast.X.shape[1] == 384 + TFIDF_COMPONENTS
+    assert fast.gram is not None
+    slow = replace(fast, gram=None)
+    ids = sorted(fast.synth_rows)
+    for selection in [(), tuple(ids), tuple(ids[::2])]:
+        a, b = fit_candidate(fast, selection), fit_candidate(slow, selection)
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == pytest.approx(b[1], abs=1e-9)

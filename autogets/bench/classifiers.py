@@ -21,7 +21,7 @@ from autogets.data import Dataset, split_dataset
 from autogets.metrics import Metrics, compute_metrics
 from autogets.selection import choose_classifier
 
-CANDIDATES = ("linear", "minilm", "minilm-logreg")
+CANDIDATES = ("linear", "minilm", "minilm-tfidf", "minilm-logreg")
 
 
 def _summary(metrics: Metrics, classes: Sequence[str]) -> dict:

@@ -56,7 +56,8 @@ WorkspaceOpt = Annotated[Path | None, typer.Option("--workspace", help="Workspac
                                                                       "or AUTOGETS_HOME).")]
 ClassifierOpt = Annotated[str | None, typer.Option(
     "--classifier", help="auto (default, or AUTOGETS_CLASSIFIER: chosen by cross-validation) | linear | minilm | "
-                         "minilm-logreg | embed-openai | linear-char | logreg | catboost | module:factory (your own)")]
+                         "minilm-tfidf | minilm-logreg | embed-openai | linear-char | logreg | catboost | "
+                         "module:factory (your own)")]
 ExecutorOpt = Annotated[str, typer.Option("--executor", envvar="AUTOGETS_EXECUTOR",
                                           help="local (processes) | serial | ray")]
 RayAddressOpt = Annotated[str | None, typer.Option("--ray-address",
