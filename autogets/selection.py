@@ -60,15 +60,25 @@ class ClassifierChoice:
         def value(s: ClassifierScore) -> float:
             return s.target_cba if self.target is not None and s.target_cba is not None else s.macro_cba
 
+        tied = [s for s in others if abs(value(best) - value(s)) < TIE]
         if len(others) == 1:
             other = others[0]
-            if abs(value(best) - value(other)) < TIE and abs(best.macro_cba - other.macro_cba) < TIE:
+            if tied and abs(best.macro_cba - other.macro_cba) < TIE:
                 return (f"{best.description}, kept over {other.description}: cross-validated {self.by} ties at "
                         f"{_short(value(best))} (a tie keeps the earlier, cheaper candidate)")
-            return (f"{best.description}, chosen over {other.description} by cross-validated {self.by} "
+            text = (f"{best.description}, chosen over {other.description} by cross-validated {self.by} "
                     f"{_short(value(best))} vs {_short(value(other))}")
-        vs = ", ".join(f"{s.description} {_short(value(s))}" for s in others)
-        return f"{best.description}, chosen by cross-validated {self.by} {_short(value(best))} (vs {vs})"
+        else:
+            vs = ", ".join(f"{s.description} {_short(value(s))}" for s in others)
+            text = f"{best.description}, chosen by cross-validated {self.by} {_short(value(best))} (vs {vs})"
+        return text + "".join(f"; {self._tie(best, s)}" for s in tied)
+
+    def _tie(self, best: ClassifierScore, other: ClassifierScore) -> str:
+        """How a tie with ``other`` on the deciding value was settled."""
+        if self.target is not None and abs(best.macro_cba - other.macro_cba) >= TIE:
+            return (f"the tie with {other.description} broken by macro CBA {_short(best.macro_cba)} vs "
+                    f"{_short(other.macro_cba)}")
+        return f"a tie with {other.description}, which keeps the earlier, cheaper candidate"
 
     def to_dict(self) -> dict:
         return {"chosen": self.chosen, "description": self.score(self.chosen).description, "by": self.by,

@@ -116,3 +116,19 @@ def test_a_tie_says_so():
                                       ClassifierScore("minilm", "MiniLM + balanced ridge", 0.8175, 0.7, None, 2.0)))
     assert choice.reason() == ("TF-IDF + linear SVM, kept over MiniLM + balanced ridge: cross-validated macro CBA "
                                "ties at .818 (a tie keeps the earlier, cheaper candidate)")
+
+
+def test_a_tie_on_the_goal_class_says_macro_cba_broke_it():
+    choice = ClassifierChoice(chosen="minilm-tfidf", by="CBA of ABBR", target="ABBR", folds=5, repeats=2,
+                              scores=(ClassifierScore("linear", "TF-IDF + linear SVM", 0.891, 0.8, 0.826, 1.0),
+                                      ClassifierScore("minilm", "MiniLM + balanced ridge", 0.898, 0.8, 0.8871, 1.0),
+                                      ClassifierScore("minilm-tfidf", "MiniLM + TF-IDF + balanced ridge", 0.920, 0.8,
+                                                      0.8873, 1.0)))
+    assert choice.reason() == ("MiniLM + TF-IDF + balanced ridge, chosen by cross-validated CBA of ABBR .887 (vs "
+                               "TF-IDF + linear SVM .826, MiniLM + balanced ridge .887); the tie with MiniLM + "
+                               "balanced ridge broken by macro CBA .920 vs .898")
+    two = replace(choice, scores=choice.scores[1:])
+    assert two.reason() == ("MiniLM + TF-IDF + balanced ridge, chosen over MiniLM + balanced ridge by cross-validated "
+                            "CBA of ABBR .887 vs .887; the tie with MiniLM + balanced ridge broken by macro CBA .920 "
+                            "vs .898")
+
