@@ -131,4 +131,3 @@ def test_a_tie_on_the_goal_class_says_macro_cba_broke_it():
     assert two.reason() == ("MiniLM + TF-IDF + balanced ridge, chosen over MiniLM + balanced ridge by cross-validated "
                             "CBA of ABBR .887 vs .887; the tie with MiniLM + balanced ridge broken by macro CBA .920 "
                             "vs .898")
-
