@@ -32,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from autogets.errors import DataError
 from autogets.identity import DatasetId, fingerprint
+from autogets.textfmt import one_line, visible_controls
 
 MIN_CLASS_SIZE = 5
 """Fewest examples a class needs so that each of train, validation and test gets at least one."""
@@ -346,6 +347,12 @@ def max_data_mb(env: dict[str, str] | None = None) -> float:
     return value
 
 
+def column_names(frame: pd.DataFrame, limit: int = 10) -> str:
+    """The first ``limit`` column names of ``frame`` for a one-line error: control characters (a newline in a quoted
+    header, a terminal escape) made visible, each name cut to 40 characters."""
+    return ", ".join(one_line(visible_controls(c, keep=""), 40) for c in frame.columns[:limit])
+
+
 def normalise_text(text: str) -> str:
     """Collapse runs of whitespace to one space and strip the ends."""
     return _WS.sub(" ", text).strip()
@@ -382,7 +389,7 @@ def load_dataset(
         raise DataError(f"{file}: file has no rows")
     for col, flag in ((text_col, "--text-col"), (label_col, "--label-col")):
         if col not in raw.columns:
-            cols = ", ".join(map(str, raw.columns[:10]))
+            cols = column_names(raw)
             raise DataError(f"{file}: no column {col!r} (columns: {cols}); choose one with {flag}")
     if id_col is not None and id_col not in raw.columns:
         raise DataError(f"{file}: no id column {id_col!r}")
@@ -470,7 +477,7 @@ def _external_frame(file: Path, classes: Sequence[str] | None, text_col: str, la
         raise DataError(f"external test {file}: file has no rows")
     for col in (text_col, label_col):
         if col not in raw.columns:
-            cols = ", ".join(map(str, raw.columns[:10]))
+            cols = column_names(raw)
             raise DataError(f"external test {file}: no column {col!r} (columns: {cols})")
     raw = raw.reset_index(drop=True)
     labels = raw[label_col].map(lambda v: "" if pd.isna(v) else str(v).strip())

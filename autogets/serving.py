@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autogets.data import normalise_text, read_table
+from autogets.data import column_names, normalise_text, read_table
 from autogets.errors import DataError, RegistryError
 from autogets.identity import DatasetId, known, resolve
 from autogets.registry import ModelVersion, Registry
@@ -225,7 +225,7 @@ def read_texts(path: Path, text_col: str = "text") -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path}: file has no rows")
     if text_col not in frame.columns:
-        cols = ", ".join(map(str, frame.columns[:10]))
+        cols = column_names(frame)
         raise DataError(f"{path}: no column {text_col!r} (columns: {cols}); choose one with --text-col")
     texts = frame[text_col].map(lambda t: "" if pd.isna(t) else normalise_text(str(t)))
     empty = texts == ""

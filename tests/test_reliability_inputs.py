@@ -155,6 +155,18 @@ def test_any_bytes_load_or_fail_with_a_data_error(tmp_path, content, suffix):
     assert len(ds.classes) >= 2 and (ds.frame["text"].str.len() > 0).all()
 
 
+@pytest.mark.parametrize("header", ['"\n"\r:', '"a\nb",label\nx,y\n', '"\x1b[31m",label\nx,y\n'])
+def test_a_column_name_with_a_newline_or_escape_is_named_on_one_line(tmp_path, header):
+    """Found by the fuzz test above: a quoted header holding a newline made the "no column" error two lines."""
+    path = tmp_path / "odd.csv"
+    path.write_text(header, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_dataset(path=path)
+    message = str(err.value)
+    assert "no column 'text'" in message and "\n" not in message and "\x1b" not in message
+    assert main(["diagnose", "--data", str(path), "--workspace", str(tmp_path / "ws")]) == 2
+
+
 # --- the LLM fails during generation ---------------------------------------------------------------------------------
 
 def _agent(ws: Path, base_url: str) -> tuple[Agent, ListNotifier]:
