@@ -30,7 +30,7 @@ from agent import answers
 from agent.api import ReviewDecision, ReviewPage, ReviewSample, Turn
 from agent.context import AgentContext
 from agent.graph import build_graph
-from agent.requests import Request, thread_reply
+from agent.requests import Request, thread_intent, thread_reply
 from agent.state import fresh
 from autogets import faults, leases, steps
 from autogets.errors import Resumable, RunConflict
@@ -102,8 +102,8 @@ class Agent:
         """Handle a message: a command starts a run or gets an answer; inside a thread that waits for review,
         "cancel", "approve all" and "status" act on that run."""
         thread_id = self.thread_for(conversation)
-        quick = thread_reply(text)
-        quick = quick.intent if isinstance(quick, Request) and quick.intent in ("status", "cancel") else None
+        quick = thread_intent(text)
+        quick = quick if quick in ("status", "cancel") else None
         if quick:  # never queued behind the thread's run: answered at once (a cancel of a run that waits at a
             # page waits up to a second for a call that holds the thread a moment, so it applies to the page now)
             waiting = self._waiting(thread_id) if quick == "cancel" else None

@@ -26,6 +26,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agent.api import ReviewPage
+from agent.requests import thread_intent
 from agent.service import is_resume
 from bot import blocks
 from bot.admission import RunRequest
@@ -36,7 +37,7 @@ from bot.flows.promote import PromoteFlow
 from bot.flows.show import TurnDisplay
 from bot.flows.start import StartFlow
 from bot.progress import slack_error
-from bot.texts import rejected_from_state, thread_intent
+from bot.texts import rejected_from_state
 from bot.threads import ACTIVE_STATES, SlackThread, ThreadRow
 
 __all__ = ["AgentLike", "Bridge", "BridgeBase"]

@@ -9,7 +9,6 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agent.api import Turn
-from agent.requests import Request, thread_reply
 from bot import blocks
 from bot.progress import ProgressMessage
 
@@ -52,13 +51,6 @@ def describe(exc: Exception) -> str:
         return f"Slack answered {exc.response.get('error') or 'an error'}"
     first = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {first}".rstrip(": ")
-
-
-def thread_intent(text: str) -> str | None:
-    """``cancel``, ``status`` or ``approve_all`` typed in a thread, read by the agent's own grammar
-    (:func:`agent.requests.thread_reply`); None for anything else."""
-    reply = thread_reply(text)
-    return reply.intent if isinstance(reply, Request) else None
 
 
 def is_help(text: str) -> bool:

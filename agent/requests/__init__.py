@@ -42,9 +42,9 @@ from agent.requests.commands import (
     Intent,
     Request,
 )
-from agent.requests.grammar import THREAD_INTENTS, parse_command, thread_reply
+from agent.requests.grammar import THREAD_INTENTS, parse_command, thread_intent, thread_reply
 from agent.requests.llm import LLM_INTENTS, LLMCommand, parse_request, system_prompt
 
 __all__ = ["COMMANDS", "EXACT_ONLY", "HELP", "LLM_INTENTS", "MAX_BUDGET", "MAX_TEXT", "OBJECTIVES", "Catalog",
            "Clarify", "Intent", "LLMCommand", "Request", "THREAD_INTENTS", "as_catalog", "parse_command",
-           "parse_request", "system_prompt", "thread_reply"]
+           "parse_request", "system_prompt", "thread_intent", "thread_reply"]

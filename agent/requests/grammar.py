@@ -168,3 +168,10 @@ def thread_reply(text: str) -> Request | Clarify | None:
     if isinstance(result, Request) and result.intent not in THREAD_INTENTS:
         return None
     return result
+
+
+def thread_intent(text: str) -> str | None:
+    """``cancel``, ``status`` or ``approve_all`` typed in a thread (:func:`thread_reply`'s request); None for
+    anything else, a :class:`Clarify` included."""
+    reply = thread_reply(text)
+    return reply.intent if isinstance(reply, Request) else None
