@@ -207,7 +207,7 @@ def bench_embed(*, texts: int = 1000, dataset: str = "trec6") -> dict:
             "texts_per_second": round(len(sample) / seconds, 1), "load_seconds": round(load, 2)}
 
 
-def bench_speed(*, workspace_root: Path, classifiers: tuple[str, ...] = ("minilm", "linear"),
+def bench_speed(*, workspace_root: Path, classifiers: tuple[str, ...] = ("minilm-tfidf", "minilm", "linear"),
                 executors: tuple[str, ...] = ("local",), fitnesses: tuple[str, ...] = ("cv", "validation"),
                 ray_address: str | None = None, evaluations: int = 300, generate_limit: int = 32,
                 improve: bool = True, generate: bool = True) -> dict:

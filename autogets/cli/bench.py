@@ -284,7 +284,8 @@ def bench_classifiers(dataset: DatasetOpt = None, data: DataOpt = None, text_col
                           "--class", "-c", help="Repeatable: classes whose mean CBA gets its own column (e.g. the "
                                                 "rare ones).")] = None,
                       classifier: Annotated[list[str] | None, typer.Option(
-                          "--classifier", help="Repeatable; default linear, minilm, minilm-logreg.")] = None,
+                          "--classifier", help="Repeatable; default linear, minilm, minilm-tfidf, "
+                                               "minilm-logreg.")] = None,
                       external_test: Annotated[Path | None, typer.Option(
                           "--external-test", help="As for bench quality (default: the bundled one).")] = None,
                       no_external_test: Annotated[bool, typer.Option("--no-external-test")] = False,
@@ -328,7 +329,8 @@ def bench_classifiers(dataset: DatasetOpt = None, data: DataOpt = None, text_col
 
 @bench_app.command("speed")
 def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifier", help="Repeatable; default "
-                                                                                        "minilm and linear; "
+                                                                                        "minilm-tfidf, minilm and "
+                                                                                        "linear; "
                                                                                         "module:factory for your own "
                                                                                         "(fast or slow path).")
                                       ] = None,
@@ -347,7 +349,7 @@ def bench_speed(classifier: Annotated[list[str] | None, typer.Option("--classifi
     from autogets.bench import write_result
     from autogets.bench.speed import bench_speed as run
 
-    classifiers = classifier or ["minilm", "linear"]  # the default (what auto picks on trec6) first
+    classifiers = classifier or ["minilm-tfidf", "minilm", "linear"]  # what auto picks on trec6 first
     executors, fitnesses = executor or ["local"], fitness or ["cv", "validation"]
     _check_bench_search(classifiers, executors, fitnesses, ray_address)
     ws = _workspace(workspace)
