@@ -23,11 +23,10 @@ import time
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from autogets.classifiers import BalancedRidge
+from autogets.classifiers import BalancedRidge, TfidfSvd
 from autogets.data import external_test, load_dataset, split_dataset
 from autogets.embeddings import embed, get_embedder, store_for, use_store
 from autogets.folds import assign_folds
@@ -39,16 +38,16 @@ FORMS = ("minilm", "tfidf", "sparse", "svd64", "svd128", "svd256", "svd512")
 def features(form: str, fit_texts: list[str], texts: list[str], encoder) -> tuple:
     if form == "minilm":
         return embed(encoder, fit_texts), embed(encoder, texts)
+    if form.startswith("svd"):
+        block = TfidfSvd(n_components=int(form[3:])).fit(fit_texts)  # the product's block (minilm-tfidf at 128)
+        return (np.hstack([block.transform(fit_texts), embed(encoder, fit_texts)]),
+                np.hstack([block.transform(texts), embed(encoder, texts)]))
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(fit_texts)
     a, b = vectorizer.transform(fit_texts), vectorizer.transform(texts)
     if form == "tfidf":
         return a, b
-    if form == "sparse":
-        return (sp.hstack([a, sp.csr_matrix(embed(encoder, fit_texts))]).tocsr(),
-                sp.hstack([b, sp.csr_matrix(embed(encoder, texts))]).tocsr())
-    svd = TruncatedSVD(int(form[3:]), random_state=0).fit(a)
-    return (np.hstack([svd.transform(a), embed(encoder, fit_texts)]),
-            np.hstack([svd.transform(b), embed(encoder, texts)]))
+    return (sp.hstack([a, sp.csr_matrix(embed(encoder, fit_texts))]).tocsr(),   # "sparse"
+            sp.hstack([b, sp.csr_matrix(embed(encoder, texts))]).tocsr())
 
 
 def head(form: str):
