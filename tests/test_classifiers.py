@@ -118,3 +118,18 @@ def test_head_fits_use_one_blas_thread(trec_split):
     clf = FeaturizerHeadClassifier(featurizer=TfidfVectorizer(), head=_BlasProbe())
     clf.fit(trec_split.train["text"].tolist()[:200], trec_split.train["label"].to_numpy()[:200])
     assert clf.head_.blas_threads_ == {1}
+
+
+def test_an_embedding_model_pickled_before_the_tfidf_block_still_describes_and_clones():
+    """Models registered before ``tfidf_components`` existed unpickle without that attribute."""
+    import pickle
+
+    from sklearn.base import clone
+
+    from autogets.classifiers import EmbeddingClassifier
+
+    old = EmbeddingClassifier()
+    del old.tfidf_components  # as a pickle from before the parameter existed
+    again = pickle.loads(pickle.dumps(old))
+    assert again.describe() == "MiniLM + balanced ridge"
+    assert clone(again).get_params()["tfidf_components"] == 0
