@@ -95,13 +95,14 @@ class Decision:
     evaluations: int
     result: SearchResult = field(repr=False, compare=False)
     reused: int = 0  # evaluations served from an interrupted attempt, not refitted
+    held_by_oba: dict | None = None  # reverted only for OBA: {"gain", "oba_change", "accuracy_change"} (fitness)
 
     def to_dict(self) -> dict:
         return {"phase": self.phase.label(), "source": self.phase.source, "strategy": self.phase.strategy,
                 "objective": self.phase.objective, "why": self.phase.reason, "accepted": self.accepted,
                 "decision": self.reason, "goal_before": self.goal_before, "goal_after": self.goal_after,
                 "added_sources": self.added_sources, "added_texts": self.added_texts,
-                "evaluations": self.evaluations, "best_so_far": list(np.maximum.accumulate(
+                "evaluations": self.evaluations, "held_by_oba": self.held_by_oba, "best_so_far": list(np.maximum.accumulate(
                     self.result.gains()).tolist()) if self.result.history else []}
 
 
@@ -185,6 +186,7 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
             m0 = reference
         current = reference
         best = result.best if winner == "objective" else goal_winner(goal, [reference, *result.history], current)
+        held = None
         if rule.rule == "no_drop":
             ok, why = accepts(goal, best, current)
         else:
@@ -198,6 +200,8 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
             else:
                 why = (f"reverted: goal {goal.name} {v.reason}" if v is not None else
                        "reverted: the phase found nothing better than the current training set")
+                if v is not None and v.held_by_oba:
+                    held = {"gain": v.mean, "oba_change": v.oba_change, "accuracy_change": v.accuracy_change}
         before, after = goal_value(goal, current, current), goal_value(goal, best, current)
         result = replace(result, best=best)
         added = sum(len(rows[i]) for i in best.selection) if ok else 0
@@ -206,7 +210,7 @@ def run_phases(problem, views: dict[str, ClassView], goal: Objective, phases: Se
             accepted[phase.source] = accepted.get(phase.source, frozenset()) | best.selection
             current = best
         decision = Decision(phase, ok, why, before, after, len(best.selection) if ok else 0, added,
-                            result.evaluations, result, evaluator.reused)
+                            result.evaluations, result, evaluator.reused, held)
         decisions.append(decision)
         if on_decision:
             on_decision(decision)

@@ -11,6 +11,7 @@ from typing import Any
 from autogets.data import Dataset, Split, load_dataset, split_dataset
 from autogets.errors import AutogetsError, DataError, SearchError
 from autogets.identity import DatasetId, of_row, remember
+from autogets.search.robust import OBA_TOLERANCE, AcceptRule
 from autogets.workspace import Workspace, json_default, new_run_id, now_iso
 
 
@@ -45,6 +46,7 @@ class RunSpec:
     repeats: int = 2
     accept: str = "paired"           # "paired": a gain above noise across folds; "no_drop": the paper's rule
     accept_z: float = 1.0
+    oba_tolerance: float = OBA_TOLERANCE  # how far OBA may drop for a change to be accepted (a trade for the goal class)
     refit: str = "train+validation"  # real rows of the registered model and of the report's M0; or "train"
     winner: str = "goal"             # a phase's winner: best by the goal, or by the phase's own "objective"
 
@@ -55,6 +57,10 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def accept_rule(self) -> AcceptRule:
+        """How this run accepts a change to the training set (:mod:`autogets.search.robust`)."""
+        return AcceptRule(rule=self.accept, z=self.accept_z, oba_tolerance=self.oba_tolerance)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -151,9 +157,8 @@ def create_run(ws: Workspace, spec: RunSpec, *, run_id: str | None = None, max_a
     if spec.budget < 1 or spec.n_per_example < 1 or spec.max_phases < 1:
         raise SearchError("budget, n_per_example and max_phases must be at least 1")
     from autogets.pipeline import FITNESSES, REFITS
-    from autogets.search.robust import AcceptRule
 
-    AcceptRule(rule=spec.accept, z=spec.accept_z)
+    spec.accept_rule()  # unknown rules and bad tolerances fail here, before the run is recorded
     if spec.fitness not in FITNESSES or spec.refit not in REFITS or spec.winner not in ("goal", "objective"):
         raise SearchError(f"unknown setting: fitness {spec.fitness!r} ({', '.join(FITNESSES)}), refit "
                           f"{spec.refit!r} ({', '.join(REFITS)}), winner {spec.winner!r} (goal, objective)")

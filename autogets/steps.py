@@ -230,7 +230,6 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
     from autogets.knowledge import record_result
     from autogets.search import Budget
     from autogets.search.objectives import make_objective, parse_goal
-    from autogets.search.robust import AcceptRule
 
     plan = need_step(ws, run_id, "plan")
     p = _problem(ws, run_id)
@@ -264,7 +263,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
                   "objective": d.phase.objective, "why": d.phase.reason, "accepted": d.accepted,
                   "decision": d.reason, "goal_before": d.goal_before, "goal_after": d.goal_after,
                   "added_sources": d.added_sources, "added_texts": d.added_texts, "evaluations": d.evaluations,
-                  "reused": d.reused, "fit_seconds": d.result.fit_seconds,
+                  "reused": d.reused, "fit_seconds": d.result.fit_seconds, "held_by_oba": d.held_by_oba,
                   "selection": sorted(d.result.best.selection) if d.accepted else None,
                   "best_so_far": np.maximum.accumulate(d.result.gains()).tolist() if d.result.history else [],
                   "window": _window(d.result)}
@@ -285,7 +284,7 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
                              on_evaluation=on_eval, on_decision=on_decision,
                              completed=[frozenset(r["selection"]) if r["selection"] else None for r in records],
                              known=lambda k: known.get(k, {}), on_raw=on_raw,
-                             rule=AcceptRule(rule=spec.accept, z=spec.accept_z), winner=spec.winner)
+                             rule=spec.accept_rule(), winner=spec.winner)
     _flush(ws, pending_raw)
     n_real = len(p.split.train) + len(p.split.validation)
     chosen = [p.keys[r - n_real] for r in outcome.base_rows if r >= n_real]

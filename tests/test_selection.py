@@ -122,6 +122,30 @@ def test_paired_rule_rejects_an_accuracy_drop():
     assert not verdict(goal, worse, current, AcceptRule()).accepted
 
 
+def test_an_oba_tolerance_lets_a_person_trade_accuracy_for_the_goal_class():
+    recall = make_objective("recall", "A")
+    current = _evaluation([10] * 10, frozenset())
+    folds = np.array([[[12, 8], [6, 14]]] * 10)  # recall of A +0.10 on every fold; accuracy (= OBA here) −0.10
+    trade = Evaluation(frozenset({1}), 0, metrics_from_confusion(folds.sum(axis=0), ("A", "B")), 0.0, 0.0, 0,
+                       folds=folds)
+    noisy = _evaluation([14, 7, 13, 8, 12, 9, 14, 7, 11, 10])
+    held = verdict(recall, trade, current, AcceptRule())
+    assert not held.accepted and held.held_by_oba
+    assert held.oba_change == pytest.approx(-0.10) and held.accuracy_change == pytest.approx(-0.10)
+    # none passes: the verdict reported is the trade OBA alone held back, not the first candidate's (noise)
+    chosen, v = choose(recall, [noisy, trade], current, AcceptRule(ratio=0.25))
+    assert chosen is None and v.held_by_oba and v.mean == pytest.approx(0.10)
+    assert not verdict(recall, noisy, current, AcceptRule(ratio=0.25)).held_by_oba
+    assert verdict(recall, trade, current, AcceptRule(oba_tolerance=0.1001)).accepted
+    assert choose(recall, [noisy, trade], current, AcceptRule(ratio=0.25, oba_tolerance=0.2))[0] is trade
+
+
+@pytest.mark.parametrize("tolerance", [-0.01, 1.5, float("nan")])
+def test_an_oba_tolerance_outside_0_to_1_is_refused(tolerance):
+    with pytest.raises(SearchError, match="OBA tolerance must be from 0 to 1"):
+        AcceptRule(oba_tolerance=tolerance)
+
+
 def test_without_folds_the_paired_rule_needs_a_strict_gain():
     goal = make_objective("cba", "A")
     one = _evaluation([10], frozenset())

@@ -48,7 +48,7 @@ from autogets.metrics import Metrics, compute_metrics
 from autogets.pipeline import Prepared, TextFilter, build_problem, class_views, final_rows, fit_model, synthesize_class
 from autogets.search import Budget, Evaluator, make_strategy, run_strategy
 from autogets.search.objectives import make_objective, metric_value
-from autogets.search.robust import AcceptRule, choose
+from autogets.search.robust import OBA_TOLERANCE, AcceptRule, choose
 from autogets.workspace import BENCH_EXTERNAL_COLUMNS, Workspace, now_iso
 
 STRATEGIES = ("random", "sw", "hsw", "ga")
@@ -76,6 +76,7 @@ class QualityConfig:
     repeats: int = 2
     accept: str = "paired"
     accept_z: float = 1.0
+    oba_tolerance: float = OBA_TOLERANCE
     refit: str = "train+validation"
     winner: str = "goal"
     filter_margin: float | None = None   # TextFilter.margin (issue 14 lever 6; off by default)
@@ -87,7 +88,7 @@ class QualityConfig:
     cosine: float | None = None          # TextFilter.cosine (issue 21; off until measured)
 
     def rule(self) -> AcceptRule:
-        return AcceptRule(rule=self.accept, z=self.accept_z)
+        return AcceptRule(rule=self.accept, z=self.accept_z, oba_tolerance=self.oba_tolerance)
 
     @classmethod
     def quick(cls, classes: tuple[str, ...] | None = None) -> QualityConfig:
@@ -110,6 +111,8 @@ class QualityConfig:
             settings.update(view=self.view)
         if self.consistency is not None or self.cosine is not None:
             settings.update(consistency=self.consistency, cosine=self.cosine)
+        if self.oba_tolerance != OBA_TOLERANCE:
+            settings.update(oba_tolerance=self.oba_tolerance)
         if external is not None:  # the keys of runs without an external test unchanged
             settings.update(external=external.fingerprint())
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

@@ -146,7 +146,8 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
              f"fitness `{config.get('fitness', 'validation')}`"
              + (f" ({config.get('folds')} folds × {config.get('repeats')})" if config.get("fitness") == "cv" else "")
              + f", accept `{config.get('accept', 'no_drop')}`"
-             + (f" (z = {config.get('accept_z')})" if config.get("accept") == "paired" else "")
+             + (f" (z = {config.get('accept_z')}, OBA tolerance {config.get('oba_tolerance', 0.001):g})"
+                if config.get("accept") == "paired" else "")
              + f", refit on `{config.get('refit', 'train')}` (M0 too), phase winner by "
              f"`{config.get('winner', 'objective')}`"
              + _lever6(config) + ". "

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from autogets.search.robust import OBA_TOLERANCE
+
 from autogets.cli.common import (
     ClassifierOpt,
     ClassOpt,
@@ -22,6 +24,7 @@ from autogets.cli.common import (
     LabelColOpt,
     MinClassOpt,
     NOpt,
+    ObaToleranceOpt,
     OutDirOpt,
     RayAddressOpt,
     TextColOpt,
@@ -138,6 +141,7 @@ def bench_quality(
         repeats: Annotated[int | None, typer.Option(min=1, help="Repeats of the folds (fitness cv; default 2, "
                                                                 "--quick 1).")] = None,
         accept: Annotated[str, typer.Option(help="paired (gain above noise across folds) | no_drop")] = "paired",
+        oba_tolerance: ObaToleranceOpt = OBA_TOLERANCE,
         refit: Annotated[str, typer.Option(help="train+validation | train: real rows of reported models and "
                                                 "their M0")] = "train+validation",
         winner: Annotated[str, typer.Option(help="goal | objective: what picks a phase's winner")] = "goal",
@@ -208,14 +212,14 @@ def bench_quality(
     from autogets.pipeline import FITNESSES, REFITS
     from autogets.search.robust import AcceptRule
 
-    AcceptRule(rule=accept)  # unknown names fail here
+    AcceptRule(rule=accept, oba_tolerance=oba_tolerance)  # unknown names fail here
     if fitness not in FITNESSES or refit not in REFITS or winner not in ("goal", "objective"):
         from autogets.errors import ConfigError
 
         raise ConfigError(f"unknown setting: fitness {fitness!r} ({', '.join(FITNESSES)}), refit {refit!r} "
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
     config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
-                     accept=accept, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe,
+                     accept=accept, oba_tolerance=oba_tolerance, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe,
                      shots=shots, contrast=contrast, classifier=_classifier(classifier), view=view,
                      consistency=consistency, cosine=cosine)
     from autogets.pipeline import VIEWS

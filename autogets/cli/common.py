@@ -181,6 +181,10 @@ def _delta(value: float) -> str:
 ClassOpt = Annotated[str, typer.Option("--class", "-c", help="The class to improve, e.g. ABBR.")]
 GeneratorOpt = Annotated[str, typer.Option("--generator", "-g", help="embedded (default) | openai | eda")]
 NOpt = Annotated[int, typer.Option("--n", help="Synthetic texts per real example (paper: 5).", min=1, max=50)]
+ObaToleranceOpt = Annotated[float, typer.Option(
+    "--oba-tolerance", min=0.0, max=1.0,
+    help="How far overall balanced accuracy (OBA) may drop for a change to be accepted: raise it to trade "
+         "accuracy for the goal class (OBA = (K·accuracy + K − 2) / (2(K − 1)) with K classes).")]
 
 
 def _generator(name: str, ws: Workspace, dataset: str | None = None, **params):

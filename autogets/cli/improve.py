@@ -19,6 +19,7 @@ from autogets.cli.common import (
     LabelColOpt,
     MinClassOpt,
     NOpt,
+    ObaToleranceOpt,
     RayAddressOpt,
     SeedOpt,
     TextColOpt,
@@ -36,6 +37,7 @@ from autogets.cli.common import (
     print_mlflow,
     progress_bars,
 )
+from autogets.search.robust import OBA_TOLERANCE
 from autogets.textfmt import escape_rich
 
 
@@ -60,6 +62,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
             = "cv",
             accept: Annotated[str, typer.Option(help="paired (a gain above noise across folds) | no_drop (the "
                                                      "paper's rule)")] = "paired",
+            oba_tolerance: ObaToleranceOpt = OBA_TOLERANCE,
             refit: Annotated[str, typer.Option(help="train+validation | train: real rows of the registered model "
                                                     "and of the report's M0")] = "train+validation",
             executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
@@ -97,7 +100,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                        objective=objective, goal=goal, budget=budget, budget_seconds=budget_seconds,
                        max_phases=max_phases, max_sources=max_sources, generator=generator, n_per_example=n,
                        seed=_seed(seed), classifier=_classifier(classifier), requester=actor, fitness=fitness,
-                       accept=accept, refit=refit)
+                       accept=accept, oba_tolerance=oba_tolerance, refit=refit)
     gen = _generator(generator, ws, ds.name)
 
     def show_plan(phases, source, cls, classifier) -> None:

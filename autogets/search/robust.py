@@ -28,6 +28,8 @@ from autogets.search.evaluator import Evaluation, Problem
 from autogets.search.objectives import MultiObjective, Objective
 
 ACCEPT_RULES = ("paired", "no_drop")
+OBA_TOLERANCE = 0.001
+"""How far OBA may drop for a change to be accepted, by default: a class gain is not bought with accuracy."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,12 +39,14 @@ class AcceptRule:
 
     rule: str = "paired"
     z: float = 1.0
-    oba_tolerance: float = 0.001
+    oba_tolerance: float = OBA_TOLERANCE
     ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rule not in ACCEPT_RULES:
             raise SearchError(f"unknown accept rule {self.rule!r}; choose one of {', '.join(ACCEPT_RULES)}")
+        if not 0.0 <= self.oba_tolerance <= 1.0:  # also refuses NaN
+            raise SearchError(f"the OBA tolerance must be from 0 to 1 (an OBA drop), not {self.oba_tolerance!r}")
 
     def for_problem(self, problem: Problem) -> AcceptRule:
         """This rule with ρ of ``problem``'s folds (0 without folds)."""
@@ -54,12 +58,17 @@ class AcceptRule:
 
 @dataclass(frozen=True)
 class Verdict:
+    """A decision and its numbers. ``held_by_oba``: refused only because OBA would drop beyond the tolerance (the
+    goal's gain was above noise): a trade a person may choose to accept with a larger tolerance."""
+
     accepted: bool
     mean: float
     lower: float
     folds: int
     oba_change: float
     reason: str
+    accuracy_change: float = 0.0
+    held_by_oba: bool = False
 
 
 def fold_gains(goal: Objective, candidate: Evaluation, current: Evaluation) -> np.ndarray:
@@ -76,6 +85,7 @@ def verdict(goal: Objective, candidate: Evaluation, current: Evaluation, rule: A
     d = fold_gains(goal, candidate, current)
     mean = float(d.mean())
     oba = candidate.metrics.oba - current.metrics.oba
+    acc = candidate.metrics.accuracy - current.metrics.accuracy
     if rule.rule == "no_drop":
         ok = goal.gain(candidate, current) >= -1e-12 if not isinstance(goal, MultiObjective) else (
             goal.key(candidate, current)[0] == 1.0)
@@ -91,9 +101,11 @@ def verdict(goal: Objective, candidate: Evaluation, current: Evaluation, rule: A
         return Verdict(False, mean, lower, len(d), oba,
                        f"gain {mean:+.4f} is not above noise (lower bound {lower:+.4f} over {len(d)} folds)")
     if oba < -rule.oba_tolerance:
-        return Verdict(False, mean, lower, len(d), oba, f"OBA would drop by {-oba:.4f}")
+        return Verdict(False, mean, lower, len(d), oba,
+                       f"gain {mean:+.4f} is above noise, but OBA would drop by {-oba:.4f} (tolerance "
+                       f"{rule.oba_tolerance:g})", acc, held_by_oba=True)
     return Verdict(True, mean, lower, len(d), oba,
-                   f"gain {mean:+.4f} (lower bound {lower:+.4f} over {len(d)} folds), OBA {oba:+.4f}")
+                   f"gain {mean:+.4f} (lower bound {lower:+.4f} over {len(d)} folds), OBA {oba:+.4f}", acc)
 
 
 def goal_winner(goal: Objective, evaluations: Sequence[Evaluation], current: Evaluation) -> Evaluation:
@@ -103,10 +115,14 @@ def goal_winner(goal: Objective, evaluations: Sequence[Evaluation], current: Eva
 
 def choose(goal: Objective, candidates: Sequence[Evaluation], current: Evaluation, rule: AcceptRule
            ) -> tuple[Evaluation | None, Verdict | None]:
-    """Among ``candidates`` (e.g. a search's best and "add all"), the accepted one with the largest mean gain, or
-    (None, the first candidate's verdict) when none is accepted."""
+    """Among ``candidates`` (e.g. a search's best and "add all"), the accepted one with the largest mean gain; when
+    none is accepted, (None, a verdict): of the candidate OBA alone held back with the largest gain (the trade a
+    person may want to hear of), else of the first candidate."""
     verdicts = [(c, verdict(goal, c, current, rule)) for c in candidates if c.selection]
     passing = [(c, v) for c, v in verdicts if v.accepted]
     if passing:
         return max(passing, key=lambda cv: (cv[1].mean, -len(cv[0].selection)))
+    held = [v for _, v in verdicts if v.held_by_oba]
+    if held:
+        return None, max(held, key=lambda v: v.mean)
     return None, (verdicts[0][1] if verdicts else None)
