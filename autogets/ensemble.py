@@ -102,8 +102,9 @@ class Decision:
                 "objective": self.phase.objective, "why": self.phase.reason, "accepted": self.accepted,
                 "decision": self.reason, "goal_before": self.goal_before, "goal_after": self.goal_after,
                 "added_sources": self.added_sources, "added_texts": self.added_texts,
-                "evaluations": self.evaluations, "held_by_oba": self.held_by_oba, "best_so_far": list(np.maximum.accumulate(
-                    self.result.gains()).tolist()) if self.result.history else []}
+                "evaluations": self.evaluations, "held_by_oba": self.held_by_oba,
+                "best_so_far": list(np.maximum.accumulate(self.result.gains()).tolist()) if self.result.history
+                else []}
 
 
 def goal_value(goal: Objective, e: Evaluation, reference: Evaluation) -> float:

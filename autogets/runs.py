@@ -46,7 +46,7 @@ class RunSpec:
     repeats: int = 2
     accept: str = "paired"           # "paired": a gain above noise across folds; "no_drop": the paper's rule
     accept_z: float = 1.0
-    oba_tolerance: float = OBA_TOLERANCE  # how far OBA may drop for a change to be accepted (a trade for the goal class)
+    oba_tolerance: float = OBA_TOLERANCE  # how far OBA may drop for an accepted change (a trade for the goal)
     refit: str = "train+validation"  # real rows of the registered model and of the report's M0; or "train"
     winner: str = "goal"             # a phase's winner: best by the goal, or by the phase's own "objective"
 

@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 
-from autogets.search.robust import OBA_TOLERANCE
-
 from autogets.cli.common import (
     ClassifierOpt,
     ClassOpt,
@@ -37,6 +35,7 @@ from autogets.cli.common import (
     out,
     progress_bars,
 )
+from autogets.search.robust import OBA_TOLERANCE
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; results are written to benchmarks/results/.")
 
@@ -219,7 +218,8 @@ def bench_quality(
         raise ConfigError(f"unknown setting: fitness {fitness!r} ({', '.join(FITNESSES)}), refit {refit!r} "
                           f"({', '.join(REFITS)}), winner {winner!r} (goal, objective)")
     config = replace(config, fitness=fitness, folds=folds or config.folds, repeats=repeats or config.repeats,
-                     accept=accept, oba_tolerance=oba_tolerance, refit=refit, winner=winner, filter_margin=filter_margin, dedupe=dedupe,
+                     accept=accept, oba_tolerance=oba_tolerance, refit=refit, winner=winner,
+                     filter_margin=filter_margin, dedupe=dedupe,
                      shots=shots, contrast=contrast, classifier=_classifier(classifier), view=view,
                      consistency=consistency, cosine=cosine)
     from autogets.pipeline import VIEWS
