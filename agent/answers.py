@@ -165,10 +165,12 @@ def finished_message(data: dict, model_id: str | None) -> str:
 
     if not data:
         return "The run finished without a report."
-    from autogets.report import classifier_sentence
+    from autogets.report import classifier_sentence, trade_sentence
 
     head = f"{gain_sentence(data)}. M0: {classifier_sentence(data)}."
+    trade = trade_sentence(data, "add oba-tolerance {tolerance} to the improve command.")
     if model_id is None:
-        return f"No gain: no synthetic text was accepted, the model is unchanged. {head}"
-    return (f"{head} Registered {model_id} (candidate) with {data['synthetic_texts']} synthetic texts; "
-            f"promote it with: promote {model_id}")
+        return " ".join(filter(None, ["No gain: no synthetic text was accepted, the model is unchanged.", head,
+                                      trade]))
+    return " ".join(filter(None, [f"{head} Registered {model_id} (candidate) with {data['synthetic_texts']} "
+                                  f"synthetic texts; promote it with: promote {model_id}", trade]))

@@ -137,7 +137,9 @@ def start(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
                          objective=req.get("objective", "cba"), goal=req.get("goal"),
                          budget=int(req.get("budget") or ctx.budget), generator=req.get("generator") or ctx.generator,
                          n_per_example=ctx.n_per_example, max_sources=ctx.max_sources, seed=ctx.seed,
-                         classifier=ctx.classifier, requester=state["user"])
+                         classifier=ctx.classifier, requester=state["user"],
+                         **({"oba_tolerance": float(req["oba_tolerance"])} if req.get("oba_tolerance") is not None
+                            else {}))
     ws = _ws(runtime)
     try:
         run_id = state.get("run_id") or steps.create_run(ws, spec, run_id=state.get("new_run_id"),

@@ -4,6 +4,7 @@ measures and calls it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,32 @@ def cross_validated_gain(data: dict, escape: Callable[[str], str] = str) -> str:
     return f"{gain:+.3f} ({escape(data['goal'])}, out-of-fold over train + validation)"
 
 
+def held_trade(data: dict) -> dict | None:
+    """The largest goal gain a phase refused only because OBA would drop beyond the tolerance (its phase, gain,
+    OBA and accuracy change on the fitness, and the tolerance that would accept it), or None."""
+    held = [d for d in data.get("decisions") or [] if d.get("held_by_oba")]
+    if not held:
+        return None
+    d = max(held, key=lambda d: d["held_by_oba"]["gain"])
+    drop = -d["held_by_oba"]["oba_change"]
+    return {"phase": d["phase"], **d["held_by_oba"], "tolerance": data.get("selection", {}).get("oba_tolerance"),
+            "accepting_tolerance": math.ceil(round(drop * 1000, 6)) / 1000}
+
+
+def trade_sentence(data: dict, how: str, escape: Callable[[str], str] = str) -> str:
+    """"" or, when the accuracy guard held back a gain of the goal (:func:`held_trade`), the trade in words and how
+    to accept it: ``how`` formats the tolerance into the command a person types (CLI or chat)."""
+    t = held_trade(data)
+    if t is None:
+        return ""
+    tolerance = "" if t["tolerance"] is None else f" (tolerance {t['tolerance']:g})"
+    where = "cross-validation" if data.get("selection", {}).get("fitness") == "cv" else "validation"
+    accept = how.format(tolerance=format(t["accepting_tolerance"], "g"))
+    return (f"The accuracy guard held back what {escape(t['phase'])} found: {escape(data['goal'])} {t['gain']:+.3f} on "
+            f"{where}, but OBA {t['oba_change']:+.4f}{tolerance}, accuracy {100 * t['accuracy_change']:+.1f} "
+            f"points. To accept that trade: {accept}")
+
+
 def classifier_sentence(data: dict) -> str:
     """Which classifier M0 (and the improved model) is, and why: e.g. "MiniLM + balanced ridge, chosen over
     TF-IDF + linear SVM by cross-validated macro CBA .899 vs .890"."""
@@ -108,6 +135,9 @@ def render_markdown(data: dict, chosen: list, *, has_map: bool = True) -> str:
     for i, d in enumerate(data["decisions"]):
         lines.append(f"| {i + 1} | {escape_markdown(d['phase'])} | {escape_markdown(d['why'])} | "
                      f"{escape_markdown(d['decision'])} | {d['evaluations']} | {d['added_texts']} |")
+    if trade := trade_sentence(data, "`--oba-tolerance {tolerance}` (CLI) or `oba-tolerance {tolerance}` (chat).",
+                               escape_markdown):
+        lines += ["", trade]
     lines += ["", "## Test split: M0 vs improved", "", gain_sentence(data, escape_markdown) + ".", "",
               "| class | support | CBA M0 | CBA new | Δ |", "|---|---|---|---|---|"]
     for r in t["rows"]:

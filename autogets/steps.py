@@ -371,7 +371,7 @@ def report_step(ws: Workspace, run_id: str) -> dict:
         "decisions": search["phases"], "changed": changed, "synthetic_texts": len(chosen),
         "sample": [{"source_id": s.source_id, "text": s.text} for s in chosen[:10]],
         "selection": {"fitness": spec.fitness, "accept": spec.accept, "refit": spec.refit, "winner": spec.winner,
-                      "final_check": search.get("final_check", "")},
+                      "oba_tolerance": spec.oba_tolerance, "final_check": search.get("final_check", "")},
         "budget": {"evaluations": search.get("evaluations", 0), "reused": search.get("reused", 0),
                    "fit_seconds": round(search.get("fit_seconds", 0.0), 2)},
         "test": {"m0": m0_test.to_dict(), "final": final_test.to_dict(), "class_cba_gain": gain,

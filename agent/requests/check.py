@@ -77,7 +77,7 @@ def _suggest(draft: _Draft, catalog: Catalog, changes: Iterable[dict[str, Any]],
     out: list[str] = []
     for change in changes:
         fixed = replace(draft, **change)
-        for d in (fixed, replace(fixed, objective=None, budget=None, generator=None, goal=None)):
+        for d in (fixed, replace(fixed, objective=None, budget=None, generator=None, goal=None, oba_tolerance=None)):
             result = _check(d, catalog, depth=depth + 1)
             found = [result.command(full=False)] if isinstance(result, Request) else list(result.suggestions)
             out += [c for c in found if c not in out]
@@ -185,8 +185,16 @@ def _check(d: _Draft, catalog: Catalog, *, depth: int = 0) -> Request | Clarify:
     generator = None if d.generator is None else one_of("generator", d.generator, GENERATORS)
     if isinstance(generator, Clarify):
         return generator
+    tolerance = None
+    if d.oba_tolerance is not None:
+        raw = str(d.oba_tolerance).strip()
+        number = re.fullmatch(r"(?=\.?[0-9])[0-9]{0,3}(?:\.[0-9]{0,17})?(?:[eE][-+]?[0-9]{1,3})?", raw)
+        tolerance = float(raw) if number else None
+        if tolerance is None or not 0.0 <= tolerance <= 1.0:
+            return fail("The OBA tolerance must be a number from 0 to 1 (an OBA drop), e.g. oba-tolerance 0.005.",
+                        [{"oba_tolerance": None}])
     return Request("improve", **where, target=target, objective=objective, budget=budget, generator=generator,
-                   goal=goal)
+                   goal=goal, oba_tolerance=tolerance)
 
 
 # -- free text without a model: fuzzy suggestions ------------------------------------------------------------------

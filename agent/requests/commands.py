@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from agent.datafiles import DATA_SUFFIXES
 from autogets.generators import GENERATORS
 from autogets.search.objectives import CLASS_OBJECTIVES, OVERALL_OBJECTIVES
+from autogets.search.robust import OBA_TOLERANCE
 
 Intent = Literal["improve", "diagnose", "status", "models", "promote", "rollback", "help", "cancel", "approve_all"]
 INTENTS: tuple[str, ...] = get_args(Intent)
@@ -30,6 +31,7 @@ MAX_SUGGESTIONS = 3
 
 COMMANDS = f"""\
   improve <CLASS> on <DATASET|FILE> [objective <OBJECTIVE>] [budget <N>] [generator <GENERATOR>]
+          [oba-tolerance <X>]
   improve <DATASET|FILE> [goal <METRIC:CLASS>,...]   (the weakest class, or several class goals)
   diagnose <DATASET|FILE>
   status [<RUN_ID>]
@@ -40,6 +42,7 @@ COMMANDS = f"""\
   help
 Objectives: {", ".join(OBJECTIVES)} (default {DEFAULT_OBJECTIVE}). Goal metrics: {", ".join(CLASS_OBJECTIVES)}.
 Generators: {", ".join(GENERATORS)}. Budget: candidate evaluations per phase, 1 to {MAX_BUDGET}.
+OBA tolerance: how far overall balanced accuracy may drop to gain the class, 0 to 1 (default {OBA_TOLERANCE:g}).
 FILE: a data file ({", ".join(DATA_SUFFIXES)}) in a data folder (AUTOGETS_DATA_DIRS), with columns text and label."""
 
 HELP = f"""Commands (keywords in any case; class names as the data set spells them, in any case):
@@ -48,7 +51,7 @@ Examples: improve ABBR on trec6 objective recall budget 500; improve trec6 goal 
 improve spam on ./tickets.csv; diagnose trec6; promote trec6-v3"""
 
 _KEYWORDS = frozenset({"improve", "diagnose", "status", "models", "promote", "rollback", "help", "cancel", "approve",
-                       "on", "objective", "budget", "generator", "goal"})
+                       "on", "objective", "budget", "generator", "goal", "oba-tolerance"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Request:
     version: str | None = None       # promote: "<dataset>-v<N>"
     run: str | None = None           # status: a run id
     goal: str | None = None          # improve: "recall:ABBR,recall:LOC" (autogets.search.objectives.parse_goal)
+    oba_tolerance: float | None = None  # improve: how far OBA may drop; None = the default
 
     @property
     def exact_only(self) -> bool:
@@ -85,6 +89,8 @@ class Request:
                 parts += ["budget", str(self.budget)]
             if self.generator:
                 parts += ["generator", self.generator]
+            if self.oba_tolerance is not None:
+                parts += ["oba-tolerance", repr(self.oba_tolerance)]
             return " ".join(parts)
         if self.intent == "diagnose":
             return f"diagnose {where}"
@@ -129,3 +135,4 @@ class _Draft:
     version: str | None = None
     run: str | None = None
     goal: str | None = None
+    oba_tolerance: str | float | None = None

@@ -14,7 +14,7 @@ from agent.requests.catalog import Catalog, as_catalog
 from agent.requests.check import _check, _free_text
 from agent.requests.commands import COMMANDS, MAX_SUGGESTIONS, MAX_TEXT, Clarify, Request, _Draft
 
-_OPTIONS = ("objective", "budget", "generator", "goal")
+_OPTIONS = ("objective", "budget", "generator", "goal", "oba-tolerance")
 _MENTION = re.compile(r"^(?:<@[^>\s]{1,40}>|@[\w.-]{1,40})[\s,:;]*")
 _TOKEN = re.compile(r'"([^"]*)"|\'([^\']*)\'|(\S+)')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -95,7 +95,7 @@ def _improve_syntax(toks: list[tuple[str, bool]], catalog: Catalog) -> _Draft | 
         if name not in _OPTIONS:
             return Clarify(f"I did not understand {opts[i][0][:40]!r} in that command. {usage}",
                            _examples("improve", catalog))
-        if name in fields:
+        if name.replace("-", "_") in fields:
             return Clarify(f"{name} is given twice.", ())
         j = i + 1
         while j < len(opts) and _kw(opts[j]) not in _OPTIONS and (name == "goal" or j == i + 1):
@@ -103,13 +103,13 @@ def _improve_syntax(toks: list[tuple[str, bool]], catalog: Catalog) -> _Draft | 
         values = [t[0] for t in opts[i + 1:j]]
         if not values:
             return Clarify(f"{name} needs a value, e.g. {_OPTION_EXAMPLES[name]}.", ())
-        fields[name] = ",".join(v.strip(",") for v in values) if name == "goal" else values[0]
+        fields[name.replace("-", "_")] = ",".join(v.strip(",") for v in values) if name == "goal" else values[0]
         i = j
     return _Draft("improve", **fields)
 
 
 _OPTION_EXAMPLES = {"objective": "objective recall", "budget": "budget 500", "generator": "generator openai",
-                    "goal": "goal recall:ABBR,recall:LOC"}
+                    "goal": "goal recall:ABBR,recall:LOC", "oba-tolerance": "oba-tolerance 0.005"}
 
 
 def _examples(intent: str, catalog: Catalog) -> tuple[str, ...]:

@@ -55,6 +55,8 @@ class LLMCommand(BaseModel):
     budget: int | None = Field(default=None, description="improve: candidate evaluations per phase, or null")
     generator: str | None = Field(default=None, description="improve: generator name, or null")
     goal: str | None = Field(default=None, description="improve: metric:CLASS goals joined by commas, or null")
+    oba_tolerance: float | None = Field(default=None, description="improve: how far overall balanced accuracy "
+                                                                  "may drop to gain the class (0 to 1), or null")
     run: str | None = Field(default=None, description="status: a run id copied from the message, or null")
 
 
@@ -78,7 +80,7 @@ def _llm_draft(answer: LLMCommand, text: str) -> _Draft | Clarify | None:
     if answer.intent != "improve":
         return _Draft(answer.intent, dataset=fields["dataset"])
     return _Draft("improve", **{k: fields[k] for k in ("dataset", "target", "objective", "budget", "generator",
-                                                         "goal")})
+                                                         "goal", "oba_tolerance")})
 
 
 def system_prompt(catalog: Catalog | Mapping[str, Sequence[str]]) -> str:

@@ -141,7 +141,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
 
 def print_report(report) -> None:
     """The test table, the gain with its interval, the model and where the report is (also used by chat)."""
-    from autogets.report import gain_sentence
+    from autogets.report import gain_sentence, trade_sentence
 
     out.print(metrics_table(f"Test split: improved vs M0 ({escape_rich(report.model_id or 'model unchanged')})",
                             report.final_test, baseline=report.m0_test, flagged=(report.target,)))
@@ -149,6 +149,8 @@ def print_report(report) -> None:
               f"{report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
     if report.model_id is None:
         out.print("No gain: no synthetic text was accepted, the model is unchanged (nothing registered).")
+    if trade := trade_sentence(report.data, "run again with --oba-tolerance {tolerance}."):
+        out.print(escape_rich(trade))
     else:
         state = "promoted to production" if report.promoted else (
             f"candidate; promote with `autogets models promote {report.model_id}`")
