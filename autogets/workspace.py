@@ -222,8 +222,15 @@ def _v12(db: sqlite_utils.Database) -> None:
             db.execute(f'ALTER TABLE "{table}" ADD COLUMN "shown" TEXT')
 
 
+def _v13(db: sqlite_utils.Database) -> None:
+    """Each quality benchmark cell records its M0 classifier (with ``auto``, chosen per seed and class; issue 21).
+    Older cells: NULL (not recorded)."""
+    if "classifier" not in db["bench_cells"].columns_dict:
+        db.execute('ALTER TABLE "bench_cells" ADD COLUMN "classifier" TEXT')
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-                                                             _v11, _v12]
+                                                             _v11, _v12, _v13]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 60_000
 """How long a connection waits for another writer's lock before failing with "database is locked"."""

@@ -46,6 +46,8 @@ def test_quick_quality_bench_end_to_end(workspace, tmp_path, capsys):
     stored = CellStore(Workspace(workspace), quick.cell_key(load_dataset("trec6")), "trec6").done()
     assert all(len(stored[c.pk].curve) == c.evaluations for c in searches)  # best-so-far curves stay in the workspace
     assert {c.generator for c in cells} == {"embedded", "eda", "-"}
+    assert {c.classifier for c in cells} == {"linear"} and {c.classifier for c in stored.values()} == {"linear"}
+    assert "## M0's classifier" in md and "| ABBR | `linear` 1 |" in md
     assert all(c.n_synthetic > 0 for c in cells if c.method == "add-all")
     assert "| ABBR |" in md and "paper +0.0785" in md  # SW/LLM ABBR CBA gain of the paper's Table 11
     for name in result["plots"].values():
@@ -365,7 +367,7 @@ def test_cells_stored_before_the_external_test_columns_load_with_nan(workspace):
     db.execute("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT)")
     db.execute("INSERT INTO _meta VALUES ('schema_version', '7')")
     old = _cell(42, "sw", 0.83)
-    row = {k: v for k, v in old.__dict__.items() if not k.startswith("ext_")}
+    row = {k: v for k, v in old.__dict__.items() if not k.startswith("ext_") and k != "classifier"}
     row["class"] = row.pop("cls")
     row["curve"] = "[0.01]"
     db["bench_cells"].insert({"config": "k", "dataset": "d", **row, "created_at": "t"})
@@ -373,3 +375,4 @@ def test_cells_stored_before_the_external_test_columns_load_with_nan(workspace):
     (cell,) = CellStore(Workspace(workspace), "k", "d").done().values()
     assert cell.cba == 0.83 and cell.curve == (0.01,)
     assert math.isnan(cell.ext_cba) and math.isnan(cell.ext_gain("cba"))
+    assert cell.classifier == ""  # stored before cells recorded their M0 classifier (schema 13)

@@ -159,7 +159,8 @@ class ExternalTest:
 class Cell:
     """One measured outcome. ``objective``/``generator`` are ``"-"`` where they do not apply (baselines).
 
-    ``ext_*``: the same M0 and final model scored on the external test (NaN when the run had none)."""
+    ``ext_*``: the same M0 and final model scored on the external test (NaN when the run had none).
+    ``classifier``: the classifier of M0 and of the final model ("" for cells stored before it was recorded)."""
 
     seed: int
     cls: str
@@ -184,6 +185,7 @@ class Cell:
     ext_oba: float = math.nan
     ext_m0_accuracy: float = math.nan
     ext_accuracy: float = math.nan
+    classifier: str = ""
 
     def gain(self, objective: str) -> float:
         """Test gain over M0 in the units of ``objective`` (class CBA or OBA)."""
@@ -277,7 +279,8 @@ class CellStore:
             ext = {k: math.nan if r.get(k) is None else r[k] for k in BENCH_EXTERNAL_COLUMNS}  # NULL: NaN
             c = Cell(r["seed"], r["class"], r["generator"], r["objective"], r["method"], r["val_gain"], r["m0_cba"],
                      r["cba"], r["m0_oba"], r["oba"], r["m0_accuracy"], r["accuracy"], r["n_sources"],
-                     r["n_synthetic"], r["evaluations"], r["seconds"], tuple(json.loads(r["curve"])), **ext)
+                     r["n_synthetic"], r["evaluations"], r["seconds"], tuple(json.loads(r["curve"])), **ext,
+                     classifier=r.get("classifier") or "")
             out[c.pk] = c
         return out
 
@@ -386,9 +389,9 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
     if progress:
         progress("cells", done, total)
 
-    def finish(cells: list[Cell], where: str) -> None:
+    def finish(cells: list[Cell], where: str, classifier: str) -> None:
         nonlocal done
-        store.add(cells)
+        store.add([replace(c, classifier=classifier) for c in cells])
         done += len(cells)
         if progress:
             progress(where, done, total)
@@ -421,12 +424,12 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                     unweighted, weighted = baselines[name][:2]
                     finish([_cell(seed, cls, "-", "-", "class-weighted", val_gain=math.nan, m0=unweighted,
                                   final=weighted, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
-                           f"seed {seed} {cls}")
+                           f"seed {seed} {cls}", name)
                 if (seed, cls, "-", "-", "m0-trainval") in todo:
                     m0_train, m0_all = baselines[name][2:]
                     finish([_cell(seed, cls, "-", "-", "m0-trainval", val_gain=math.nan, m0=m0_train,
                                   final=m0_all, n_sources=0, n_synthetic=0, evaluations=0, seconds=0)],
-                           f"seed {seed} {cls}")
+                           f"seed {seed} {cls}", name)
                 for g in config.generators:
                     mine = {k for k in todo if k[:3] == (seed, cls, g)}
                     if not mine:
@@ -452,6 +455,6 @@ def run_quality(ws: Workspace, dataset: Dataset, config: QualityConfig, *,
                                            final=scorer.metrics(pool_ids), n_sources=len(pool_ids),
                                            n_synthetic=len(synthetic), evaluations=0, seconds=0))
                     cells += _search_cells(seed, cls, g, config, prepared, scorer, m0_test, views, pool, mine)
-                    finish(cells, f"seed {seed} {cls} {g}")
+                    finish(cells, f"seed {seed} {cls} {g}", name)
     have = store.done()
     return [have[k] for k in wanted if k in have]

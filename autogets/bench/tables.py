@@ -32,7 +32,7 @@ def frame(cells: Sequence[Cell]) -> pd.DataFrame:
                          "cba": c.cba, "m0_oba": c.m0_oba, "oba": c.oba, "evaluations": c.evaluations,
                          "n_synthetic": c.n_synthetic, "seconds": c.seconds, "ext_gain": c.ext_gain(obj),
                          "ext_m0_cba": c.ext_m0_cba, "ext_cba": c.ext_cba, "ext_m0_oba": c.ext_m0_oba,
-                         "ext_oba": c.ext_oba})
+                         "ext_oba": c.ext_oba, "classifier": c.classifier})
     return pd.DataFrame(rows)
 
 
@@ -233,6 +233,7 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
                 row.append(f"{(m['gain_llm'] - m['gain_eda']).mean():+.4f}" if len(m) else "–")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    lines += _m0_classifiers(df, classes)
     lines += _selection_pays(df, classes, gens)
     lines += _transfer(df)
     lines += _absolute(df, classes, gens, is_trec)
@@ -314,6 +315,23 @@ def _selection_pays(df: pd.DataFrame, classes: list[str], gens: list[str]) -> li
         lines += ["", f"`improve` beats both on {wins} of {len(counted)} classes; mean class-CBA gain "
                       f"{mine['improve'].mean():+.4f}, mean OBA change {oba.reindex(counted).mean():+.4f}.", ""]
     return lines
+
+
+def _m0_classifiers(df: pd.DataFrame, classes: list[str]) -> list[str]:
+    """Which classifier M0 was, per class, over seeds (with ``auto``: chosen per seed and class); nothing for cells
+    stored before the classifier was recorded."""
+    known = df[df["classifier"].astype(bool)].drop_duplicates(["class", "seed"])
+    if known.empty:
+        return []
+    lines = ["## M0's classifier", "", "Per class: the classifier of M0 and of every model of its cells, and on how "
+             "many seeds (`auto` chooses per seed and class, by the class's cross-validated CBA).", "",
+             "| class | classifier (seeds) |", "|---|---|"]
+    for cls in classes:
+        counts = known[known["class"] == cls]["classifier"].value_counts()
+        if len(counts):
+            lines.append(f"| {escape_markdown(cls)} | "
+                         f"{', '.join(f'`{escape_markdown(n)}` {k}' for n, k in counts.items())} |")
+    return [*lines, ""]
 
 
 def _transfer(df: pd.DataFrame) -> list[str]:
