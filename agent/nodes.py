@@ -26,6 +26,7 @@ from agent.requests import Catalog, Clarify, parse_request
 from agent.state import AgentState
 from autogets import faults, steps
 from autogets.errors import AutogetsError, DiskFull, Resumable, RunConflict
+from autogets.search.robust import OBA_TOLERANCE
 from autogets.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,7 @@ def start(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
                          budget=int(req.get("budget") or ctx.budget), generator=req.get("generator") or ctx.generator,
                          n_per_example=ctx.n_per_example, max_sources=ctx.max_sources, seed=ctx.seed,
                          classifier=ctx.classifier, requester=state["user"],
-                         **({"oba_tolerance": float(req["oba_tolerance"])} if req.get("oba_tolerance") is not None
-                            else {}))
+                         oba_tolerance=OBA_TOLERANCE if req.get("oba_tolerance") is None else req["oba_tolerance"])
     ws = _ws(runtime)
     try:
         run_id = state.get("run_id") or steps.create_run(ws, spec, run_id=state.get("new_run_id"),

@@ -14,6 +14,7 @@ from scipy import stats
 
 from autogets.bench import paper
 from autogets.bench.quality import Cell
+from autogets.search.robust import OBA_TOLERANCE
 from autogets.textfmt import escape_markdown
 
 GEN_LABEL = {"embedded": "LLM", "openai": "LLM", "eda": "EDA", "-": "-"}
@@ -146,7 +147,7 @@ def markdown(cells: Sequence[Cell], *, dataset: str, config: dict, elapsed: floa
              f"fitness `{config.get('fitness', 'validation')}`"
              + (f" ({config.get('folds')} folds × {config.get('repeats')})" if config.get("fitness") == "cv" else "")
              + f", accept `{config.get('accept', 'no_drop')}`"
-             + (f" (z = {config.get('accept_z')}, OBA tolerance {config.get('oba_tolerance', 0.001):g})"
+             + (f" (z = {config.get('accept_z')}, OBA tolerance {config.get('oba_tolerance', OBA_TOLERANCE):g})"
                 if config.get("accept") == "paired" else "")
              + f", refit on `{config.get('refit', 'train')}` (M0 too), phase winner by "
              f"`{config.get('winner', 'objective')}`"
