@@ -80,6 +80,13 @@ def test_a_trade_held_back_is_named_with_the_tolerance_that_accepts_it(traded, c
     chat = finished_message(held.data, None)
     assert chat.startswith("No gain") and f"add oba-tolerance {tol} to the improve command." in chat
 
+    from agent.api import Turn
+    from bot import blocks
+
+    message = blocks.report_message(Turn("t", "no_gain", chat, run_id=held.run_id, report=held.data), "t")
+    shown = " ".join(b["text"]["text"] for b in message["blocks"] if b.get("type") == "section" and "text" in b)
+    assert f"add oba-tolerance {tol} to the improve command." in shown  # the Slack thread says it too
+
 
 def test_the_tolerance_it_names_accepts_the_trade(traded):
     _, trade, accepted = traded
