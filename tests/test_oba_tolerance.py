@@ -104,6 +104,21 @@ def test_the_cli_refuses_a_tolerance_outside_0_to_1_before_any_work(tmp_path, ca
     assert not (tmp_path / "ws" / "reports").exists()
 
 
+def test_the_cli_tolerance_is_the_runs_and_the_plan_says_so(tmp_path, capsys):
+    import json
+
+    code = main(["improve", "--dataset", "trec6", "--class", "ABBR", "--generator", "eda", "--n", "2", "--budget", "4",
+                 "--max-phases", "1", "--oba-tolerance", "0.02", "--executor", "serial",
+                 "--workspace", str(tmp_path / "ws")])
+    flat = " ".join(capsys.readouterr().out.split())
+    assert code == 0
+    assert "Accuracy guard: a change may lower OBA by at most 0.02 (--oba-tolerance; default 0.001)" in flat
+    (report,) = (tmp_path / "ws" / "reports").glob("improve-trec6-*/report.json")
+    data = json.loads(report.read_text())
+    assert data["selection"]["oba_tolerance"] == 0.02
+    assert spec_of(Workspace(tmp_path / "ws"), data["run_id"]).oba_tolerance == 0.02  # kept for --resume
+
+
 CATALOG = {"trec6": ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]}
 
 

@@ -111,6 +111,9 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                   f"Plan from the {source}:")
         for i, p in enumerate(phases):
             out.print(f"  {i + 1}. {escape_rich(p.label())}  [dim]— {escape_rich(p.reason)}[/]")
+        if spec.oba_tolerance != OBA_TOLERANCE:
+            out.print(f"Accuracy guard: a change may lower OBA by at most {spec.oba_tolerance:g} "
+                      f"(--oba-tolerance; default {OBA_TOLERANCE:g}).")
 
     def show_decision(d: dict) -> None:
         if not json_out:
