@@ -120,6 +120,8 @@ def _event_printer(bars):
             out.print(f"Plan for {escape_rich(event['target'])} from the {event['plan_source']}:")
             for i, p in enumerate(event["phases"]):
                 out.print(f"  {i + 1}. {escape_rich(p)}")
+            if event.get("message"):
+                out.print(escape_rich(event["message"]))
         elif step in ("generate", "search") and event.get("total") and bars is not None:
             bars(event.get("phase") or step, event["done"], event["total"])
         elif step == "search" and "decision" in event:

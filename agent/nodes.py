@@ -161,11 +161,15 @@ def diagnose(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any
 
 @guarded
 def plan(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    data = steps.plan_step(_ws(runtime), state["run_id"])
+    from autogets.report import tolerance_sentence
+
+    ws = _ws(runtime)
+    data = steps.plan_step(ws, state["run_id"])
+    guard = tolerance_sentence(steps.spec_of(ws, state["run_id"]).oba_tolerance)
     writer(0)({"step": "plan", "run_id": state["run_id"], "target": data["target"],
                "plan_source": data["plan_source"],
                "phases": [f"{p['strategy'].upper()} on {p['source']} ({p['objective']}): {p['reason']}"
-                          for p in data["phases"]]})
+                          for p in data["phases"]], **({"message": guard} if guard else {})})
     return {}
 
 

@@ -58,6 +58,16 @@ def cross_validated_gain(data: dict, escape: Callable[[str], str] = str) -> str:
     return f"{gain:+.3f} ({escape(data['goal'])}, out-of-fold over train + validation)"
 
 
+def tolerance_sentence(tolerance: float) -> str:
+    """The accuracy guard's setting in words when a person changed it ("" at the default), shown with the plan."""
+    from autogets.search.robust import OBA_TOLERANCE
+
+    if tolerance == OBA_TOLERANCE:
+        return ""
+    return (f"Accuracy guard: a change may lower OBA by at most {tolerance:g} (oba-tolerance; default "
+            f"{OBA_TOLERANCE:g}).")
+
+
 def held_trade(data: dict) -> dict | None:
     """The largest goal gain a phase refused only because OBA would drop beyond the tolerance (its phase, gain,
     OBA and accuracy change on the fitness, and the tolerance that would accept it), or None."""

@@ -112,7 +112,7 @@ def test_the_cli_tolerance_is_the_runs_and_the_plan_says_so(tmp_path, capsys):
                  "--workspace", str(tmp_path / "ws")])
     flat = " ".join(capsys.readouterr().out.split())
     assert code == 0
-    assert "Accuracy guard: a change may lower OBA by at most 0.02 (--oba-tolerance; default 0.001)" in flat
+    assert "Accuracy guard: a change may lower OBA by at most 0.02 (oba-tolerance; default 0.001)" in flat
     (report,) = (tmp_path / "ws" / "reports").glob("improve-trec6-*/report.json")
     data = json.loads(report.read_text())
     assert data["selection"]["oba_tolerance"] == 0.02
@@ -145,8 +145,15 @@ def test_the_chat_tolerance_reaches_the_run(tmp_path):
 
     agent, _ = make_agent(tmp_path / "ws")
     try:
-        turn = agent.ask("t:tol", "improve ABBR on trec6 oba-tolerance 0.02", user="alice")
+        events: list[dict] = []
+        turn = agent.ask("t:tol", "improve ABBR on trec6 oba-tolerance 0.02", user="alice", on_event=events.append)
         assert turn.status == "review"
+        (plan,) = [e for e in events if e["step"] == "plan"]  # the thread's plan message says it
+        assert plan["message"] == ("Accuracy guard: a change may lower OBA by at most 0.02 (oba-tolerance; default "
+                                   "0.001).")
+        from bot.blocks import progress_line
+
+        assert "may lower OBA by at most 0.02" in progress_line(plan)
         assert spec_of(Workspace(tmp_path / "ws"), turn.run_id).oba_tolerance == 0.02
     finally:
         agent.close()

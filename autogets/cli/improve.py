@@ -82,6 +82,7 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
     from autogets.errors import ConfigError
     from autogets.improve import Cancelled
     from autogets.improve import improve as run_improve
+    from autogets.report import tolerance_sentence
     from autogets.steps import RunSpec
 
     if review not in ("none", "ask"):
@@ -111,9 +112,8 @@ def improve(dataset: DatasetOpt = None, data: DataOpt = None, text_col: TextColO
                   f"Plan from the {source}:")
         for i, p in enumerate(phases):
             out.print(f"  {i + 1}. {escape_rich(p.label())}  [dim]— {escape_rich(p.reason)}[/]")
-        if spec.oba_tolerance != OBA_TOLERANCE:
-            out.print(f"Accuracy guard: a change may lower OBA by at most {spec.oba_tolerance:g} "
-                      f"(--oba-tolerance; default {OBA_TOLERANCE:g}).")
+        if guard := tolerance_sentence(spec.oba_tolerance):
+            out.print(escape_rich(guard))
 
     def show_decision(d: dict) -> None:
         if not json_out:
