@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import mlflow.pyfunc
+import pandas as pd
 
 
 class AutogetsPyfunc(mlflow.pyfunc.PythonModel):
@@ -23,9 +24,10 @@ class AutogetsPyfunc(mlflow.pyfunc.PythonModel):
 
         self.model = joblib.load(context.artifacts["model"])
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """``model_input``: what MLflow passes with the logged signature (a DataFrame; a list of texts or one text
+        when called directly). The DataFrame hint keeps MLflow from validating against type hints (it validates
+        against the logged signature) and from warning that there are none."""
         from autogets.serving import predict_texts, prediction_table
 
         if isinstance(model_input, pd.DataFrame):

@@ -282,3 +282,17 @@ def test_improve_against_a_real_mlflow_server(tmp_path, mlflow_server):
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "@production → version 1" in result.stdout, result.stderr
     check_alias(mlflow_server, version, 1, "erin", "promote")
+
+
+def test_the_pyfunc_class_is_defined_without_mlflow_advice():
+    """MLflow inspects a PythonModel's predict when the class is defined and warns (in colour, on every CLI run that
+    syncs) when it has no type hints; ours declares the DataFrame the logged signature passes."""
+    import importlib
+    import warnings
+
+    import autogets.mlflow_pyfunc as pyfunc
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        importlib.reload(pyfunc)
+    assert [str(w.message) for w in caught] == []
