@@ -77,7 +77,13 @@ def held_trade(data: dict) -> dict | None:
     d = max(held, key=lambda d: d["held_by_oba"]["gain"])
     drop = -d["held_by_oba"]["oba_change"]
     return {"phase": d["phase"], **d["held_by_oba"], "tolerance": data.get("selection", {}).get("oba_tolerance"),
-            "accepting_tolerance": math.ceil(round(drop * 1000, 6)) / 1000}
+            "accepting_tolerance": accepting_tolerance(drop)}
+
+
+def accepting_tolerance(drop: float) -> float:
+    """The smallest multiple of 0.001 that accepts an OBA drop of ``drop`` (the guard refuses ``drop > tolerance``)."""
+    tolerance = math.ceil(drop * 1000) / 1000
+    return tolerance if tolerance >= drop else tolerance + 0.001
 
 
 def trade_sentence(data: dict, how: str, escape: Callable[[str], str] = str) -> str:

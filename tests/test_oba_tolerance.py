@@ -157,3 +157,13 @@ def test_the_chat_tolerance_reaches_the_run(tmp_path):
         assert spec_of(Workspace(tmp_path / "ws"), turn.run_id).oba_tolerance == 0.02
     finally:
         agent.close()
+
+
+@pytest.mark.parametrize("drop, tolerance", [(0.0047, 0.005), (0.005, 0.005), (0.005000000001, 0.006),
+                                             (0.0383, 0.039), (0.0001, 0.001)])
+def test_the_tolerance_named_is_the_smallest_step_that_accepts_the_drop(drop, tolerance):
+    from autogets.report import accepting_tolerance
+    from autogets.search.robust import AcceptRule
+
+    assert accepting_tolerance(drop) == pytest.approx(tolerance)
+    assert not -drop < -AcceptRule(oba_tolerance=accepting_tolerance(drop)).oba_tolerance  # the guard lets it pass
