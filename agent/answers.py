@@ -173,4 +173,4 @@ def finished_message(data: dict, model_id: str | None) -> str:
         return " ".join(filter(None, ["No gain: no synthetic text was accepted, the model is unchanged.", head,
                                       trade]))
     return " ".join(filter(None, [f"{head} Registered {model_id} (candidate) with {data['synthetic_texts']} "
-                                  f"synthetic texts; promote it with: promote {model_id}", trade]))
+                                  f"synthetic texts; promote it with: promote {model_id}.", trade]))

@@ -32,6 +32,8 @@ e.g. "the abbreviation class" of trec6 is ABBR); null for the weakest class.
 - generator: one of {generators}; null unless the message names one.
 - goal: several class goals, metric:CLASS joined by commas (metric one of {goal_metrics}), \
 e.g. recall:ABBR,recall:LOC; null unless the message asks for several goals.
+- oba_tolerance: how far overall balanced accuracy may drop to gain the class, a number from 0 to 1 (e.g. "may \
+lose 0.5% OBA" is 0.005); null unless the message gives one.
 - run: a run id copied verbatim from the message, or null.
 Fill only what the message states or what follows directly from the lists below; leave every other field null.
 

@@ -81,9 +81,12 @@ def held_trade(data: dict) -> dict | None:
 
 
 def accepting_tolerance(drop: float) -> float:
-    """The smallest multiple of 0.001 that accepts an OBA drop of ``drop`` (the guard refuses ``drop > tolerance``)."""
-    tolerance = math.ceil(drop * 1000) / 1000
-    return tolerance if tolerance >= drop else tolerance + 0.001
+    """The smallest multiple of 0.001 with which the accuracy guard (:func:`~autogets.search.robust.oba_within`)
+    passes an OBA drop of ``drop``."""
+    from autogets.search.robust import oba_within
+
+    tolerance = math.ceil(round(drop * 1000, 9)) / 1000
+    return tolerance if oba_within(-drop, tolerance) else tolerance + 0.001
 
 
 def trade_sentence(data: dict, how: str, escape: Callable[[str], str] = str) -> str:

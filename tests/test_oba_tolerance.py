@@ -159,11 +159,56 @@ def test_the_chat_tolerance_reaches_the_run(tmp_path):
         agent.close()
 
 
-@pytest.mark.parametrize("drop, tolerance", [(0.0047, 0.005), (0.005, 0.005), (0.005000000001, 0.006),
-                                             (0.0383, 0.039), (0.0001, 0.001)])
+@pytest.mark.parametrize("drop, tolerance", [(0.0047, 0.005), (0.005, 0.005), (0.00500001, 0.006),
+                                             (0.0383, 0.039), (0.0001, 0.001), (0.9 - 0.897, 0.003)])
 def test_the_tolerance_named_is_the_smallest_step_that_accepts_the_drop(drop, tolerance):
+    """The last case is 0.0030000000000000027 in floating point: an OBA drop of 0.003, which 0.003 accepts. The guard
+    is :func:`oba_within`, the test :func:`verdict` applies."""
     from autogets.report import accepting_tolerance
-    from autogets.search.robust import AcceptRule
+    from autogets.search.robust import oba_within
 
     assert accepting_tolerance(drop) == pytest.approx(tolerance)
-    assert not -drop < -AcceptRule(oba_tolerance=accepting_tolerance(drop)).oba_tolerance  # the guard lets it pass
+    assert oba_within(-drop, accepting_tolerance(drop)) and not oba_within(-drop, accepting_tolerance(drop) - 0.001)
+
+
+def test_a_tolerance_with_the_no_drop_rule_is_refused_in_one_line(tmp_path, capsys):
+    code = main(["improve", "--dataset", "trec6", "--class", "ABBR", "--generator", "eda", "--accept", "no_drop",
+                 "--oba-tolerance", "0.01", "--workspace", str(tmp_path / "ws")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "applies to the paired accept rule only" in err
+    assert not (tmp_path / "ws" / "autogets.db").exists() or not list((tmp_path / "ws").glob("reports/*"))
+
+
+def test_an_llm_tolerance_is_checked_as_a_number():
+    from agent.requests.catalog import as_catalog
+    from agent.requests.check import _check
+    from agent.requests.commands import _Draft
+
+    ok = _check(_Draft("improve", dataset="trec6", target="ABBR", oba_tolerance=0.00012345678901234567),
+                as_catalog(CATALOG))
+    assert isinstance(ok, Request) and ok.oba_tolerance == 0.00012345678901234567
+    assert parse_command(ok.command(), CATALOG) == ok
+    for bad in (float("nan"), float("inf"), -0.5, 2.0):
+        assert isinstance(_check(_Draft("improve", dataset="trec6", target="ABBR", oba_tolerance=bad),
+                                 as_catalog(CATALOG)), Clarify)
+
+
+def test_the_cli_report_keeps_its_model_line_whatever_the_trade(traded, capsys):
+    """The trade sentence is an addition: a run without one still ends as before ("No gain", or its model), and a
+    registered model that also had a phase held back is named with how to promote it."""
+    from autogets.cli.improve import print_report
+
+    held, _, accepted = traded
+    no_trade = replace(held, data={**held.data, "decisions": [{**d, "held_by_oba": None}
+                                                              for d in held.data["decisions"]]})
+    print_report(no_trade)
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "No gain" in flat and "Model None" not in flat and "accuracy guard" not in flat
+
+    both = replace(accepted, data={**accepted.data, "decisions": [*accepted.data["decisions"],
+                                                                  *held.data["decisions"]]})
+    print_report(both)
+    flat = " ".join(capsys.readouterr().out.split())
+    assert f"Model {accepted.model_id}: candidate; promote with" in flat and "The accuracy guard held back" in flat
+    chat = finished_message(both.data, accepted.model_id)
+    assert f"promote it with: promote {accepted.model_id}. The accuracy guard" in chat

@@ -8,6 +8,7 @@ same check (:func:`_suggest`); :func:`_free_text` suggests commands for text tha
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -187,9 +188,12 @@ def _check(d: _Draft, catalog: Catalog, *, depth: int = 0) -> Request | Clarify:
         return generator
     tolerance = None
     if d.oba_tolerance is not None:
-        raw = str(d.oba_tolerance).strip()
-        number = re.fullmatch(r"(?=\.?[0-9])[0-9]{0,3}(?:\.[0-9]{0,17})?(?:[eE][-+]?[0-9]{1,3})?", raw)
-        tolerance = float(raw) if number else None
+        if isinstance(d.oba_tolerance, float):  # the LLM's structured answer: a number already
+            tolerance = d.oba_tolerance if math.isfinite(d.oba_tolerance) else None
+        else:
+            raw = str(d.oba_tolerance).strip()
+            number = re.fullmatch(r"(?=\.?[0-9])[0-9]{0,3}(?:\.[0-9]{0,24})?(?:[eE][-+]?[0-9]{1,3})?", raw)
+            tolerance = float(raw) if number else None
         if tolerance is None or not 0.0 <= tolerance <= 1.0:
             return fail("The OBA tolerance must be a number from 0 to 1 (an OBA drop), e.g. oba-tolerance 0.005.",
                         [{"oba_tolerance": None}])

@@ -152,13 +152,13 @@ def print_report(report) -> None:
               f"{report.m0_test.accuracy:.3f} → {report.final_test.accuracy:.3f}")
     if report.model_id is None:
         out.print("No gain: no synthetic text was accepted, the model is unchanged (nothing registered).")
-    if trade := trade_sentence(report.data, "run again with --oba-tolerance {tolerance}."):
-        out.print(escape_rich(trade))
     else:
         state = "promoted to production" if report.promoted else (
             f"candidate; promote with `autogets models promote {report.model_id}`")
         if report.data.get("same_as"):
             state += " (the same recipe as this existing version: not registered again)"
         out.print(escape_rich(f"Model {report.model_id}: {state}"))
+    if trade := trade_sentence(report.data, "run again with --oba-tolerance {tolerance}."):
+        out.print(escape_rich(trade))
     out.print(escape_rich(f"Report: {report.report_dir}/report.md  ({report.elapsed_seconds:.0f} s)"))
     print_mlflow(report.mlflow)

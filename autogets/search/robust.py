@@ -47,6 +47,9 @@ class AcceptRule:
             raise SearchError(f"unknown accept rule {self.rule!r}; choose one of {', '.join(ACCEPT_RULES)}")
         if not 0.0 <= self.oba_tolerance <= 1.0:  # also refuses NaN
             raise SearchError(f"the OBA tolerance must be from 0 to 1 (an OBA drop), not {self.oba_tolerance!r}")
+        if self.rule == "no_drop" and self.oba_tolerance != OBA_TOLERANCE:
+            raise SearchError("an OBA tolerance applies to the paired accept rule only; the no_drop rule has no "
+                              "accuracy guard")
 
     def for_problem(self, problem: Problem) -> AcceptRule:
         """This rule with ρ of ``problem``'s folds (0 without folds)."""
@@ -69,6 +72,11 @@ class Verdict:
     reason: str
     accuracy_change: float = 0.0
     held_by_oba: bool = False
+
+
+def oba_within(oba_change: float, tolerance: float) -> bool:
+    """Whether an OBA change passes the accuracy guard: a drop of at most ``tolerance`` (the one test of it)."""
+    return oba_change >= -tolerance - 1e-12
 
 
 def fold_gains(goal: Objective, candidate: Evaluation, current: Evaluation) -> np.ndarray:
@@ -100,7 +108,7 @@ def verdict(goal: Objective, candidate: Evaluation, current: Evaluation, rule: A
     if lower <= 1e-12:
         return Verdict(False, mean, lower, len(d), oba,
                        f"gain {mean:+.4f} is not above noise (lower bound {lower:+.4f} over {len(d)} folds)")
-    if oba < -rule.oba_tolerance:
+    if not oba_within(oba, rule.oba_tolerance):
         return Verdict(False, mean, lower, len(d), oba,
                        f"gain {mean:+.4f} is above noise, but OBA would drop by {-oba:.4f} (tolerance "
                        f"{rule.oba_tolerance:g})", acc, held_by_oba=True)
