@@ -259,14 +259,8 @@ def search_step(ws: Workspace, run_id: str, *, executor: str | Executor = "local
 
     def on_decision(d) -> None:
         _flush(ws, pending_raw)
-        record = {"phase": d.phase.label(), "source": d.phase.source, "strategy": d.phase.strategy,
-                  "objective": d.phase.objective, "why": d.phase.reason, "accepted": d.accepted,
-                  "decision": d.reason, "goal_before": d.goal_before, "goal_after": d.goal_after,
-                  "added_sources": d.added_sources, "added_texts": d.added_texts, "evaluations": d.evaluations,
-                  "reused": d.reused, "fit_seconds": d.result.fit_seconds, "held_by_oba": d.held_by_oba,
-                  "selection": sorted(d.result.best.selection) if d.accepted else None,
-                  "best_so_far": np.maximum.accumulate(d.result.gains()).tolist() if d.result.history else [],
-                  "window": _window(d.result)}
+        record = {**d.to_dict(), "reused": d.reused, "fit_seconds": d.result.fit_seconds,
+                  "selection": sorted(d.result.best.selection) if d.accepted else None, "window": _window(d.result)}
         records.append(record)
         put_step(ws, run_id, "search:phases", {"phases": records})
         if len(records) == 1:  # a production run fills the knowledge map too (method Part A §10)
