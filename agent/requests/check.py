@@ -8,7 +8,6 @@ same check (:func:`_suggest`); :func:`_free_text` suggests commands for text tha
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -26,8 +25,10 @@ from agent.requests.commands import (
     Request,
     _Draft,
 )
+from autogets.errors import SearchError
 from autogets.generators import GENERATORS
 from autogets.search.objectives import CLASS_OBJECTIVES
+from autogets.search.robust import AcceptRule
 
 _VERSION = re.compile(r"^(?P<ds>.+)-[vV](?P<n>[0-9]{1,9})$")
 _RUN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -189,12 +190,16 @@ def _check(d: _Draft, catalog: Catalog, *, depth: int = 0) -> Request | Clarify:
     tolerance = None
     if d.oba_tolerance is not None:
         if isinstance(d.oba_tolerance, float):  # the LLM's structured answer: a number already
-            tolerance = d.oba_tolerance if math.isfinite(d.oba_tolerance) else None
+            tolerance = d.oba_tolerance
         else:
             raw = str(d.oba_tolerance).strip()
             number = re.fullmatch(r"(?=\.?[0-9])[0-9]{0,3}(?:\.[0-9]{0,24})?(?:[eE][-+]?[0-9]{1,3})?", raw)
             tolerance = float(raw) if number else None
-        if tolerance is None or not 0.0 <= tolerance <= 1.0:
+        try:  # the range is the accept rule's (NaN and infinities are refused there too)
+            if tolerance is None:
+                raise SearchError(f"not a number: {d.oba_tolerance!r}")
+            AcceptRule(oba_tolerance=tolerance)
+        except SearchError:
             return fail("The OBA tolerance must be a number from 0 to 1 (an OBA drop), e.g. oba-tolerance 0.005.",
                         [{"oba_tolerance": None}])
     return Request("improve", **where, target=target, objective=objective, budget=budget, generator=generator,
