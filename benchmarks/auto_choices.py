@@ -1,6 +1,7 @@
 """Which classifier ``--classifier auto`` picks for each split seed and goal class (as ``improve --class`` and
 ``bench quality`` do: by the class's cross-validated CBA on train + validation, ties by macro CBA), with its reason.
-``bench quality`` does not record it per cell; this script recomputes it (deterministic for a seed).
+``bench quality`` records it per cell since schema 13 (its "M0's classifier" table); this script recomputes it
+(deterministic for a seed) for runs made before, and with each choice's reason.
 
     python benchmarks/auto_choices.py DATASET WORKSPACE [CLASS ...] [--out FILE.json]
 
