@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import string
 import time
 from pathlib import Path
@@ -396,7 +397,8 @@ def server(shared_server):
 
 
 def answer(**fields) -> Reply:
-    base = dict.fromkeys(("dataset", "target", "objective", "budget", "generator", "goal", "run"))
+    """A structured answer with every schema field present, as llama.cpp's server returns it (null where unsaid)."""
+    base = dict.fromkeys(("dataset", "target", "objective", "budget", "generator", "goal", "oba_tolerance", "run"))
     return json_reply({**base, **fields})
 
 
@@ -416,6 +418,20 @@ def test_free_text_maps_through_the_llm_and_renders_the_command(catalog, server)
     system, user = body["messages"]
     assert system["role"] == "system" and "trec6: ABBR" in system["content"] and "data" in system["content"]
     assert user == {"role": "user", "content": "can you make the abbreviation class better?"}
+
+
+def test_an_oba_tolerance_the_llm_reads_is_kept_and_checked(catalog, server):
+    """A real llama.cpp server (SmolLM2-135M, json_schema) answered "I can lose 0.5% OBA" with oba_tolerance 0.005."""
+    server.reset([answer(intent="improve", dataset="trec6", target="ABBR", oba_tolerance=0.005),
+                  answer(intent="improve", dataset="trec6", target="ABBR", oba_tolerance=2.0)])
+    text = "make the abbreviation class of trec6 better, I can lose 0.5% OBA"
+    result = parse_request(text, catalog, llm_for(server))
+    assert result == req("improve", dataset="trec6", target="ABBR", oba_tolerance=0.005)
+    assert result.command(full=False) == "improve ABBR on trec6 oba-tolerance 0.005"
+    schema = json.dumps(server.requests[0].body["response_format"])
+    assert "oba_tolerance" in schema
+    refused = parse_request(text, catalog, llm_for(server))
+    assert isinstance(refused, Clarify) and "OBA tolerance must be a number from 0 to 1" in refused.message
 
 
 def test_read_only_answers_map(catalog, server):
